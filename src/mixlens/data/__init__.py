@@ -1,0 +1,1 @@
+"""Data at the boundary: schemas, loaders, validation and the simulator."""

@@ -1,0 +1,1 @@
+"""Simulated worlds with exact ground truth: an MMM world and a journey world."""

@@ -1,0 +1,1 @@
+"""Pure numpy media transforms: adstock, saturation and time-scale conversion."""
