@@ -39,17 +39,21 @@ def write_atomic(path: str | Path, writer: Callable[[Path], None]) -> Path:
     return Path(path)
 
 
-def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
+def write_table(frame: pd.DataFrame, path: str | Path, *, float_format: str | None = None) -> Path:
     """Write ``frame`` as CSV or Parquet (chosen by the extension), atomically.
 
-    Floats in CSV are written with 10 significant digits so files are stable and compact.
+    CSV floats use the shortest text that reads back to the same float64, unless
+    ``float_format`` (e.g. ``"%.6g"``) asks for fewer digits.
     """
     suffix = Path(path).suffix.lower()
     if suffix in {".parquet", ".pq"}:
         return write_atomic(path, lambda tmp: frame.to_parquet(tmp, index=False))
     if suffix == ".csv":
         return write_atomic(
-            path, lambda tmp: frame.to_csv(tmp, index=False, float_format="%.10g", lineterminator="\n")
+            path,
+            lambda tmp: frame.to_csv(
+                tmp, index=False, float_format=float_format, lineterminator="\n"
+            ),
         )
     raise ValueError(f"{path}: unsupported table extension {suffix!r} (use .csv or .parquet)")
 
@@ -57,12 +61,16 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
 def write_json(obj: Any, path: str | Path) -> Path:
     """Write ``obj`` as indented, key-sorted JSON, atomically."""
     text = json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n"
-    return write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    return write_text(text, path)
 
 
 def write_text(text: str, path: str | Path) -> Path:
     """Write UTF-8 ``text`` to ``path``, atomically."""
-    return write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+    def write(tmp: Path) -> None:
+        tmp.write_text(text, encoding="utf-8")
+
+    return write_atomic(path, write)
 
 
 def _json_default(value: Any) -> Any:

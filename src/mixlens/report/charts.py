@@ -1,0 +1,146 @@
+"""Charts as inline SVG text: matplotlib renders, the report embeds (no CDN, no files).
+
+Every function takes tidy frames and returns SVG markup; none touches a model.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from typing import Any
+
+import matplotlib as mpl
+
+mpl.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+#: A colour-blind-safe palette (Okabe-Ito, then Tableau extras) in a fixed order.
+PALETTE: tuple[str, ...] = (
+    "#0072B2",
+    "#E69F00",
+    "#009E73",
+    "#CC79A7",
+    "#56B4E9",
+    "#D55E00",
+    "#F0E442",
+    "#7F7F7F",
+    "#8C564B",
+    "#17BECF",
+)
+_STYLE: Any = {
+    "font.size": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.25,
+    "svg.fonttype": "none",
+    "svg.hashsalt": "mixlens",
+    "figure.dpi": 100,
+}
+
+
+def to_svg(fig: Figure) -> str:
+    """Render ``fig`` to SVG markup (without the XML prolog) and close it."""
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+    plt.close(fig)
+    text = buffer.getvalue()
+    return text[text.index("<svg") :]
+
+
+def _colors(n: int) -> list[str]:
+    return [PALETTE[i % len(PALETTE)] for i in range(n)]
+
+
+def media_flighting(weekly: pd.DataFrame, channels: Sequence[str]) -> str:
+    """Small multiples of weekly spend per channel.
+
+    Parameters
+    ----------
+    weekly
+        Weekly panel with ``date`` and ``{channel}_spend`` columns (summed over geos).
+    channels
+        Channels to draw, in order.
+    """
+    with mpl.rc_context(_STYLE):
+        n = len(channels)
+        fig, axes = plt.subplots(n, 1, figsize=(9, 1.15 * n + 0.6), sharex=True, squeeze=False)
+        dates = pd.to_datetime(weekly["date"])
+        for ax, channel, color in zip(axes[:, 0], channels, _colors(n), strict=True):
+            values = weekly[f"{channel}_spend"].to_numpy() / 1000.0
+            ax.fill_between(dates, values, step="post", color=color, alpha=0.75, linewidth=0)
+            ax.set_ylabel(channel, rotation=0, ha="right", va="center")
+            ax.set_ylim(bottom=0)
+            ax.margins(x=0)
+        axes[-1, 0].set_xlabel("week")
+        fig.suptitle("Weekly spend per channel (thousands)", x=0.01, ha="left", fontsize=10)
+        return to_svg(fig)
+
+
+def decomposition(weekly_truth: pd.DataFrame, *, title: str) -> str:
+    """Stacked weekly contributions with the observed outcome on top.
+
+    Parameters
+    ----------
+    weekly_truth
+        Long frame ``date, component, contribution`` (summed over geos); the ``noise``
+        component, if present, is drawn as the gap between the stack and the outcome line.
+    title
+        Chart title.
+    """
+    wide = weekly_truth.pivot_table(
+        index="date", columns="component", values="contribution", aggfunc="sum", sort=False
+    )
+    wide.index = pd.to_datetime(wide.index)
+    outcome = wide.sum(axis=1)
+    stack = wide.drop(columns=[c for c in ("noise",) if c in wide.columns])
+    order = ["baseline", *[c for c in stack.columns if c != "baseline"]]
+    stack = stack[[c for c in order if c in stack.columns]]
+    with mpl.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=(9, 3.6))
+        positive = stack.clip(lower=0) / 1000.0
+        negative = stack.clip(upper=0) / 1000.0
+        colors = ["#D9D9D9", *_colors(stack.shape[1] - 1)]
+        ax.stackplot(positive.index, positive.T.to_numpy(), labels=stack.columns, colors=colors)
+        if (negative.to_numpy() < 0).any():
+            ax.stackplot(negative.index, negative.T.to_numpy(), colors=colors, alpha=0.6)
+        ax.plot(outcome.index, outcome.to_numpy() / 1000.0, color="black", lw=0.9, label="sales")
+        ax.set_ylabel("thousands")
+        ax.margins(x=0)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+        ax.set_title(title, loc="left", fontsize=10)
+        return to_svg(fig)
+
+
+def bar_comparison(
+    frame: pd.DataFrame, *, label: str, series: Sequence[str], title: str, ylabel: str
+) -> str:
+    """Draw grouped bars: one group per row of ``frame``, one bar per column in ``series``."""
+    with mpl.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=(9, 3.2))
+        x = np.arange(len(frame))
+        width = 0.8 / max(len(series), 1)
+        for i, (name, color) in enumerate(zip(series, _colors(len(series)), strict=True)):
+            ax.bar(
+                x + (i - (len(series) - 1) / 2) * width, frame[name], width, label=name, color=color
+            )
+        ax.set_xticks(x, frame[label], rotation=20, ha="right")
+        ax.set_ylabel(ylabel)
+        ax.legend(frameon=False)
+        ax.set_title(title, loc="left", fontsize=10)
+        return to_svg(fig)
+
+
+def histogram(counts: pd.Series, *, title: str, xlabel: str, ylabel: str) -> str:
+    """Bar chart of a distribution given as counts indexed by value."""
+    with mpl.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=(9, 2.8))
+        ax.bar(counts.index.astype(str), counts.to_numpy(), color=PALETTE[0])
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.set_title(title, loc="left", fontsize=10)
+        return to_svg(fig)
