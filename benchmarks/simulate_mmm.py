@@ -13,7 +13,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 from _results import peak_rss_mib, update_section
-
 from mixlens.data.simulate.mmm import MMMWorldConfig, simulate_mmm
 
 CASES = [
@@ -25,7 +24,10 @@ CASES = [
 
 
 def main() -> None:
-    rows = ["| world | campaign-days with spend | simulate s | write s | peak RSS MiB |", "|---|---|---|---|---|"]
+    rows = [
+        "| world | campaign-days with spend | simulate s | write s | peak RSS MiB |",
+        "|---|---|---|---|---|",
+    ]
     for label, config in CASES:
         t0 = time.perf_counter()
         world = simulate_mmm(config, seed=1)
@@ -38,9 +40,7 @@ def main() -> None:
             f"| {peak_rss_mib():.0f} |"
         )
         print(rows[-1], flush=True)
-    update_section(
-        "simulate_mmm", "\n".join(rows), command="python benchmarks/simulate_mmm.py"
-    )
+    update_section("simulate_mmm", "\n".join(rows), command="python benchmarks/simulate_mmm.py")
 
 
 if __name__ == "__main__":

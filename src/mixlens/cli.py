@@ -1,0 +1,264 @@
+"""The ``mixlens`` command line: one sub-command per pipeline stage (design.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from mixlens import __version__
+from mixlens.errors import DataError
+
+app = typer.Typer(
+    name="mixlens",
+    help="Marketing measurement at every grain: MMM, campaign attribution, MTA, agents, "
+    "allocation. Every command writes plain files (--out DIR) and a summary.json.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+simulate_app = typer.Typer(
+    help="Simulate a world with known ground truth (MMM or journeys).", no_args_is_help=True
+)
+app.add_typer(simulate_app, name="simulate")
+
+console = Console(stderr=True)
+out_console = Console()
+
+ProgressFactory = Callable[[str], Callable[[str, float], None]]
+
+
+@contextmanager
+def _progress() -> Iterator[ProgressFactory]:
+    """Rich progress bars; yields a factory of ``(stage, fraction)`` callbacks per step."""
+    bars = Progress(
+        TextColumn("[bold]{task.description:<18}"),
+        BarColumn(),
+        TextColumn("{task.fields[stage]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+        disable=not console.is_terminal,
+    )
+
+    def factory(name: str) -> Callable[[str, float], None]:
+        task = bars.add_task(name, total=1.0, stage="")
+
+        def update(stage: str, fraction: float) -> None:
+            bars.update(task, completed=fraction, stage=stage)
+
+        return update
+
+    with bars:
+        yield factory
+
+
+def _fail(message: str) -> typer.Exit:
+    console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code=2)
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Turn bad input into one line on stderr and exit status 2."""
+    try:
+        yield
+    except DataError as err:
+        raise _fail(str(err)) from None
+    except (ValueError, FileNotFoundError) as err:
+        raise _fail(str(err)) from None
+
+
+def _version(value: bool) -> None:
+    if value:
+        out_console.print(f"mixlens {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show version.")
+    ] = False,
+) -> None:
+    """Marketing measurement at every grain, consistent across grains."""
+
+
+OutDir = Annotated[Path, typer.Option("--out", help="Output folder (created if absent).")]
+Seed = Annotated[int, typer.Option("--seed", help="Random seed; same seed, same files.")]
+Regions = Annotated[
+    int, typer.Option("--regions", min=1, help="Split the world by region (decentralized runs).")
+]
+
+
+@simulate_app.command("mmm")
+def simulate_mmm_command(
+    out: OutDir = Path("sim_mmm"),
+    seed: Seed = 0,
+    weeks: Annotated[int, typer.Option(min=8, help="Weeks of data.")] = 156,
+    channels: Annotated[int, typer.Option(min=5, max=8, help="Paid channels (5 to 8).")] = 6,
+    regions: Regions = 1,
+) -> None:
+    """Simulate daily media and sales: weekly_channel.csv, daily_campaign.csv and truth/."""
+    from mixlens.data.simulate.mmm import MMMWorldConfig, simulate_mmm
+
+    with _user_errors(), _progress() as step:
+        config = MMMWorldConfig(weeks=weeks, n_channels=channels, regions=regions)
+        world = simulate_mmm(config, seed=seed, progress=step("simulate mmm"))
+        files = world.write(out)
+    _report_files(
+        out,
+        files,
+        world.summary,
+        ["total_sales", "total_spend", "media_share"],
+        command="simulate mmm",
+    )
+
+
+@simulate_app.command("journeys")
+def simulate_journeys_command(
+    out: OutDir = Path("sim_journeys"),
+    seed: Seed = 0,
+    users: Annotated[int, typer.Option(min=100, help="Number of users.")] = 50_000,
+    days: Annotated[int, typer.Option(min=7, help="Days in the window.")] = 90,
+    channels: Annotated[int, typer.Option(min=6, max=10, help="Channels (6 to 10).")] = 8,
+    lookback: Annotated[int, typer.Option(min=1, help="Journey lookback window, days.")] = 30,
+    regions: Regions = 1,
+) -> None:
+    """Simulate user journeys: touchpoints.csv, conversions.csv, paths.csv and truth/."""
+    from mixlens.data.simulate.journeys import JourneyWorldConfig, simulate_journeys
+
+    with _user_errors(), _progress() as step:
+        config = JourneyWorldConfig(
+            users=users, days=days, n_channels=channels, lookback_days=lookback, regions=regions
+        )
+        world = simulate_journeys(config, seed=seed, progress=step("simulate journeys"))
+        files = world.write(out)
+    _report_files(
+        out,
+        files,
+        world.summary,
+        ["users", "conversions", "baseline_conversions"],
+        command="simulate journeys",
+    )
+
+
+def _report_files(
+    out: Path, files: list[Path], summary: dict[str, Any], keys: list[str], *, command: str
+) -> None:
+    """Write the command's ``summary.json`` and print what was written."""
+    from mixlens.data.io import write_json
+
+    run_summary = {
+        "command": command,
+        "version": __version__,
+        "files": [str(p.relative_to(out)) for p in files],
+        **{key: summary.get(key) for key in ("seed", "config", *keys)},
+    }
+    files = [*files, write_json(run_summary, out / "summary.json")]
+    table = Table(title=f"wrote {len(files)} files to {out}", show_header=False, box=None)
+    for key in keys:
+        value = summary.get(key)
+        if isinstance(value, float):
+            text = f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+        else:
+            text = f"{value:,}" if isinstance(value, int) else str(value)
+        table.add_row(key, text)
+    for path in files:
+        table.add_row("file", str(path))
+    out_console.print(table)
+
+
+@app.command("validate")
+def validate_command(
+    file: Annotated[Path, typer.Argument(help="CSV, Parquet or DuckDB (file.duckdb::table).")],
+    kind: Annotated[
+        str,
+        typer.Option(help="weekly | campaigns | touchpoints | conversions | paths"),
+    ],
+    target: Annotated[str, typer.Option(help="Target column of a weekly panel.")] = "sales",
+    controls: Annotated[str, typer.Option(help="Comma-separated control columns.")] = "",
+    touchpoints: Annotated[
+        Path | None, typer.Option(help="Touchpoints file, to check conversions' users.")
+    ] = None,
+) -> None:
+    """Check a file before anything is fitted and print a short profile (exit 2 if bad)."""
+    from mixlens.data.loaders import validate_file
+
+    control_list = tuple(c.strip() for c in controls.split(",") if c.strip())
+    with _user_errors():
+        profile = validate_file(
+            file, kind, target=target, controls=control_list, touchpoints=touchpoints
+        )
+    for line in profile.lines():
+        out_console.print(line, highlight=False)
+
+
+@app.command("demo")
+def demo_command(
+    out: OutDir = Path("mixlens_demo"),
+    seed: Seed = 1,
+    weeks: Annotated[int, typer.Option(min=8, help="Weeks in the MMM world.")] = 156,
+    users: Annotated[int, typer.Option(min=1000, help="Users in the journey world.")] = 50_000,
+    regions: Regions = 1,
+) -> None:
+    """Run every available stage on simulated data and write report.html."""
+    from mixlens.demo import DemoConfig, run_demo
+
+    with _user_errors(), _progress() as step:
+        run_demo(
+            out, DemoConfig(seed=seed, weeks=weeks, users=users, regions=regions), progress=step
+        )
+    out_console.print(f"report: {out / 'report.html'}", highlight=False)
+
+
+#: Stages of design.md that later issues deliver: name, what it does, the issue.
+PLANNED_STAGES: tuple[tuple[str, str, int], ...] = (
+    ("mmm", "Bayesian marketing mix model: fit, decomposition, ROI, response curves.", 3),
+    ("ima", "Campaign attribution anchored in the MMM.", 4),
+    ("mta", "Multi-touch attribution: heuristics, Markov, Shapley, data-driven.", 5),
+    ("agents", "Decentralized attribution by agents that keep their data.", 7),
+    ("allocate", "Budget allocation on posterior response curves.", 8),
+    ("market", "Multi-agent reinforcement-learning market.", 9),
+    ("serve", "Real-time attribution service and live dashboard.", 10),
+    ("keys", "API keys for the real-time service.", 10),
+    ("experiment", "Geo-holdout and A/B lift analysis for calibration.", 11),
+)
+
+
+def _planned_stage(name: str, issue: int) -> Callable[..., None]:
+    def command(
+        ctx: typer.Context,
+        args: Annotated[list[str] | None, typer.Argument(hidden=True)] = None,
+    ) -> None:
+        console.print(
+            f"mixlens {name}: this stage is not in mixlens {__version__} yet (issue #{issue}); "
+            "`mixlens demo` runs every stage that exists.",
+            highlight=False,
+        )
+        raise typer.Exit(code=1)
+
+    return command
+
+
+for _name, _help, _issue in PLANNED_STAGES:
+    app.command(
+        _name,
+        help=f"{_help} [not yet available: issue #{_issue}]",
+        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    )(_planned_stage(_name, _issue))
+
+
+def main() -> None:
+    """Entry point of the ``mixlens`` script."""
+    app(prog_name="mixlens")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,171 @@
+"""The command line as a user runs it: help, simulate, validate, exit codes, demo."""
+
+from __future__ import annotations
+
+import filecmp
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from tests.data.bad_inputs import BAD_INPUTS, BadInput
+from typer.testing import CliRunner
+
+from mixlens.cli import PLANNED_STAGES, app
+
+runner = CliRunner()
+
+
+def test_help_lists_one_command_per_stage() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for stage in ("demo", "validate", "simulate", *(name for name, _, _ in PLANNED_STAGES)):
+        assert stage in result.output
+
+
+def test_planned_stage_says_so_and_fails() -> None:
+    result = runner.invoke(app, ["mmm", "fit", "panel.csv"])
+    assert result.exit_code == 1
+    assert "issue #3" in result.stderr
+
+
+def _files(root: Path) -> list[Path]:
+    return sorted(p.relative_to(root) for p in root.rglob("*") if p.is_file())
+
+
+def test_simulate_mmm_twice_gives_identical_files(tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        result = runner.invoke(
+            app, ["simulate", "mmm", "--out", str(tmp_path / name), "--seed", "1", "--weeks", "20"]
+        )
+        assert result.exit_code == 0, result.output
+    files = _files(tmp_path / "a")
+    assert Path("weekly_channel.csv") in files
+    assert Path("daily_campaign.csv") in files
+    assert Path("truth/weekly_contributions.csv") in files
+    assert files == _files(tmp_path / "b")
+    for rel in files:
+        assert filecmp.cmp(tmp_path / "a" / rel, tmp_path / "b" / rel, shallow=False)
+
+
+def test_simulate_journeys_and_validate_outputs(tmp_path: Path) -> None:
+    out = tmp_path / "j"
+    result = runner.invoke(
+        app, ["simulate", "journeys", "--out", str(out), "--seed", "2", "--users", "3000"]
+    )
+    assert result.exit_code == 0, result.output
+    for name in ("touchpoints.csv", "conversions.csv", "paths.csv"):
+        assert (out / name).exists()
+    assert (out / "truth").is_dir()
+    for name, kind in (
+        ("touchpoints.csv", "touchpoints"),
+        ("paths.csv", "paths"),
+    ):
+        checked = runner.invoke(app, ["validate", str(out / name), "--kind", kind])
+        assert checked.exit_code == 0, checked.output
+        assert "rows" in checked.output
+    conversions = runner.invoke(
+        app,
+        [
+            "validate",
+            str(out / "conversions.csv"),
+            "--kind",
+            "conversions",
+            "--touchpoints",
+            str(out / "touchpoints.csv"),
+        ],
+    )
+    assert conversions.exit_code == 0, conversions.output
+
+
+def test_simulate_regions_adds_geo(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["simulate", "mmm", "--out", str(tmp_path), "--weeks", "12", "--regions", "3"]
+    )
+    assert result.exit_code == 0, result.output
+    header = (tmp_path / "weekly_channel.csv").read_text().splitlines()[0]
+    assert header.startswith("date,geo,sales,")
+    checked = runner.invoke(
+        app,
+        [
+            "validate",
+            str(tmp_path / "weekly_channel.csv"),
+            "--kind",
+            "weekly",
+            "--controls",
+            "price,promotion",
+        ],
+    )
+    assert checked.exit_code == 0, checked.output
+
+
+def test_validate_profile_of_simulated_panel(tmp_path: Path) -> None:
+    runner.invoke(app, ["simulate", "mmm", "--out", str(tmp_path), "--weeks", "20"])
+    result = runner.invoke(
+        app,
+        [
+            "validate",
+            str(tmp_path / "weekly_channel.csv"),
+            "--kind",
+            "weekly",
+            "--controls",
+            "price,promotion",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "20" in result.output
+    assert "tv" in result.output
+
+
+CLI_CASES = [case for case in BAD_INPUTS if case.name != "unknown_kind"]
+
+
+@pytest.mark.parametrize("case", CLI_CASES, ids=[c.name for c in CLI_CASES])
+def test_bad_input_exits_2_with_its_message(case: BadInput, tmp_path: Path) -> None:
+    case.write(tmp_path)
+    result = runner.invoke(app, case.cli_args(tmp_path))
+    assert result.exit_code == 2, result.output
+    message = " ".join(result.stderr.split())
+    assert message == " ".join(f"error: {case.message(tmp_path)}".split())
+
+
+def test_unknown_kind_exits_2(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_text("date,sales,tv_spend\n2024-01-01,1,1\n")
+    result = runner.invoke(app, ["validate", str(path), "--kind", "weekley"])
+    assert result.exit_code == 2
+    assert "unknown kind 'weekley' (did you mean 'weekly'?)" in result.stderr
+
+
+def test_real_process_exit_status_and_stderr(tmp_path: Path) -> None:
+    bad = tmp_path / "w.csv"
+    bad.write_text("date,sales,tv_spend\n2024-01-01,10,5\n2024-01-08,11,-3\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "mixlens.cli", "validate", str(bad), "--kind", "weekly"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert f"{bad}: column 'tv_spend', row 2: negative value -3; must be >= 0" in " ".join(
+        proc.stderr.split()
+    )
+
+
+def test_failed_run_leaves_no_half_written_files(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["simulate", "mmm", "--out", str(tmp_path), "--weeks", "3"])
+    assert result.exit_code == 2
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_demo_writes_self_contained_report(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["demo", "--out", str(tmp_path), "--weeks", "20", "--users", "3000"]
+    )
+    assert result.exit_code == 0, result.output
+    html = (tmp_path / "report.html").read_text()
+    assert html.count("<svg") >= 4
+    assert "<script" not in html and "<link" not in html
+    assert (tmp_path / "summary.json").exists()
+    assert not [p for p in tmp_path.rglob("*.tmp")]
