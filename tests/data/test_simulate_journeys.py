@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import defaultdict
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mixlens.data.loaders import validate_file
 from mixlens.data.simulate.journeys import (
     ChannelSpec,
     InteractionSpec,
@@ -33,6 +35,7 @@ from mixlens.errors import DataError
 
 DAY = 86_400
 SMALL = JourneyWorldConfig(users=5_000)
+TouchLog = dict[int, list[tuple[int, str]]]
 ADDITIVE = ["incremental_conversions", "incremental_value", "touches", "cost"]
 
 
@@ -47,6 +50,11 @@ def small_world() -> World:
 
 
 @pytest.fixture(scope="module")
+def small_log(small: SimulatedJourneys) -> TouchLog:
+    return touch_log(small)
+
+
+@pytest.fixture(scope="module")
 def regional() -> SimulatedJourneys:
     return simulate_journeys(JourneyWorldConfig(users=8_000, regions=4), seed=5)
 
@@ -54,30 +62,40 @@ def regional() -> SimulatedJourneys:
 # ----------------------------------------------------------------------------- reference model
 
 
-def reference_total(world: World, user: int, removed: set[str], t: int) -> float:
-    """Lambda_u(t) computed touch by touch in plain Python, from the documented process."""
+def touch_log(result: SimulatedJourneys) -> TouchLog:
+    """Each user's published touches as ``(second from the window start, channel)``."""
+    tp = result.touchpoints
+    seconds = (tp["timestamp"] - pd.Timestamp(result.config.start)) // pd.Timedelta(seconds=1)
+    log: TouchLog = defaultdict(list)
+    for u, t, c in zip(tp["user_id"], seconds, tp["channel"].astype(str), strict=True):
+        log[int(u)].append((int(t), c))
+    return log
+
+
+def reference_total(world: World, log: TouchLog, user: int, removed: set[str], t: int) -> float:
+    """Lambda_u(t) computed touch by touch in plain Python, from the documented process.
+
+    The touches are the published ones (``log``); ``direct`` session touches are not causes.
+    """
     cfg = world.config
-    names = cfg.channel_names
-    idx = np.flatnonzero(world.user == user)
+    specs = {c.name: c for c in cfg.channels}
+    paid = [(te, name) for te, name in log.get(user, []) if name != "direct"]
+    assert all(name in specs for _, name in paid)
     start, end = int(world.episode_start[user]), int(world.episode_end[user])
     overlap = max(0, min(t, end) - start)
     total = float(world.base[user]) * (t + (cfg.population.in_market_lift - 1) * overlap) / DAY
-    for e in idx:
-        name = names[world.channel[e]]
-        te = int(world.time[e])
+    for te, name in paid:
         if name in removed or te >= t:
             continue
-        spec = cfg.channels[world.channel[e]]
+        spec = specs[name]
         alpha = spec.effect
         for inter in cfg.interactions or ():
             if name not in inter.targets:
                 continue
             window = round(inter.window_days * DAY)
             if any(
-                names[world.channel[s]] in inter.sources
-                and names[world.channel[s]] not in removed
-                and te - window <= world.time[s] < te
-                for s in idx
+                source in inter.sources and source not in removed and te - window <= ts < te
+                for ts, source in paid
             ):
                 alpha *= 1 + inter.gamma
         h = spec.half_life_days
@@ -85,11 +103,11 @@ def reference_total(world: World, user: int, removed: set[str], t: int) -> float
     return total
 
 
-def reference_counts(world: World, removed: set[str]) -> np.ndarray:
+def reference_counts(world: World, log: TouchLog, removed: set[str]) -> np.ndarray:
     seconds = world.config.days * DAY
     out = np.zeros(world.config.users, dtype=np.int64)
     for u in range(world.config.users):
-        lam = reference_total(world, u, removed, seconds)
+        lam = reference_total(world, log, u, removed, seconds)
         out[u] = int(np.sum(world.thresholds[u] <= lam))
     return out
 
@@ -150,17 +168,18 @@ def test_csv_format(tmp_path: Path, small: SimulatedJourneys) -> None:
 
 
 def test_truth_matches_reference_counterfactuals(
-    small: SimulatedJourneys, small_world: World
+    small: SimulatedJourneys, small_world: World, small_log: TouchLog
 ) -> None:
     world = small_world
-    actual = reference_counts(world, set())
+    assert sum(name == "direct" for touches in small_log.values() for _, name in touches) > 0
+    actual = reference_counts(world, small_log, set())
     observed = small.conversions.groupby("user_id").size()
     assert (observed == pd.Series(actual).loc[observed.index]).all()
     assert actual.sum() == len(small.conversions)
     np.testing.assert_array_equal(conversion_counts(world), actual)
     truth = small.channel_truth.set_index("channel")
     for name in SMALL.channel_names:
-        removed = reference_counts(world, {name})
+        removed = reference_counts(world, small_log, {name})
         np.testing.assert_array_equal(conversion_counts(world, (name,)), removed)
         assert (removed <= actual).all()
         assert truth.loc[name, "incremental_conversions"] == actual.sum() - removed.sum()
@@ -168,14 +187,15 @@ def test_truth_matches_reference_counterfactuals(
             int(world.value_cents[u, removed[u] : actual[u]].sum()) for u in range(len(actual))
         )
         assert truth.loc[name, "incremental_value"] == pytest.approx(value / 100, abs=1e-9)
-    baseline = reference_counts(world, set(SMALL.channel_names))
+    baseline = reference_counts(world, small_log, set(SMALL.channel_names))
     assert (baseline <= actual).all()
     assert small.summary["baseline_conversions"] == baseline.sum()
     assert small.summary["total_incremental"] == actual.sum() - baseline.sum()
     assert (truth["incremental_conversions"] >= 0).all()
+    assert truth.loc["direct", ["incremental_conversions", "incremental_value"]].tolist() == [0, 0]
 
 
-def test_conversion_seconds_bracket_the_crossing(small_world: World) -> None:
+def test_conversion_seconds_bracket_the_crossing(small_world: World, small_log: TouchLog) -> None:
     world = small_world
     counts = conversion_counts(world)
     users = np.repeat(np.arange(world.config.users), counts)
@@ -184,8 +204,9 @@ def test_conversion_seconds_bracket_the_crossing(small_world: World) -> None:
     assert ((seconds >= 0) & (seconds < world.config.days * DAY)).all()
     for i in range(0, len(users), max(1, len(users) // 60)):
         u, s, theta = int(users[i]), int(seconds[i]), world.thresholds[users[i], k[i]]
-        assert reference_total(world, u, set(), s) < theta
-        assert reference_total(world, u, set(), s + 1) >= theta or s == world.config.days * DAY - 1
+        assert reference_total(world, small_log, u, set(), s) < theta
+        last = world.config.days * DAY - 1
+        assert reference_total(world, small_log, u, set(), s + 1) >= theta or s == last
 
 
 def test_base_rate_follows_the_documented_formula(small_world: World) -> None:
@@ -292,14 +313,143 @@ def test_build_journeys_by_hand() -> None:
     assert journeys.conversion.tolist() == [0, -1]
 
 
+# ----------------------------------------------------------------------------- direct sessions
+
+
+def check_direct_rule(result: SimulatedJourneys) -> int:
+    """Check the documented direct-session rule with pandas; return the number of direct touches.
+
+    A conversion gets exactly one direct touch iff no paid touch of its user lies in
+    ``[lower, t]``, ``lower = max(t - min(H, lookback), previous conversion + 1 s)``; the touch
+    lies in ``[max(lower, t - 1 h), t]``.
+    """
+    cfg = result.config
+    tp, conv = result.touchpoints, result.conversions.copy()
+    reach = min(pd.Timedelta(hours=cfg.direct_session_hours), pd.Timedelta(days=cfg.lookback_days))
+    prev = conv.groupby("user_id")["timestamp"].shift() + pd.Timedelta(seconds=1)
+    conv["lower"] = (conv["timestamp"] - reach).where(
+        prev.isna() | (conv["timestamp"] - reach >= prev), prev
+    )
+    conv = conv.sort_values("timestamp")
+    is_direct = tp["channel"] == "direct"
+    paid = tp.loc[~is_direct, ["user_id", "timestamp"]].rename(columns={"timestamp": "paid"})
+    conv = pd.merge_asof(
+        conv, paid.assign(t=paid["paid"]).sort_values("t"), left_on="timestamp", right_on="t",
+        by="user_id", direction="backward",
+    )  # fmt: skip
+    needs = conv["paid"].isna() | (conv["paid"] < conv["lower"])
+    direct = tp.loc[is_direct, ["user_id", "timestamp"]].rename(columns={"timestamp": "touch"})
+    matched = pd.merge_asof(
+        direct.sort_values("touch"),
+        conv[["user_id", "timestamp", "lower", "conversion_id"]].sort_values("timestamp"),
+        left_on="touch", right_on="timestamp", by="user_id", direction="forward",
+    )  # fmt: skip
+    assert matched["conversion_id"].notna().all()
+    assert matched["conversion_id"].is_unique
+    assert set(matched["conversion_id"]) == set(conv.loc[needs, "conversion_id"])
+    gap = matched["timestamp"] - matched["touch"]
+    assert (gap >= pd.Timedelta(0)).all()
+    assert (gap <= pd.Timedelta(hours=1)).all()
+    assert (matched["touch"] >= matched["lower"]).all()
+    return len(matched)
+
+
+def test_direct_sessions_follow_the_rule(small: SimulatedJourneys) -> None:
+    n_direct = check_direct_rule(small)
+    assert n_direct == small.summary["direct_touches"] > 0
+    assert small.summary["touchless_conversions"] == 0
+    assert small.summary["direct_session_hours"] == 24.0
+
+
+@pytest.mark.parametrize(
+    ("hours", "lookback_days", "cap"), [(0.25, 30.0, 3), (24.0, 0.02, 3), (2.0, 30.0, 50)]
+)
+def test_direct_sessions_short_windows(hours: float, lookback_days: float, cap: int) -> None:
+    config = JourneyWorldConfig(
+        users=3_000,
+        direct_session_hours=hours,
+        lookback_days=lookback_days,
+        max_conversions_per_user=cap,
+        population=replace(SMALL.population, base_rate=2e-2 if cap > 3 else 2.2e-4),
+    )
+    result = simulate_journeys(config, seed=7)
+    assert check_direct_rule(result) > 0
+    assert result.summary["touchless_conversions"] == 0
+
+
+def test_simulated_files_pass_validation(tmp_path: Path, regional: SimulatedJourneys) -> None:
+    regional.write(tmp_path)
+    touchpoints, conversions = tmp_path / "touchpoints.csv", tmp_path / "conversions.csv"
+    assert validate_file(touchpoints, "touchpoints").rows == len(regional.touchpoints)
+    assert validate_file(conversions, "conversions", touchpoints=touchpoints).rows == len(
+        regional.conversions
+    )
+    assert validate_file(tmp_path / "paths.csv", "paths").rows == len(regional.paths)
+    touched = set(pd.read_csv(touchpoints)["user_id"])
+    assert set(pd.read_csv(conversions)["user_id"]) <= touched
+
+
+SUMMARY_TRUTH = (
+    "conversions",
+    "baseline_conversions",
+    "total_incremental",
+    "sum_channel_incremental",
+    "conversion_value",
+    "baseline_value",
+    "total_incremental_value",
+    "cost",
+)
+
+
+def test_direct_sessions_leave_the_truth_unchanged(
+    small: SimulatedJourneys, regional: SimulatedJourneys
+) -> None:
+    for on in (small, regional):
+        off = simulate_journeys(replace(on.config, direct_session_hours=0), seed=on.summary["seed"])
+        assert off.summary["touchless_conversions"] > 0
+        assert off.summary["direct_touches"] == 0
+        assert "direct" not in set(off.touchpoints["channel"].astype(str))
+        pd.testing.assert_frame_equal(on.conversions, off.conversions)
+        paid = on.touchpoints[on.touchpoints["channel"] != "direct"].reset_index(drop=True)
+        assert len(paid) == len(off.touchpoints)
+        for column in off.touchpoints.columns:
+            np.testing.assert_array_equal(
+                paid[column].astype(str).to_numpy(), off.touchpoints[column].astype(str).to_numpy()
+            )
+        tables = [(on.channel_truth, off.channel_truth)]
+        if on.truth_by_region is not None:
+            assert off.truth_by_region is not None
+            tables.append((on.truth_by_region, off.truth_by_region))
+        for with_direct, without in tables:
+            is_direct = with_direct["channel"] == "direct"
+            direct = with_direct[is_direct]
+            assert len(direct) == (on.config.regions if "region" in direct.columns else 1)
+            assert (direct[["incremental_conversions", "incremental_value"]] == 0).all(axis=None)
+            assert (direct[["cost", "share"]] == 0).all(axis=None)
+            assert direct["touches"].sum() == on.summary["direct_touches"]
+            assert (direct["last_touch_conversions"] > 0).any()
+            paid_truth = with_direct[~is_direct].reset_index(drop=True)
+            pd.testing.assert_frame_equal(
+                paid_truth.drop(columns="last_touch_conversions"),
+                without.drop(columns="last_touch_conversions"),
+            )
+        for key in SUMMARY_TRUTH:
+            assert on.summary[key] == off.summary[key]
+        assert on.summary["touches"] == off.summary["touches"] + on.summary["direct_touches"]
+        last_off = off.channel_truth["last_touch_conversions"].sum()
+        assert last_off + off.summary["touchless_conversions"] == len(on.conversions)
+        assert on.channel_truth["last_touch_conversions"].sum() == len(on.conversions)
+
+
 # ----------------------------------------------------------------------------- realism
 
 
 def test_selection_bias_makes_last_click_wrong() -> None:
     # seed 2, 20k users: last-click over-credits brand search and retargeting and
     # under-credits display and online video (held for seeds 0..7 when written)
+    # (shares among conversions whose last touch is paid: direct sessions have no true share)
     result = simulate_journeys(JourneyWorldConfig(users=20_000), seed=2)
-    truth = result.channel_truth.set_index("channel")
+    truth = result.channel_truth.set_index("channel").drop(index="direct")
     last_share = truth["last_touch_conversions"] / truth["last_touch_conversions"].sum()
     for name in ("paid_search_brand", "retargeting"):
         assert last_share[name] > truth.loc[name, "share"] + 0.02
@@ -313,7 +463,11 @@ def test_world_levels_are_realistic() -> None:
     assert 0.03 <= s["baseline_conversions"] / s["users"] <= 0.06
     assert 0.3 <= s["baseline_conversions"] / s["conversions"] <= 0.7
     assert result.conversions.groupby("user_id").size().max() <= 3
-    assert s["touchless_conversions"] > 0
+    assert s["touchless_conversions"] == 0
+    last = result.channel_truth.set_index("channel")["last_touch_conversions"]
+    assert last.sum() == s["conversions"]
+    assert 0 < last["direct"] / last.sum() < 1
+    assert s["direct_touches"] == last["direct"]
 
 
 def test_events_lie_in_the_window_and_campaigns_in_their_channel(
@@ -323,16 +477,19 @@ def test_events_lie_in_the_window_and_campaigns_in_their_channel(
     for frame in (small.touchpoints, small.conversions):
         assert (frame["timestamp"] >= start).all()
         assert (frame["timestamp"] < end).all()
-    owner = {k: c.name for c in SMALL.channels for k in c.campaigns}
+    owner = {k: c.name for c in SMALL.channels for k in c.campaigns} | {"direct": "direct"}
     pairs = small.touchpoints[["campaign", "channel"]].drop_duplicates().astype(str)
     assert all(owner[k] == c for k, c in pairs.itertuples(index=False))
-    assert (small.touchpoints["cost"] > 0).all()
+    direct = small.touchpoints["channel"] == "direct"
+    assert (small.touchpoints.loc[~direct, "cost"] > 0).all()
+    assert (small.touchpoints.loc[direct, "cost"] == 0).all()
     assert small.conversions["conversion_id"].is_unique
 
 
 def test_retargeting_only_after_another_touch(small: SimulatedJourneys) -> None:
     touch = small.touchpoints
-    other = touch[touch["channel"] != "retargeting"].groupby("user_id")["timestamp"].min()
+    paid = ~touch["channel"].isin(["retargeting", "direct"])
+    other = touch[paid].groupby("user_id")["timestamp"].min()
     retarget = touch[touch["channel"] == "retargeting"]
     first_other = retarget["user_id"].map(other)
     assert first_other.notna().all()
@@ -368,11 +525,18 @@ def test_regions_partition_users_and_truth(regional: SimulatedJourneys) -> None:
     regions=st.integers(2, 5),
     seed=st.integers(0, 10_000),
     cap=st.integers(1, 4),
+    hours=st.sampled_from([0.0, 0.5, 24.0, 24.0 * 40]),
 )
-def test_credit_truth_is_conserved(users: int, regions: int, seed: int, cap: int) -> None:
-    config = JourneyWorldConfig(users=users, regions=regions, max_conversions_per_user=cap)
+def test_credit_truth_is_conserved(
+    users: int, regions: int, seed: int, cap: int, hours: float
+) -> None:
+    config = JourneyWorldConfig(
+        users=users, regions=regions, max_conversions_per_user=cap, direct_session_hours=hours
+    )
     result = simulate_journeys(config, seed=seed)
     s = result.summary
+    if hours > 0:
+        assert s["touchless_conversions"] == 0
     assert result.paths["total_conversions"].sum() + s["touchless_conversions"] == len(
         result.conversions
     )
@@ -440,7 +604,8 @@ def test_custom_channels_and_options() -> None:
         lookback_days=7,
     )
     result = simulate_journeys(config, seed=0)
-    assert set(result.touchpoints["channel"].astype(str)) <= {"tv_like", "search"}
+    assert set(result.touchpoints["channel"].astype(str)) <= {"tv_like", "search", "direct"}
+    assert result.channel_truth["channel"].tolist() == ["tv_like", "search", "direct"]
     assert result.touchpoints["timestamp"].max() < pd.Timestamp("2024-03-27")
     assert len(default_channels(10)) == 10
     assert result.summary["interactions"] == [
@@ -460,6 +625,17 @@ def test_custom_channels_and_options() -> None:
         {"n_channels": 5},
         {"n_channels": 3, "channels": default_channels(6)},
         {"interactions": (InteractionSpec(targets=("tv",), sources=("display",)),)},
+        {"direct_session_hours": -1.0},
+        {"direct_session_hours": math.inf},
+        {"direct_session_hours": "24"},
+        {
+            "n_channels": 1,
+            "channels": (ChannelSpec("direct", 1e-3, 1.0, 0.5, 0.1, 0.0, 0.1, ("direct_a",)),),
+        },
+        {
+            "n_channels": 1,
+            "channels": (ChannelSpec("tv", 1e-3, 1.0, 0.5, 0.1, 0.0, 0.1, ("direct",)),),
+        },
     ],
 )
 def test_bad_config_is_refused(kwargs: dict[str, object]) -> None:

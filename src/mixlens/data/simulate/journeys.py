@@ -59,10 +59,26 @@ Time ``t`` runs in seconds over the window ``[0, T)``, ``T = days * 86400``, sta
    every channel gives the baseline. These are exact for this process (conversion counts only
    depend on ``Lambda_u(T)``), non-negative, and need not sum to the total incremental
    (overlap, interactions and the cap make removal effects non-additive).
+7. **Direct sessions** (observation only). A touch log records the session in which a user
+   converts; when no paid touch brought the user in, that session is a ``direct`` visit. With
+   ``H = direct_session_hours > 0``, a conversion at second ``t`` with no paid touch of its
+   user in ``[l, t]`` gets one touch of channel and campaign ``direct``, cost 0, at
+   ``max(t - D, l)``, where ``l = max(t - min(H hours, lookback_days), t_prev + 1 s)``
+   (``t_prev``: the user's previous conversion, whose journey holds the touches up to its own
+   second) and ``D ~ U{120, ..., 3600}`` seconds is drawn from a stream of its own (child 4
+   of the seed's ``SeedSequence``; steps 1-6 use children 0-3), so no other draw changes.
+   Direct touches are drawn after the conversions they stand for and have no effect:
+   conversions, values and every paid channel's truth are those of steps 1-6, and ``direct``
+   gets a truth row with 0 incremental conversions and value. Every conversion then has a
+   touch in its journey (barring two conversions of one user in the same second), so
+   ``touchless_conversions`` is 0 and every converting user is in touchpoints.csv.
+   ``H = 0`` turns direct sessions off.
 
-Journeys (paths.csv) close at each conversion with the user's touches since the previous
-conversion within ``lookback_days``; touches after the last conversion within ``lookback_days``
-of the window end form null journeys (see :mod:`mixlens.data.simulate.journeys_paths`).
+Journeys (paths.csv) close at each conversion with the user's touches (direct ones included)
+since the previous conversion within ``lookback_days``; touches after the last conversion within
+``lookback_days`` of the window end form null journeys (see
+:mod:`mixlens.data.simulate.journeys_paths`). ``direct`` counts in the truth tables' touches
+and last-touch conversions like any channel.
 The process is implemented in :mod:`mixlens.data.simulate.journeys_engine`.
 
 Default channels (:data:`CHANNEL_LIBRARY`) are calibrated so that about 4% of users convert
@@ -94,11 +110,13 @@ import pandas as pd
 
 from mixlens.data.io import write_json, write_table
 from mixlens.data.simulate.journeys_engine import (
+    DIRECT,
     Truth,
     conversion_counts,
     conversion_seconds,
     generate_world,
     observed_tables,
+    with_direct_sessions,
     world_summary,
 )
 from mixlens.data.simulate.journeys_paths import build_journeys, path_table, write_csv_fast
@@ -361,12 +379,17 @@ class JourneyWorldConfig:
     start
         First day of the window (timestamps start at its midnight).
     n_channels
-        Number of channels; with ``channels`` empty, the first ``n_channels`` (6 to 10) of
-        :data:`CHANNEL_LIBRARY`; else it must equal ``len(channels)``.
+        Number of paid channels; with ``channels`` empty, the first ``n_channels`` (6 to 10) of
+        :data:`CHANNEL_LIBRARY`; else it must equal ``len(channels)``. The non-causal
+        ``direct`` sessions are not counted.
     regions
         Number of regions; above 1, users get a ``region`` and a ``business_unit``.
     lookback_days
         Journey lookback, days.
+    direct_session_hours
+        A conversion without a paid touch in this many hours before it (since the user's
+        previous conversion) gets a ``direct`` session touch shortly before it; 0 turns direct
+        sessions off (conversions without touches then appear in no journey).
     max_conversions_per_user
         ``K``, the cap on conversions per user.
     channels
@@ -383,6 +406,7 @@ class JourneyWorldConfig:
     n_channels: int = 8
     regions: int = 1
     lookback_days: float = 30.0
+    direct_session_hours: float = 24.0
     max_conversions_per_user: int = 3
     channels: tuple[ChannelSpec, ...] = ()
     interactions: tuple[InteractionSpec, ...] | None = None
@@ -404,6 +428,15 @@ class JourneyWorldConfig:
             raise _invalid(f"JourneyWorldConfig.start must be a datetime.date, got {self.start!r}")
         if not (self.lookback_days > 0 and math.isfinite(self.lookback_days)):
             raise _invalid(f"JourneyWorldConfig.lookback_days={self.lookback_days!r} must be > 0")
+        hours = self.direct_session_hours
+        if isinstance(hours, bool) or not (
+            isinstance(hours, int | float | np.integer | np.floating)
+            and hours >= 0
+            and math.isfinite(hours)
+        ):
+            raise _invalid(
+                f"JourneyWorldConfig.direct_session_hours={hours!r} must be a number >= 0"
+            )
         channels = tuple(self.channels) or default_channels(self.n_channels)
         if len(channels) != self.n_channels:
             raise _invalid(
@@ -414,6 +447,11 @@ class JourneyWorldConfig:
         campaigns = [k for c in channels for k in c.campaigns]
         if len(set(names)) != len(names) or len(set(campaigns)) != len(campaigns):
             raise _invalid("channel names, and campaign names across channels, must be unique")
+        if hours > 0 and DIRECT in {*names, *campaigns}:
+            raise _invalid(
+                f"{DIRECT!r} names the direct sessions: rename that channel or campaign, or set "
+                "direct_session_hours=0"
+            )
         if not any(not c.requires_prior_touch for c in channels):
             raise _invalid("at least one channel must not require a prior touch")
         interactions = (
@@ -457,7 +495,8 @@ class SimulatedJourneys:
     ----------
     touchpoints
         ``user_id, timestamp, channel, campaign, cost`` (plus ``region, business_unit`` with
-        regions), one row per touch, sorted by user then time; ``cost`` in currency.
+        regions), one row per touch, sorted by user then time; ``cost`` in currency. Direct
+        sessions have channel and campaign ``direct`` and cost 0.
     conversions
         ``user_id, timestamp, value, conversion_id`` (plus ``region, business_unit``).
     paths
@@ -465,7 +504,8 @@ class SimulatedJourneys:
         total_null``.
     channel_truth
         Per channel: ``incremental_conversions, incremental_value, touches, cost, share,
-        last_touch_conversions``.
+        last_touch_conversions``; the last row is ``direct`` (0 incremental) when direct
+        sessions are on.
     truth_by_region
         The same per ``region, channel`` when ``regions > 1``, else ``None``.
     summary
@@ -565,20 +605,22 @@ def simulate_journeys(
     removed_counts = [conversion_counts(world, (name,))[cand] for name in config.channel_names]
     baseline = conversion_counts(world, config.channel_names)[cand]
     report("journeys", 0.75)
+    touches = with_direct_sessions(world, conv_user, conv_time, seed)
+    world = world.without_touches()  # `touches` holds them now; lowers the peak memory
     journeys = build_journeys(
-        world.user,
-        world.time,
+        touches.user,
+        touches.time,
         conv_user,
         conv_time,
         window_end=world.seconds,
         lookback=round(config.lookback_days * _DAY),
     )
-    paths = path_table(journeys, world.channel, config.channel_names, conv_cents)
+    paths = path_table(journeys, touches.channel, touches.channel_names, conv_cents)
     report("tables", 0.85)
-    truth = Truth(world, actual, removed_counts, baseline, journeys, conv_user)
+    truth = Truth(world, touches, actual, removed_counts, baseline, journeys, conv_user)
     channel_truth = truth.table()
     by_region = truth.table(by_region=True) if config.regions > 1 else None
-    tables = observed_tables(world, conv_user, conv_time, conv_cents)
+    tables = observed_tables(world, touches, conv_user, conv_time, conv_cents)
     summary = world_summary(world, seed, truth, journeys)
     report("done", 1.0)
     return SimulatedJourneys(

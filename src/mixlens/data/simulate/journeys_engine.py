@@ -25,16 +25,24 @@ if TYPE_CHECKING:
     from mixlens.data.simulate.journeys import JourneyWorldConfig
 
 __all__ = [
+    "DIRECT",
+    "Touches",
     "Truth",
     "World",
     "conversion_counts",
     "conversion_seconds",
     "generate_world",
     "observed_tables",
+    "with_direct_sessions",
     "world_summary",
 ]
 
+DIRECT = "direct"
+"""Channel (and campaign) name of the non-causal direct session touches."""
+
 _DAY = 86_400
+_DIRECT_OFFSET = (120, 3_600)  # seconds before the conversion, uniform integer, inclusive
+_DIRECT_STREAM = 4  # child of the seed's SeedSequence; generate_world uses children 0 .. 3
 _LN2 = math.log(2.0)
 _BUSINESS_UNITS = ("bu_retail", "bu_online", "bu_b2b")
 _UNIT_WEIGHTS = np.array([0.55, 0.30, 0.15])
@@ -102,6 +110,27 @@ class World:
     cand_slot: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
     cand_mass: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0, np.float64))
 
+    def without_touches(self) -> World:
+        """Return this world without its touch arrays, to free their memory.
+
+        The per-user state, plan and config stay (what the truth and observed tables and the
+        summary read, with the touches taken from :class:`Touches`); the conversion routines
+        need the touches and cannot run on the result.
+        """
+        none = np.zeros(0, dtype=np.int64)
+        return replace(
+            self,
+            user=none,
+            time=none,
+            channel=none,
+            campaign=none,
+            cost_micros=none,
+            interactions=(),
+            cand_touch=none,
+            cand_slot=none,
+            cand_mass=np.zeros(0, dtype=np.float64),
+        )
+
     def base_integral(self, users: NDArray[np.int64], t: NDArray[np.int64]) -> NDArray[np.float64]:
         """Integrated base intensity of ``users`` over ``[0, t]`` seconds, in conversions."""
         overlap = np.clip(
@@ -136,6 +165,24 @@ class World:
         dt = np.maximum(t - self.time[touches], 0) / _DAY
         out: NDArray[np.float64] = (h / _LN2) * -np.expm1(-_LN2 * dt / h)
         return out
+
+
+@dataclass(frozen=True)
+class Touches:
+    """The observed touches: paid touches plus direct sessions, sorted by user, time, channel.
+
+    Channel codes index ``channel_names`` (the paid channels, then ``direct`` when direct
+    sessions are on), campaign codes index ``campaign_names`` likewise.
+    """
+
+    user: NDArray[np.int64]
+    time: NDArray[np.int64]
+    channel: NDArray[np.int64]
+    campaign: NDArray[np.int64]
+    cost_micros: NDArray[np.int64]
+    channel_names: tuple[str, ...]
+    campaign_names: tuple[str, ...]
+    n_direct: int = 0
 
 
 def _sigmoid(x: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -463,12 +510,87 @@ def conversion_seconds(
     return lo
 
 
+def with_direct_sessions(
+    world: World, conv_user: NDArray[np.int64], conv_time: NDArray[np.int64], seed: int
+) -> Touches:
+    """Add a ``direct`` touch to every conversion whose session no paid touch explains.
+
+    A conversion gets one when no paid touch of its user lies in ``[lower, t]``, with ``t``
+    the conversion second and ``lower`` the latest of ``t - direct_session_hours``,
+    ``t - lookback`` and one second after the user's previous conversion (touches in an earlier
+    conversion's second belong to that conversion). The touch is ``U{120, ..., 3600}`` seconds
+    before ``t``, but not before ``lower``, so it always lands in the conversion's journey.
+    The offsets come from their own stream (child ``4`` of the seed's ``SeedSequence``), so no
+    other draw changes. Direct touches cost nothing and have no effect on conversions.
+
+    Parameters
+    ----------
+    world
+        The world (its paid touches).
+    conv_user, conv_time
+        Shape ``(n_conversions,)``: user and second of every conversion, sorted by user, time.
+    seed
+        The world's seed.
+
+    Returns
+    -------
+    Touches
+        The paid touches with the direct ones sorted in (the paid arrays themselves when
+        ``direct_session_hours`` is 0).
+    """
+    config, plan = world.config, world.plan
+    window = round(config.direct_session_hours * 3600)
+    if window <= 0:
+        return Touches(
+            world.user,
+            world.time,
+            world.channel,
+            world.campaign,
+            world.cost_micros,
+            config.channel_names,
+            plan.campaign_names,
+        )
+    span = np.int64(world.seconds + 1)
+    after_previous = np.zeros_like(conv_time)  # earliest second of the conversion's journey
+    same_user = conv_user[1:] == conv_user[:-1]
+    after_previous[1:][same_user] = conv_time[:-1][same_user] + 1
+    reach = min(window, round(config.lookback_days * _DAY))
+    lower = np.minimum(np.maximum(conv_time - reach, after_previous), conv_time)
+    touch_key = world.user * span + world.time
+    last = np.searchsorted(touch_key, conv_user * span + conv_time, side="right") - 1
+    safe = np.maximum(last, 0)
+    paid = (last >= 0) & (world.user[safe] == conv_user) & (world.time[safe] >= lower)
+    need = np.flatnonzero(~paid)
+    rng = as_generator(seed).spawn(_DIRECT_STREAM + 1)[_DIRECT_STREAM]
+    offset = rng.integers(_DIRECT_OFFSET[0], _DIRECT_OFFSET[1] + 1, need.shape[0])
+    d_user = conv_user[need]
+    d_time = np.maximum(conv_time[need] - offset, lower[need])
+    # after every paid touch of the same user and second: direct has the highest channel code
+    pos = np.searchsorted(touch_key, d_user * span + d_time, side="right")
+    n_ch, n_camp = len(config.channels), len(plan.campaign_names)
+    return Touches(
+        user=np.insert(world.user, pos, d_user),
+        time=np.insert(world.time, pos, d_time),
+        channel=np.insert(world.channel, pos, np.int64(n_ch)),
+        campaign=np.insert(world.campaign, pos, np.int64(n_camp)),
+        cost_micros=np.insert(world.cost_micros, pos, np.int64(0)),
+        channel_names=(*config.channel_names, DIRECT),
+        campaign_names=(*plan.campaign_names, DIRECT),
+        n_direct=int(need.shape[0]),
+    )
+
+
 class Truth:
-    """Per-user counterfactual counts, aggregated into truth tables."""
+    """Per-user counterfactual counts, aggregated into truth tables.
+
+    ``removed`` holds the counts without each paid channel; the channels of ``touches`` beyond
+    them (``direct``) have no effect, so their incremental conversions and value are 0.
+    """
 
     def __init__(
         self,
         world: World,
+        touches: Touches,
         actual: NDArray[np.int64],
         removed: list[NDArray[np.int64]],
         baseline: NDArray[np.int64],
@@ -476,6 +598,7 @@ class Truth:
         conv_user: NDArray[np.int64],
     ) -> None:
         self.world = world
+        self.touches = touches
         self.actual = actual
         self.removed = removed
         self.baseline = baseline
@@ -486,8 +609,8 @@ class Truth:
         self.cand_region = world.region[world.candidates]
         conv_journeys = journeys.conversion >= 0
         last = journeys.last_touch()[conv_journeys]
-        self.last_channel = world.channel[last]
-        self.last_region = world.region[world.user[last]]
+        self.last_channel = touches.channel[last]
+        self.last_region = world.region[touches.user[last]]
         self.touchless = int(conv_user.shape[0] - np.count_nonzero(conv_journeys))
 
     def value(self, counts: NDArray[np.int64]) -> NDArray[np.int64]:
@@ -497,10 +620,11 @@ class Truth:
 
     def table(self, *, by_region: bool = False) -> pd.DataFrame:
         """Per-channel truth for all users, or per ``region, channel`` with ``by_region``."""
-        w, n_ch = self.world, len(self.world.config.channels)
+        w, tp = self.world, self.touches
+        n_ch, n_paid = len(tp.channel_names), len(self.removed)
         n_groups = w.config.regions if by_region else 1
         cand = self.cand_region if by_region else np.zeros_like(self.actual)
-        touch = w.region[w.user] if by_region else np.zeros_like(w.user)
+        touch = w.region[tp.user] if by_region else np.zeros_like(tp.user)
         last = self.last_region if by_region else np.zeros_like(self.last_region)
         actual_value = self.value(self.actual)
         inc = np.stack(
@@ -514,16 +638,18 @@ class Truth:
             ],
             axis=1,
         )
-        touches = np.bincount(touch * n_ch + w.channel, minlength=n_groups * n_ch)
+        no_effect = ((0, 0), (0, n_ch - n_paid))  # direct: 0 incremental conversions and value
+        inc, inc_cents = np.pad(inc, no_effect), np.pad(inc_cents, no_effect)
+        touches = np.bincount(touch * n_ch + tp.channel, minlength=n_groups * n_ch)
         cost = np.bincount(
-            touch * n_ch + w.channel, weights=w.cost_micros, minlength=n_groups * n_ch
+            touch * n_ch + tp.channel, weights=tp.cost_micros, minlength=n_groups * n_ch
         )
         lasts = np.bincount(last * n_ch + self.last_channel, minlength=n_groups * n_ch)
         total = inc.sum(axis=1, keepdims=True)
         share = np.divide(inc, total, out=np.zeros_like(inc), where=total > 0)
         frame = pd.DataFrame(
             {
-                "channel": list(w.config.channel_names) * n_groups,
+                "channel": list(tp.channel_names) * n_groups,
                 "incremental_conversions": np.rint(inc).astype(np.int64).ravel(),
                 "incremental_value": np.rint(inc_cents).ravel() / 100.0,
                 "touches": touches.astype(np.int64),
@@ -554,6 +680,7 @@ def _labels(codes: NDArray[np.int64], names: tuple[str, ...]) -> pd.Categorical[
 
 def observed_tables(
     world: World,
+    touches: Touches,
     conv_user: NDArray[np.int64],
     conv_time: NDArray[np.int64],
     conv_cents: NDArray[np.int64],
@@ -563,11 +690,11 @@ def observed_tables(
     origin = np.datetime64(config.start.isoformat(), "s")
     touchpoints = pd.DataFrame(
         {
-            "user_id": world.user,
-            "timestamp": origin + world.time.astype("timedelta64[s]"),
-            "channel": _labels(world.channel, config.channel_names),
-            "campaign": _labels(world.campaign, plan.campaign_names),
-            "cost": world.cost_micros / 1e6,
+            "user_id": touches.user,
+            "timestamp": origin + touches.time.astype("timedelta64[s]"),
+            "channel": _labels(touches.channel, touches.channel_names),
+            "campaign": _labels(touches.campaign, touches.campaign_names),
+            "cost": touches.cost_micros / 1e6,
         }
     )
     conversions = pd.DataFrame(
@@ -579,7 +706,7 @@ def observed_tables(
         }
     )
     if config.regions > 1:
-        for frame, users in ((touchpoints, world.user), (conversions, conv_user)):
+        for frame, users in ((touchpoints, touches.user), (conversions, conv_user)):
             frame["region"] = _labels(world.region[users], plan.region_names)
             frame["business_unit"] = _labels(world.unit[users], _BUSINESS_UNITS)
     return touchpoints, conversions
@@ -597,7 +724,7 @@ def world_summary(
     journeys: JourneySet,
 ) -> dict[str, Any]:
     """Totals and every parameter of the world, JSON-safe."""
-    config, plan = world.config, world.plan
+    config, plan, touches = world.config, world.plan, truth.touches
     totals = truth.totals()
     channel_inc = sum(int((truth.actual - r).sum()) for r in truth.removed)
     channels = []
@@ -632,10 +759,12 @@ def world_summary(
             "days": config.days,
         },
         "lookback_days": config.lookback_days,
+        "direct_session_hours": config.direct_session_hours,
         "max_conversions_per_user": config.max_conversions_per_user,
-        "touches": int(world.user.shape[0]),
-        "cost": round(float(world.cost_micros.sum()) / 1e6, 6),
-        "users_touched": int(np.count_nonzero(np.bincount(world.user, minlength=config.users))),
+        "touches": int(touches.user.shape[0]),
+        "direct_touches": touches.n_direct,
+        "cost": round(float(touches.cost_micros.sum()) / 1e6, 6),
+        "users_touched": int(np.count_nonzero(np.bincount(touches.user, minlength=config.users))),
         "conversions": totals["conversions"],
         "converting_users": int(np.count_nonzero(truth.actual)),
         "baseline_conversions": totals["baseline_conversions"],
