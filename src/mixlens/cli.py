@@ -192,7 +192,7 @@ def validate_command(
     from mixlens.data.loaders import validate_file
 
     control_list = tuple(c.strip() for c in controls.split(",") if c.strip())
-    with _user_errors():
+    with _user_errors(), console.status(f"validating {file}"):
         profile = validate_file(
             file, kind, target=target, controls=control_list, touchpoints=touchpoints
         )

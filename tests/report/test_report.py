@@ -51,3 +51,16 @@ def test_mmm_world_section_has_charts_and_truth() -> None:
     for channel in channels:
         assert channel in html
     _assert_self_contained(html)
+
+
+def test_last_non_direct_conversions_by_hand() -> None:
+    from mixlens.report.sections import last_non_direct_conversions
+
+    paths = pd.DataFrame(
+        {
+            "path": ["search > direct", "display > search", "direct", "display > direct > direct"],
+            "total_conversions": [3.0, 2.0, 4.0, 1.0],
+        }
+    )
+    result = last_non_direct_conversions(paths)
+    assert result.to_dict() == {"display": 1.0, "search": 5.0}

@@ -84,6 +84,24 @@ def mmm_world_section(
     )
 
 
+def last_non_direct_conversions(paths: pd.DataFrame) -> pd.Series:
+    """Conversions per channel credited to the last touch that is not ``direct``.
+
+    Parameters
+    ----------
+    paths
+        ChannelAttribution-format path table (``path``, ``total_conversions``).
+
+    Returns
+    -------
+    pandas.Series
+        Conversions indexed by channel; paths made only of direct touches are left out.
+    """
+    steps = paths["path"].str.split(" > ")
+    last = steps.map(lambda s: next((c for c in reversed(s) if c != "direct"), None))
+    return paths["total_conversions"].groupby(last).sum()
+
+
 def journey_world_section(
     paths: pd.DataFrame, channel_truth: pd.DataFrame, summary: dict[str, object]
 ) -> Section:
@@ -105,11 +123,16 @@ def journey_world_section(
     converting = paths["total_conversions"].groupby(length.clip(upper=15)).sum().sort_index()
     mean_length = float(np.average(length, weights=paths["total_conversions"].clip(lower=1e-12)))
     truth = channel_truth.copy()
-    total_last = float(truth["last_touch_conversions"].sum())
-    truth["last_touch_share"] = truth["last_touch_conversions"] / max(total_last, 1e-12)
-    compare = truth[["channel", "share", "last_touch_share"]].rename(
-        columns={"share": "true incremental share", "last_touch_share": "last-touch share"}
+    paid = truth[truth["channel"] != "direct"].copy()
+    last_paid = last_non_direct_conversions(paths)
+    paid["last_paid_share"] = paid["channel"].map(last_paid).fillna(0.0) / max(
+        float(last_paid.sum()), 1e-12
     )
+    compare = paid[["channel", "share", "last_paid_share"]].rename(
+        columns={"share": "true incremental share", "last_paid_share": "last-paid-touch share"}
+    )
+    direct_last = float(truth.loc[truth["channel"] == "direct", "last_touch_conversions"].sum())
+    total_last = float(truth["last_touch_conversions"].sum())
     conversions = float(str(summary.get("conversions", 0)))
     baseline = float(str(summary.get("baseline_conversions", 0)))
     return Section(
@@ -144,11 +167,14 @@ def journey_world_section(
                 charts.bar_comparison(
                     compare,
                     label="channel",
-                    series=["true incremental share", "last-touch share"],
-                    title="True incremental share of credit vs last-touch",
+                    series=["true incremental share", "last-paid-touch share"],
+                    title="True incremental share of credit vs last paid touch",
                     ylabel="share",
                 ),
-                "Where the orange bar towers over the blue one, last-touch over-credits.",
+                "Where the orange bar towers over the blue one, last-touch credit is too generous: "
+                "high-intent users see more brand search and retargeting. Direct sessions are "
+                f"the last touch of {direct_last / max(total_last, 1):.0%} of conversions and "
+                "are left out here.",
             ),
             Table(
                 truth[
