@@ -15,6 +15,7 @@ cannot be parsed, then missing values, then negative values), then rules across 
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -746,8 +747,13 @@ def validate_paths(frame: pd.DataFrame, *, file: str = FRAME) -> pd.DataFrame:
     _no_rows(frame, file)
     out = frame.reset_index(drop=True).copy()
     out["path"] = _strings(out, "path", file=file, required=True)
-    steps = out["path"].str.split(PATH_SEPARATOR.strip(), regex=False).explode()
-    empty = steps.str.strip().eq("").groupby(level=0).any().to_numpy(dtype=bool)
+    # A step is empty where '>' opens or closes the path or two '>' meet with only spaces
+    # between them: the same as splitting on '>' and finding a blank piece, without the split.
+    sep = re.escape(PATH_SEPARATOR.strip())
+    empty = (
+        out["path"].str.contains(rf"^\s*{sep}|{sep}\s*{sep}|{sep}\s*$", regex=True)
+        | out["path"].str.strip().eq("")
+    ).to_numpy(dtype=bool)
     row = _first(empty)
     if row is not None:
         raise DataError(
