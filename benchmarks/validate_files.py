@@ -13,7 +13,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 from _results import peak_rss_mib, update_section
-
 from mixlens.data.loaders import validate_file
 from mixlens.data.simulate.journeys import JourneyWorldConfig, simulate_journeys
 from mixlens.data.simulate.mmm import MMMWorldConfig, simulate_mmm
