@@ -27,6 +27,11 @@ simulate_app = typer.Typer(
     help="Simulate a world with known ground truth (MMM or journeys).", no_args_is_help=True
 )
 app.add_typer(simulate_app, name="simulate")
+mta_app = typer.Typer(
+    help="Multi-touch attribution on user journeys: heuristics, Markov, Shapley.",
+    no_args_is_help=True,
+)
+app.add_typer(mta_app, name="mta")
 
 console = Console(stderr=True)
 out_console = Console()
@@ -218,11 +223,49 @@ def demo_command(
     out_console.print(f"report: {out / 'report.html'}", highlight=False)
 
 
+@mta_app.command("fit")
+def mta_fit_command(
+    out: OutDir = Path("mta"),
+    touchpoints: Annotated[
+        Path | None, typer.Option(help="Touchpoint log: user_id, timestamp, channel.")
+    ] = None,
+    conversions: Annotated[
+        Path | None, typer.Option(help="Conversion log: user_id, timestamp[, value].")
+    ] = None,
+    paths: Annotated[
+        Path | None, typer.Option(help="Or a path table in ChannelAttribution's format.")
+    ] = None,
+    models: Annotated[
+        str, typer.Option(help="Comma-separated models; empty runs all the input supports.")
+    ] = "",
+    order: Annotated[int, typer.Option(help="Markov chain order (1 to 4).")] = 1,
+    lookback: Annotated[float, typer.Option(help="Journey lookback window, days.")] = 30.0,
+    seed: Seed = 0,
+) -> None:
+    """Credit conversions to channels: attribution.csv (model, channel, conversions, value)."""
+    from mixlens.mta.run import fit_to_dir
+
+    model_list = [m.strip() for m in models.split(",") if m.strip()] or None
+    with _user_errors(), _progress() as step:
+        summary = fit_to_dir(
+            touchpoints=touchpoints,
+            conversions=conversions,
+            paths=paths,
+            models=model_list,
+            order=order,
+            lookback_days=lookback,
+            out_dir=out,
+            seed=seed,
+            progress=step("mta fit"),
+        )
+    ran = ", ".join(summary.get("models", {}))
+    out_console.print(f"attribution: {out / 'attribution.csv'} ({ran})", highlight=False)
+
+
 #: Stages of design.md that later issues deliver: name, what it does, the issue.
 PLANNED_STAGES: tuple[tuple[str, str, int], ...] = (
     ("mmm", "Bayesian marketing mix model: fit, decomposition, ROI, response curves.", 3),
     ("ima", "Campaign attribution anchored in the MMM.", 4),
-    ("mta", "Multi-touch attribution: heuristics, Markov, Shapley, data-driven.", 5),
     ("agents", "Decentralized attribution by agents that keep their data.", 7),
     ("allocate", "Budget allocation on posterior response curves.", 8),
     ("market", "Multi-agent reinforcement-learning market.", 9),

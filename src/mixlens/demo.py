@@ -7,11 +7,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from mixlens.data.io import write_json, write_text
 from mixlens.data.loaders import validate_file
 from mixlens.data.simulate.journeys import JourneyWorldConfig, simulate_journeys
 from mixlens.data.simulate.mmm import MMMWorldConfig, simulate_mmm
+from mixlens.mta.evaluate import accuracy_against_truth
+from mixlens.mta.run import fit_to_dir as fit_mta
 from mixlens.report.html import Section, render_report
+from mixlens.report.mta import mta_section
 from mixlens.report.sections import journey_world_section, mmm_world_section
 
 ProgressCallback = Callable[[str, float], None]
@@ -88,12 +93,23 @@ def run_demo(
     }
     check("validate", 1.0)
 
+    fit_mta(
+        touchpoints=out / "simulate_journeys" / "touchpoints.csv",
+        conversions=out / "simulate_journeys" / "conversions.csv",
+        out_dir=out / "mta",
+        seed=cfg.seed,
+        progress=step("mta fit"),
+    )
+    attribution = pd.read_csv(out / "mta" / "attribution.csv")
+    accuracy = accuracy_against_truth(attribution, journeys.channel_truth)
+
     channels = [str(c) for c in mmm_world.roi["channel"]]
     sections: list[Section] = [
         mmm_world_section(
             mmm_world.weekly_channel, mmm_world.weekly_contributions, mmm_world.roi, channels
         ),
         journey_world_section(journeys.paths, journeys.channel_truth, journeys.summary),
+        mta_section(attribution, accuracy, journeys.channel_truth),
     ]
     html = render_report(
         sections,
@@ -111,12 +127,13 @@ def run_demo(
             "users": cfg.users,
             "regions": cfg.regions,
         },
-        "stages": ["simulate mmm", "simulate journeys", "validate", "report"],
+        "stages": ["simulate mmm", "simulate journeys", "validate", "mta fit", "report"],
         "inputs": {kind: profile.to_dict() for kind, profile in profiles.items()},
         "truth": {
             "mmm_roi": mmm_world.roi.to_dict(orient="records"),
             "journeys": journeys.channel_truth.to_dict(orient="records"),
         },
+        "mta_accuracy": accuracy.to_dict(orient="records"),
         "report": str(out / "report.html"),
     }
     write_json(summary, out / "summary.json")

@@ -169,3 +169,65 @@ def test_demo_writes_self_contained_report(tmp_path: Path) -> None:
     assert "<script" not in html and "<link" not in html
     assert (tmp_path / "summary.json").exists()
     assert not [p for p in tmp_path.rglob("*.tmp")]
+
+
+def test_mta_fit_from_logs_and_paths(tmp_path: Path) -> None:
+    import pandas as pd
+
+    sim = tmp_path / "sim"
+    runner.invoke(app, ["simulate", "journeys", "--out", str(sim), "--users", "4000"])
+    logs = runner.invoke(
+        app,
+        [
+            "mta",
+            "fit",
+            "--touchpoints",
+            str(sim / "touchpoints.csv"),
+            "--conversions",
+            str(sim / "conversions.csv"),
+            "--out",
+            str(tmp_path / "a"),
+        ],
+    )
+    assert logs.exit_code == 0, logs.output
+    credit = pd.read_csv(tmp_path / "a" / "attribution.csv")
+    assert list(credit.columns) == ["model", "channel", "conversions", "value", "share"]
+    conversions = len(pd.read_csv(sim / "conversions.csv"))
+    per_model = credit.groupby("model")["conversions"].sum()
+    assert set(per_model.index) >= {"first", "last", "markov", "shapley", "time_decay"}
+    assert per_model.to_numpy() == pytest.approx(conversions, rel=1e-9)
+    paths = runner.invoke(
+        app,
+        [
+            "mta",
+            "fit",
+            "--paths",
+            str(sim / "paths.csv"),
+            "--models",
+            "markov",
+            "--order",
+            "2",
+            "--out",
+            str(tmp_path / "b"),
+        ],
+    )
+    assert paths.exit_code == 0, paths.output
+    assert (tmp_path / "b" / "summary.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--models", "bogus"], "unknown model 'bogus'"),
+        (["--order", "5"], "order"),
+    ],
+)
+def test_mta_fit_bad_arguments_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
+    paths = tmp_path / "paths.csv"
+    paths.write_text("path,total_conversions,total_conversion_value,total_null\na > b,1,2,3\n")
+    result = runner.invoke(
+        app, ["mta", "fit", "--paths", str(paths), "--out", str(tmp_path / "o"), *args]
+    )
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert not (tmp_path / "o" / "attribution.csv").exists()

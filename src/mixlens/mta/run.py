@@ -215,7 +215,7 @@ def fit_to_dir(
     frame = pd.concat([r.to_frame() for r, _ in results], ignore_index=True)
     frame = frame.loc[:, list(ATTRIBUTION_COLUMNS)]
     out = Path(out_dir)
-    write_table(frame, out / "attribution.csv")
+    write_table(frame, out / "attribution.csv", float_format="%.10g")
     j = journeys.journeys
     summary: dict[str, Any] = {
         "command": "mta fit",
