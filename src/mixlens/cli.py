@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TextIO
 
 import typer
 from rich.console import Console
@@ -27,6 +28,11 @@ simulate_app = typer.Typer(
     help="Simulate a world with known ground truth (MMM or journeys).", no_args_is_help=True
 )
 app.add_typer(simulate_app, name="simulate")
+mmm_app = typer.Typer(
+    help="Bayesian marketing mix model: decomposition, ROI and marginal ROI with intervals.",
+    no_args_is_help=True,
+)
+app.add_typer(mmm_app, name="mmm")
 mta_app = typer.Typer(
     help="Multi-touch attribution on user journeys: heuristics, Markov, Shapley.",
     no_args_is_help=True,
@@ -78,6 +84,18 @@ def _user_errors() -> Iterator[None]:
         raise _fail(str(err)) from None
     except (ValueError, FileNotFoundError) as err:
         raise _fail(str(err)) from None
+
+
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """Print user-facing warnings as one clean line on stderr."""
+    console.print(f"[yellow]warning:[/yellow] {message}", highlight=False, soft_wrap=True)
 
 
 def _version(value: bool) -> None:
@@ -212,15 +230,53 @@ def demo_command(
     weeks: Annotated[int, typer.Option(min=8, help="Weeks in the MMM world.")] = 156,
     users: Annotated[int, typer.Option(min=1000, help="Users in the journey world.")] = 50_000,
     regions: Regions = 1,
+    mmm_draws: Annotated[
+        int, typer.Option(min=20, help="MMM draws and tuning steps per chain (2 chains).")
+    ] = 500,
 ) -> None:
     """Run every available stage on simulated data and write report.html."""
     from mixlens.demo import DemoConfig, run_demo
 
+    config = DemoConfig(seed=seed, weeks=weeks, users=users, regions=regions, mmm_draws=mmm_draws)
     with _user_errors(), _progress() as step:
-        run_demo(
-            out, DemoConfig(seed=seed, weeks=weeks, users=users, regions=regions), progress=step
-        )
+        run_demo(out, config, progress=step)
     out_console.print(f"report: {out / 'report.html'}", highlight=False)
+
+
+@mmm_app.command("fit")
+def mmm_fit_command(
+    panel: Annotated[Path, typer.Argument(help="Weekly channel panel (CSV, Parquet, DuckDB).")],
+    out: OutDir = Path("mmm"),
+    target: Annotated[str, typer.Option(help="Outcome column.")] = "sales",
+    controls: Annotated[str, typer.Option(help="Comma-separated control columns.")] = "",
+    method: Annotated[
+        str, typer.Option(help="nuts (full posterior) or advi (fast preview).")
+    ] = "nuts",
+    draws: Annotated[int, typer.Option(min=10, help="Posterior draws per chain.")] = 1000,
+    tune: Annotated[int, typer.Option(min=0, help="Tuning steps per chain.")] = 1000,
+    chains: Annotated[int, typer.Option(min=1, help="Chains.")] = 4,
+    seed: Seed = 0,
+) -> None:
+    """Fit the MMM: roi.csv, contributions.csv, params.csv, posterior.nc, summary.json."""
+    from mixlens.mmm.run import fit_to_dir
+
+    if method not in ("nuts", "advi"):
+        raise _fail(f"--method must be 'nuts' or 'advi', got {method!r}")
+    control_list = tuple(c.strip() for c in controls.split(",") if c.strip())
+    with _user_errors(), _progress() as step:
+        fit_to_dir(
+            panel,
+            out_dir=out,
+            target=target,
+            controls=control_list,
+            method="nuts" if method == "nuts" else "advi",
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            seed=seed,
+            progress=step("mmm fit"),
+        )
+    out_console.print(f"mmm: {out / 'roi.csv'}", highlight=False)
 
 
 @mta_app.command("fit")
@@ -264,7 +320,6 @@ def mta_fit_command(
 
 #: Stages of design.md that later issues deliver: name, what it does, the issue.
 PLANNED_STAGES: tuple[tuple[str, str, int], ...] = (
-    ("mmm", "Bayesian marketing mix model: fit, decomposition, ROI, response curves.", 3),
     ("ima", "Campaign attribution anchored in the MMM.", 4),
     ("agents", "Decentralized attribution by agents that keep their data.", 7),
     ("allocate", "Budget allocation on posterior response curves.", 8),
@@ -300,6 +355,7 @@ for _name, _help, _issue in PLANNED_STAGES:
 
 def main() -> None:
     """Entry point of the ``mixlens`` script."""
+    warnings.showwarning = _show_warning
     app(prog_name="mixlens")
 
 

@@ -24,9 +24,9 @@ def test_help_lists_one_command_per_stage() -> None:
 
 
 def test_planned_stage_says_so_and_fails() -> None:
-    result = runner.invoke(app, ["mmm", "fit", "panel.csv"])
+    result = runner.invoke(app, ["ima", "fit", "--mmm", "x"])
     assert result.exit_code == 1
-    assert "issue #3" in result.stderr
+    assert "issue #4" in result.stderr
 
 
 def _files(root: Path) -> list[Path]:
@@ -161,11 +161,16 @@ def test_failed_run_leaves_no_half_written_files(tmp_path: Path) -> None:
 
 def test_demo_writes_self_contained_report(tmp_path: Path) -> None:
     result = runner.invoke(
-        app, ["demo", "--out", str(tmp_path), "--weeks", "20", "--users", "3000"]
+        app,
+        ["demo", "--out", str(tmp_path), "--weeks", "30", "--users", "3000", "--mmm-draws", "40"],
     )
     assert result.exit_code == 0, result.output
     html = (tmp_path / "report.html").read_text()
-    assert html.count("<svg") >= 4
+    assert html.count("<svg") >= 6
+    for section in ("mmm-world", "mmm", "journey-world", "mta"):
+        assert f'id="{section}"' in html
+    assert (tmp_path / "mmm" / "posterior.nc").exists()
+    assert (tmp_path / "mta" / "attribution.csv").exists()
     assert "<script" not in html and "<link" not in html
     assert (tmp_path / "summary.json").exists()
     assert not [p for p in tmp_path.rglob("*.tmp")]
@@ -231,3 +236,46 @@ def test_mta_fit_bad_arguments_exit_2(tmp_path: Path, args: list[str], message: 
     assert result.exit_code == 2
     assert message in result.stderr
     assert not (tmp_path / "o" / "attribution.csv").exists()
+
+
+def test_mmm_fit_advi_writes_contract_files(tmp_path: Path) -> None:
+    import pandas as pd
+
+    runner.invoke(app, ["simulate", "mmm", "--out", str(tmp_path / "sim"), "--weeks", "30"])
+    result = runner.invoke(
+        app,
+        [
+            "mmm",
+            "fit",
+            str(tmp_path / "sim" / "weekly_channel.csv"),
+            "--controls",
+            "price,promotion",
+            "--method",
+            "advi",
+            "--draws",
+            "50",
+            "--out",
+            str(tmp_path / "fit"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    for name in ("roi.csv", "contributions.csv", "params.csv", "posterior.nc", "summary.json"):
+        assert (tmp_path / "fit" / name).exists(), name
+    roi = pd.read_csv(tmp_path / "fit" / "roi.csv")
+    assert list(roi.columns) == [
+        "channel", "spend", "contribution_mean", "contribution_lo", "contribution_hi",
+        "roi_mean", "roi_lo", "roi_hi", "mroi_mean",
+    ]  # fmt: skip
+    assert (roi["roi_lo"] <= roi["roi_mean"]).all() and (roi["roi_mean"] <= roi["roi_hi"]).all()
+
+
+def test_mmm_fit_bad_control_exits_2(tmp_path: Path) -> None:
+    runner.invoke(app, ["simulate", "mmm", "--out", str(tmp_path / "sim"), "--weeks", "12"])
+    result = runner.invoke(
+        app,
+        ["mmm", "fit", str(tmp_path / "sim" / "weekly_channel.csv"), "--controls", "prize",
+         "--out", str(tmp_path / "fit")],
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "missing column 'prize'" in result.stderr
+    assert not (tmp_path / "fit" / "roi.csv").exists()

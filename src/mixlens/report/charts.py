@@ -144,3 +144,28 @@ def histogram(counts: pd.Series, *, title: str, xlabel: str, ylabel: str) -> str
         ax.set_ylabel(ylabel)
         ax.set_title(title, loc="left", fontsize=10)
         return to_svg(fig)
+
+
+def interval_comparison(frame: pd.DataFrame, *, label: str, title: str, ylabel: str) -> str:
+    """Estimates with intervals (``mean, lo, hi``) next to the truth (``truth``), per row."""
+    with mpl.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=(9, 3.2))
+        x = np.arange(len(frame))
+        mean = frame["mean"].to_numpy()
+        err = np.vstack([mean - frame["lo"].to_numpy(), frame["hi"].to_numpy() - mean])
+        ax.errorbar(
+            x - 0.08,
+            mean,
+            yerr=err,
+            fmt="o",
+            color=PALETTE[0],
+            capsize=4,
+            label="estimate (interval)",
+        )
+        ax.scatter(x + 0.08, frame["truth"], marker="D", color=PALETTE[1], zorder=3, label="truth")
+        ax.set_xticks(x, frame[label], rotation=20, ha="right")
+        ax.set_ylabel(ylabel)
+        ax.set_ylim(bottom=0)
+        ax.legend(frameon=False)
+        ax.set_title(title, loc="left", fontsize=10)
+        return to_svg(fig)

@@ -1,0 +1,253 @@
+"""Model inputs of the MMM: the weekly panel as scaled arrays and baseline features.
+
+:class:`MMMData` is the narrow context shared by the model builder and the results:
+it holds the raw series (spend and target in their own units), the scales that make
+default priors work on data in any units, and the baseline design (trend, yearly
+Fourier terms, holidays, standardized controls). It converts to and from an xarray
+Dataset, which is stored as the ``constant_data`` group of ``posterior.nc`` so that a
+saved posterior is self-contained.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from numpy.typing import NDArray
+
+from mixlens.data.calendar import weekly_holiday_frame
+from mixlens.data.schemas import MediaPanel
+from mixlens.errors import DataError
+from mixlens.mmm.spec import MMMSpec
+
+__all__ = ["MMMData"]
+
+FloatArray = NDArray[np.float64]
+_DAYS_PER_YEAR = 365.25
+_EPOCH = pd.Timestamp("1970-01-01")
+
+
+def _fourier(dates: pd.DatetimeIndex, n_pairs: int) -> tuple[FloatArray, tuple[str, ...]]:
+    """Yearly Fourier features ``sin(2 pi k t), cos(2 pi k t)``, ``t`` in years since 1970."""
+    years = np.asarray((dates - _EPOCH).days, dtype=np.float64) / _DAYS_PER_YEAR
+    columns: list[FloatArray] = []
+    names: list[str] = []
+    for k in range(1, n_pairs + 1):
+        columns += [np.sin(2 * np.pi * k * years), np.cos(2 * np.pi * k * years)]
+        names += [f"sin_{k}", f"cos_{k}"]
+    if not columns:
+        return np.zeros((len(dates), 0)), ()
+    return np.column_stack(columns), tuple(names)
+
+
+@dataclass(frozen=True, eq=False)
+class MMMData:
+    """A weekly panel prepared for the MMM (national; one row per week).
+
+    Attributes
+    ----------
+    dates
+        Week start dates, shape ``(n_weeks,)``.
+    channels, controls, holidays, fourier_terms
+        Coordinate labels of the channel, control, holiday and Fourier dimensions.
+    target
+        Name of the outcome column.
+    y
+        Outcome in its own units, shape ``(n_weeks,)``.
+    y_scale
+        The outcome's mean; the model fits ``y / y_scale``.
+    spend
+        Spend per week and channel, currency, shape ``(n_weeks, n_channels)``.
+    media_scale
+        Per channel, the mean spend over weeks with spend; the model uses
+        ``spend / media_scale``. Shape ``(n_channels,)``.
+    trend
+        Centered time, ``(week - mid) / (n_weeks - 1)`` in ``[-0.5, 0.5]``, shape ``(n_weeks,)``.
+    fourier
+        Yearly Fourier features, shape ``(n_weeks, 2 * yearly_fourier)``.
+    holiday
+        0/1 holiday-week indicators (holidays that occur in the window), ``(n_weeks, n_hol)``.
+    control
+        Controls in their own units, shape ``(n_weeks, n_controls)``.
+    control_mean, control_std
+        Standardization of the controls, shape ``(n_controls,)``.
+    """
+
+    dates: pd.DatetimeIndex
+    channels: tuple[str, ...]
+    controls: tuple[str, ...]
+    holidays: tuple[str, ...]
+    fourier_terms: tuple[str, ...]
+    target: str
+    y: FloatArray
+    y_scale: float
+    spend: FloatArray
+    media_scale: FloatArray
+    trend: FloatArray
+    fourier: FloatArray
+    holiday: FloatArray
+    control: FloatArray
+    control_mean: FloatArray
+    control_std: FloatArray
+
+    @property
+    def n_weeks(self) -> int:
+        """Number of weeks."""
+        return len(self.dates)
+
+    @property
+    def media(self) -> FloatArray:
+        """Scaled spend ``spend / media_scale``, shape ``(n_weeks, n_channels)``."""
+        out: FloatArray = self.spend / self.media_scale
+        return out
+
+    @property
+    def control_z(self) -> FloatArray:
+        """Standardized controls, shape ``(n_weeks, n_controls)``."""
+        out: FloatArray = (self.control - self.control_mean) / self.control_std
+        return out
+
+    @classmethod
+    def from_panel(cls, panel: MediaPanel | pd.DataFrame, spec: MMMSpec) -> MMMData:
+        """Prepare a validated panel (or a DataFrame, validated here) for ``spec``.
+
+        Parameters
+        ----------
+        panel
+            A :class:`~mixlens.data.schemas.MediaPanel`, or a wide weekly DataFrame with
+            ``date``, the target, ``{channel}_spend`` for each of the spec's channels and
+            the spec's controls.
+        spec
+            The model specification.
+
+        Raises
+        ------
+        DataError
+            If a needed column is missing, the panel has a ``geo`` column (geo models are
+            not supported yet), a channel never spends, the target's mean is not
+            positive, or a control is constant.
+        """
+        if isinstance(panel, pd.DataFrame):
+            panel = MediaPanel.from_frame(panel, target=spec.target, controls=spec.controls)
+        source = panel.source
+        if panel.geo is not None:
+            raise DataError(
+                "geo panels are not supported by the MMM yet; aggregate to national weeks",
+                file=source,
+                column=panel.geo,
+            )
+        frame = panel.frame
+        missing = [f"{c}_spend" for c in spec.channels if f"{c}_spend" not in frame.columns]
+        missing += [c for c in (spec.target, *spec.controls) if c not in frame.columns]
+        if missing:
+            raise DataError(f"missing columns {', '.join(missing)}", file=source)
+        dates = pd.DatetimeIndex(pd.to_datetime(frame["date"]), name="date").as_unit("ns")
+        y = frame[spec.target].to_numpy(dtype=np.float64)
+        y_scale = float(np.mean(y))
+        if not np.isfinite(y_scale) or y_scale <= 0:
+            raise DataError("the target's mean must be positive", file=source, column=spec.target)
+        spend = np.column_stack([frame[f"{c}_spend"].to_numpy(np.float64) for c in spec.channels])
+        media_scale = np.empty(len(spec.channels))
+        for i, channel in enumerate(spec.channels):
+            positive = spend[:, i][spend[:, i] > 0]
+            if positive.size == 0:
+                raise DataError(
+                    f"channel {channel!r} has no spend; drop it from the model",
+                    file=source,
+                    column=f"{channel}_spend",
+                )
+            media_scale[i] = positive.mean()
+        control = np.column_stack(
+            [frame[c].to_numpy(np.float64) for c in spec.controls] or [np.zeros((len(frame), 0))]
+        )
+        control_mean = control.mean(axis=0)
+        control_std = control.std(axis=0)
+        for name, std in zip(spec.controls, control_std, strict=True):
+            if not std > 0:
+                raise DataError("control is constant; drop it", file=source, column=name)
+        n = len(dates)
+        trend = (np.arange(n, dtype=np.float64) - (n - 1) / 2) / max(n - 1, 1)
+        fourier, terms = _fourier(dates, spec.yearly_fourier)
+        if spec.holidays:
+            hol = weekly_holiday_frame(dates)
+            hol = hol.loc[:, hol.std(axis=0) > 0]
+            holiday = hol.to_numpy(np.float64)
+            holidays = tuple(str(c) for c in hol.columns)
+        else:
+            holiday, holidays = np.zeros((n, 0)), ()
+        return cls(
+            dates=dates,
+            channels=spec.channels,
+            controls=spec.controls,
+            holidays=holidays,
+            fourier_terms=terms,
+            target=spec.target,
+            y=y,
+            y_scale=y_scale,
+            spend=spend,
+            media_scale=media_scale,
+            trend=trend if spec.trend else np.zeros(n),
+            fourier=fourier,
+            holiday=holiday,
+            control=control,
+            control_mean=control_mean,
+            control_std=control_std,
+        )
+
+    def to_dataset(self) -> xr.Dataset:
+        """Return the data as an xarray Dataset with ``date, channel, control, ...`` coords."""
+        coords = {
+            "date": self.dates.to_numpy(),
+            "channel": list(self.channels),
+            "control": list(self.controls),
+            "holiday": list(self.holidays),
+            "fourier": list(self.fourier_terms),
+        }
+        ds = xr.Dataset(
+            {
+                "y": ("date", self.y),
+                "spend": (("date", "channel"), self.spend),
+                "media_scale": ("channel", self.media_scale),
+                "trend_feature": ("date", self.trend),
+                "fourier_features": (("date", "fourier"), self.fourier),
+                "holiday_features": (("date", "holiday"), self.holiday),
+                "control_data": (("date", "control"), self.control),
+                "control_mean": ("control", self.control_mean),
+                "control_std": ("control", self.control_std),
+            },
+            coords=coords,
+        )
+        ds.attrs["target"] = self.target
+        ds.attrs["y_scale"] = self.y_scale
+        return ds
+
+    @classmethod
+    def from_dataset(cls, ds: xr.Dataset) -> MMMData:
+        """Inverse of :meth:`to_dataset`."""
+
+        def arr(name: str) -> FloatArray:
+            return np.asarray(ds[name].values, dtype=np.float64)
+
+        def labels(dim: str) -> tuple[str, ...]:
+            return tuple(str(v) for v in ds[dim].values) if dim in ds.coords else ()
+
+        return cls(
+            dates=pd.DatetimeIndex(ds["date"].values, name="date").as_unit("ns"),
+            channels=labels("channel"),
+            controls=labels("control"),
+            holidays=labels("holiday"),
+            fourier_terms=labels("fourier"),
+            target=str(ds.attrs["target"]),
+            y=arr("y"),
+            y_scale=float(ds.attrs["y_scale"]),
+            spend=arr("spend").reshape(ds.sizes["date"], -1),
+            media_scale=arr("media_scale"),
+            trend=arr("trend_feature"),
+            fourier=arr("fourier_features").reshape(ds.sizes["date"], -1),
+            holiday=arr("holiday_features").reshape(ds.sizes["date"], -1),
+            control=arr("control_data").reshape(ds.sizes["date"], -1),
+            control_mean=arr("control_mean"),
+            control_std=arr("control_std"),
+        )

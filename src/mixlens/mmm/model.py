@@ -1,0 +1,131 @@
+"""The PyMC model of the MMM, built from an :class:`MMMSpec` and :class:`MMMData`.
+
+On the scaled data (outcome / its mean, spend / each channel's typical weekly spend,
+standardized controls)::
+
+    y[t] ~ Normal(mu[t], sigma)
+    mu[t] = intercept + trend * time[t] + fourier[t] @ gamma + holiday[t] @ delta
+            + control_z[t] @ kappa + sum_c beta[c] * saturation(adstock(media[:, c]))[t]
+
+Coordinates: ``date``, ``channel``, ``control``, ``fourier``, ``holiday``. Data enter
+through ``pm.Data`` containers (``media``, ``trend_feature``, ``fourier_features``,
+``holiday_features``, ``control_z``, ``y_scaled``). Posterior variables are named by
+parameter (``theta``, ``peak``, ``half_saturation``, ``slope``, ``beta`` over
+``channel``; ``intercept``, ``trend``, ``gamma`` over ``fourier``, ``delta`` over
+``holiday``, ``kappa`` over ``control``, ``sigma``); no per-week deterministics are
+stored, so the trace stays small; :mod:`mixlens.mmm.results` recomputes contributions.
+"""
+
+# pytensor's functions are only partly annotated.
+# mypy: disable-error-code="no-untyped-call"
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+
+from mixlens.mmm import pt_transforms
+from mixlens.mmm.data import MMMData
+from mixlens.mmm.spec import MMMSpec, Prior
+
+__all__ = ["MODEL_VARIABLES", "build_model"]
+
+#: Posterior variable of each non-channel prior key (the key names the prior in MMMSpec).
+MODEL_VARIABLES: dict[str, str] = {
+    "intercept": "intercept",
+    "trend": "trend",
+    "fourier": "gamma",
+    "holiday": "delta",
+    "control": "kappa",
+    "sigma": "sigma",
+}
+
+
+def _distribution(prior: Prior) -> Any:
+    dist = getattr(pm, prior.dist, None)
+    if dist is None:  # pragma: no cover - Prior checks the family
+        raise ValueError(f"PyMC has no distribution {prior.dist!r}")
+    return dist
+
+
+def _channel_variable(spec: MMMSpec, name: str) -> Any:
+    """One random variable over ``channel`` with per-channel prior parameters."""
+    priors = [spec.channel_prior(name, channel) for channel in spec.channels]
+    keys = set(priors[0].params)
+    if any(set(p.params) != keys for p in priors):
+        raise ValueError(
+            f"per-channel priors of {name!r} must use the same parameter names, "
+            f"got {sorted({tuple(sorted(p.params)) for p in priors})}"
+        )
+    params = {k: np.array([p.params[k] for p in priors]) for k in sorted(keys)}
+    return _distribution(priors[0])(name, **params, dims="channel")
+
+
+def _model_variable(spec: MMMSpec, key: str, dims: str | None = None) -> Any:
+    prior = spec.model_prior(key)
+    return _distribution(prior)(MODEL_VARIABLES[key], **dict(prior.params), dims=dims)
+
+
+def build_model(data: MMMData, spec: MMMSpec, *, keep_mu: bool = False) -> pm.Model:
+    """Build the PyMC model of ``spec`` on ``data``.
+
+    Parameters
+    ----------
+    data
+        The prepared weekly panel (see :meth:`MMMData.from_panel`).
+    spec
+        Channels, transforms, baseline terms and priors.
+    keep_mu
+        Also store the scaled mean ``mu`` (``date``) as a deterministic; off by default
+        because it makes traces ``n_weeks`` times larger (tests use it).
+
+    Returns
+    -------
+    pymc.Model
+        The model, with the observed variable ``y`` (scaled outcome, ``date``).
+
+    Raises
+    ------
+    ValueError
+        If ``data`` was prepared for other channels or controls than ``spec``'s.
+    """
+    if data.channels != spec.channels or data.controls != spec.controls:
+        raise ValueError("data were prepared for another spec (channels or controls differ)")
+    coords = {
+        "date": data.dates,
+        "channel": list(data.channels),
+        "control": list(data.controls),
+        "fourier": list(data.fourier_terms),
+        "holiday": list(data.holidays),
+    }
+    with pm.Model(coords=coords) as model:
+        media = pm.Data("media", data.media, dims=("date", "channel"))
+        y_scaled = pm.Data("y_scaled", data.y / data.y_scale, dims="date")
+
+        adstock_params = {p: _channel_variable(spec, p) for p in spec.adstock.parameters}
+        saturation_params = {p: _channel_variable(spec, p) for p in spec.saturation.parameters}
+        beta = _channel_variable(spec, "beta")
+        weights = spec.adstock.pt_weights(adstock_params)
+        adstocked = pt_transforms.adstock(media, weights, l_max=spec.adstock.l_max)
+        response = spec.saturation.pt_apply(adstocked, saturation_params)
+        mu = _model_variable(spec, "intercept") + pt.sum(response * beta, axis=1)
+
+        if spec.trend:
+            time = pm.Data("trend_feature", data.trend, dims="date")
+            mu = mu + _model_variable(spec, "trend") * time
+        if data.fourier_terms:
+            fourier = pm.Data("fourier_features", data.fourier, dims=("date", "fourier"))
+            mu = mu + pt.dot(fourier, _model_variable(spec, "fourier", "fourier"))
+        if data.holidays:
+            holiday = pm.Data("holiday_features", data.holiday, dims=("date", "holiday"))
+            mu = mu + pt.dot(holiday, _model_variable(spec, "holiday", "holiday"))
+        if data.controls:
+            control = pm.Data("control_z", data.control_z, dims=("date", "control"))
+            mu = mu + pt.dot(control, _model_variable(spec, "control", "control"))
+        if keep_mu:
+            mu = pm.Deterministic("mu", mu, dims="date")
+        pm.Normal("y", mu=mu, sigma=_model_variable(spec, "sigma"), observed=y_scaled, dims="date")
+    return model

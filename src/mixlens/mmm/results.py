@@ -1,0 +1,392 @@
+"""The fitted MMM: posterior plus tidy, chunked accessors, saved as NetCDF and JSON.
+
+:class:`MMMResult` is frozen: the InferenceData, the spec, the prepared data and the
+sampler diagnostics. Its accessors compute contributions, ROI, marginal ROI and
+response curves from the posterior parameters with the numpy transforms, in chunks
+(see :mod:`mixlens.mmm._engine`), so memory stays flat as draws grow. All money
+figures are in the target's units (e.g. sales currency) and spend's currency.
+"""
+
+# arviz's functions are only partly annotated.
+# mypy: disable-error-code="no-untyped-call"
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import xarray as xr
+from numpy.typing import ArrayLike, NDArray
+
+from mixlens.data.io import write_atomic, write_json
+from mixlens.errors import DataError
+from mixlens.mmm._engine import Engine
+from mixlens.mmm.data import MMMData
+from mixlens.mmm.model import MODEL_VARIABLES
+from mixlens.mmm.spec import MMMSpec
+
+__all__ = ["Diagnostics", "MMMResult"]
+
+FloatArray = NDArray[np.float64]
+POSTERIOR_FILE = "posterior.nc"
+SPEC_FILE = "spec.json"
+
+
+@dataclass(frozen=True)
+class Diagnostics:
+    """How the posterior was obtained and whether the sampler converged.
+
+    Attributes
+    ----------
+    method
+        ``"nuts"`` or ``"advi"`` (or ``"prior"`` for prior draws used in tests).
+    sampler
+        Backend that ran (``"nutpie"``, ``"pymc"``, ``"pymc-advi"``, ...).
+    chains, draws, tune
+        Sampling sizes (``tune`` is the number of ADVI iterations for ``"advi"``).
+    seconds
+        Wall time of the fit (compilation and sampling), seconds.
+    max_rhat, min_ess_bulk, divergences
+        Convergence diagnostics (NaN / -1 where the method has none).
+    warnings
+        Diagnostic messages that were raised as warnings.
+    """
+
+    method: str
+    sampler: str
+    chains: int
+    draws: int
+    tune: int
+    seconds: float = float("nan")
+    max_rhat: float = float("nan")
+    min_ess_bulk: float = float("nan")
+    divergences: int = -1
+    warnings: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-safe dict (NaN becomes None)."""
+        out = asdict(self)
+        out["warnings"] = list(self.warnings)
+        for key, value in out.items():
+            if isinstance(value, float) and not np.isfinite(value):
+                out[key] = None
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Diagnostics:
+        """Inverse of :meth:`to_dict`."""
+        nan = float("nan")
+        return cls(
+            method=str(data["method"]),
+            sampler=str(data["sampler"]),
+            chains=int(data["chains"]),
+            draws=int(data["draws"]),
+            tune=int(data["tune"]),
+            seconds=nan if data.get("seconds") is None else float(data["seconds"]),
+            max_rhat=nan if data.get("max_rhat") is None else float(data["max_rhat"]),
+            min_ess_bulk=nan if data.get("min_ess_bulk") is None else float(data["min_ess_bulk"]),
+            divergences=int(data.get("divergences", -1)),
+            warnings=tuple(data.get("warnings", ())),
+        )
+
+
+def _quantiles(values: FloatArray, ci: float, axis: int = 0) -> tuple[FloatArray, FloatArray]:
+    lo, hi = np.quantile(values, [(1 - ci) / 2, (1 + ci) / 2], axis=axis)
+    return lo, hi
+
+
+@dataclass(frozen=True, eq=False)
+class MMMResult:
+    """A fitted MMM.
+
+    Parameters
+    ----------
+    idata
+        ArviZ InferenceData with a ``posterior`` group (``chain, draw`` first).
+    spec
+        The model specification.
+    data
+        The prepared panel the model was fitted on.
+    diagnostics
+        Sampler and convergence information.
+    ci
+        Mass of the central credible intervals (``lo``/``hi`` columns), in ``(0, 1)``.
+    chunk_size
+        Draws per chunk in the accessors (memory bound; results do not depend on it).
+    """
+
+    idata: az.InferenceData
+    spec: MMMSpec
+    data: MMMData
+    diagnostics: Diagnostics
+    ci: float = 0.9
+    chunk_size: int = field(default=256, compare=False)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.ci < 1:
+            raise ValueError(f"ci must lie in (0, 1), got {self.ci}")
+        if "posterior" not in self.idata.groups():
+            raise ValueError("idata has no posterior group")
+
+    def with_ci(self, ci: float) -> MMMResult:
+        """Return the same result with intervals of mass ``ci``."""
+        return replace(self, ci=ci)
+
+    # ------------------------------------------------------------------ draws
+
+    @cached_property
+    def _params(self) -> dict[str, FloatArray]:
+        post = self.idata["posterior"]
+        names = [*self.spec.channel_parameters]
+        names += [v for k, v in MODEL_VARIABLES.items() if k != "sigma"]
+        out: dict[str, FloatArray] = {}
+        for name in names:
+            if name not in post:
+                continue
+            da = post[name]
+            extra = [d for d in da.dims if d not in ("chain", "draw")]
+            stacked = da.stack(sample=("chain", "draw")).transpose("sample", *extra)
+            out[name] = np.asarray(stacked.values, dtype=np.float64)
+        return out
+
+    @property
+    def _engine(self) -> Engine:
+        return Engine(self.spec, self.data, self._params, chunk_size=self.chunk_size)
+
+    @property
+    def n_samples(self) -> int:
+        """Number of posterior draws over all chains."""
+        return int(self.idata["posterior"].sizes["chain"] * self.idata["posterior"].sizes["draw"])
+
+    @property
+    def components(self) -> tuple[str, ...]:
+        """Component names of :meth:`contributions`: channels, ``baseline``, controls."""
+        return (*self.spec.channels, "baseline", *self.spec.controls)
+
+    # ------------------------------------------------------------------ tables
+
+    def contributions(self) -> pd.DataFrame:
+        """Weekly contribution of each component, posterior mean and central interval.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Long frame ``date, component, mean, lo, hi`` in the target's units, sorted by
+            component (channels, ``baseline``, controls) then date. For every draw the
+            components sum to the model's expected outcome.
+        """
+        engine = self._engine
+        names = self.components
+        means, los, his = [], [], []
+        for weeks in engine.week_blocks():
+            block = engine.components(slice(0, engine.n_samples), weeks)  # (S, b, K)
+            lo, hi = _quantiles(block, self.ci)
+            means.append(block.mean(axis=0))
+            los.append(lo)
+            his.append(hi)
+        mean, lo_all, hi_all = (np.concatenate(parts, axis=0) for parts in (means, los, his))
+        n = self.data.n_weeks
+        return pd.DataFrame(
+            {
+                "date": np.tile(self.data.dates.to_numpy(), len(names)),
+                "component": np.repeat(np.array(names, dtype=object), n),
+                "mean": mean.T.reshape(-1),
+                "lo": lo_all.T.reshape(-1),
+                "hi": hi_all.T.reshape(-1),
+            }
+        )
+
+    def roi(self) -> pd.DataFrame:
+        """ROI and marginal ROI per channel over the fitted window.
+
+        ROI is the channel's total contribution / total spend; marginal ROI is
+        ``d contribution / d spend`` for a proportional increase of the channel's spend in
+        every week (through adstock and saturation), per draw.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``channel, spend, contribution_mean, contribution_lo, contribution_hi,
+            roi_mean, roi_lo, roi_hi, mroi_mean`` (spend in currency, contributions in
+            target units, ROI in target units per currency unit).
+        """
+        contribution, elasticity = self._engine.channel_totals()  # (S, C)
+        spend = self.data.spend.sum(axis=0)
+        roi = contribution / spend
+        c_lo, c_hi = _quantiles(contribution, self.ci)
+        r_lo, r_hi = _quantiles(roi, self.ci)
+        return pd.DataFrame(
+            {
+                "channel": list(self.spec.channels),
+                "spend": spend,
+                "contribution_mean": contribution.mean(axis=0),
+                "contribution_lo": c_lo,
+                "contribution_hi": c_hi,
+                "roi_mean": roi.mean(axis=0),
+                "roi_lo": r_lo,
+                "roi_hi": r_hi,
+                "mroi_mean": (elasticity / spend).mean(axis=0),
+            }
+        )
+
+    def media_total(self) -> dict[str, float]:
+        """Total contribution of all channels over the window, in target units.
+
+        Returns
+        -------
+        dict
+            ``mean``, ``lo``, ``hi`` (central interval of mass ``ci``) and ``share_mean``
+            (mean total media contribution / total outcome).
+        """
+        contribution, _ = self._engine.channel_totals()
+        total = contribution.sum(axis=1)
+        lo, hi = _quantiles(total, self.ci)
+        mean = float(total.mean())
+        return {
+            "mean": mean,
+            "lo": float(lo),
+            "hi": float(hi),
+            "share_mean": mean / float(self.data.y.sum()),
+        }
+
+    def params(self) -> pd.DataFrame:
+        """Posterior of the per-channel adstock, saturation and ``beta`` parameters.
+
+        Media-scale parameters are reported in spend units: ``half_saturation`` in
+        currency per week, ``lam`` per currency unit; ``beta`` (the largest weekly
+        contribution) in the target's units per week; adstock parameters in weeks or
+        dimensionless as in the spec.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``channel, parameter, mean, lo, hi``.
+        """
+        rows = []
+        for name in self.spec.channel_parameters:
+            values = self._params[name]  # (S, C)
+            if name == "beta":
+                values = values * self.data.y_scale
+            power = self.spec.saturation.media_power.get(name, 0)
+            if power:
+                values = values * self.data.media_scale**power
+            lo, hi = _quantiles(values, self.ci)
+            mean = values.mean(axis=0)
+            for i, channel in enumerate(self.spec.channels):
+                rows.append((channel, name, mean[i], lo[i], hi[i]))
+        return pd.DataFrame(rows, columns=["channel", "parameter", "mean", "lo", "hi"])
+
+    def response_curve(self, channel: str, spend_grid: ArrayLike) -> pd.DataFrame:
+        """Return the expected weekly contribution of ``channel`` at constant weekly spend.
+
+        Parameters
+        ----------
+        channel
+            A channel of the spec.
+        spend_grid
+            Weekly spend levels, currency, shape ``(G,)``, non-negative.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``spend, mean, lo, hi``: steady-state weekly contribution in target units.
+
+        Raises
+        ------
+        KeyError
+            If ``channel`` is not in the spec.
+        ValueError
+            If a spend level is negative or not finite.
+        """
+        if channel not in self.spec.channels:
+            known = ", ".join(self.spec.channels)
+            raise KeyError(f"unknown channel {channel!r}; channels: {known}")
+        grid = np.atleast_1d(np.asarray(spend_grid, dtype=np.float64))
+        if grid.ndim != 1 or not np.all(np.isfinite(grid) & (grid >= 0)):
+            raise ValueError("spend_grid must be a 1-D array of finite, non-negative spend")
+        engine = self._engine
+        index = self.spec.channels.index(channel)
+        values = np.concatenate(
+            [engine.steady_state(index, grid, draws) for draws in engine.draw_chunks()]
+        )
+        lo, hi = _quantiles(values, self.ci)
+        return pd.DataFrame({"spend": grid, "mean": values.mean(axis=0), "lo": lo, "hi": hi})
+
+    def to_frame(self) -> pd.DataFrame:
+        """Return :meth:`contributions` (the long decomposition)."""
+        return self.contributions()
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-safe summary: spec, diagnostics, interval mass and data sizes."""
+        return {
+            "spec": self.spec.to_dict(),
+            "diagnostics": self.diagnostics.to_dict(),
+            "ci": self.ci,
+            "weeks": self.data.n_weeks,
+            "first_week": self.data.dates[0].date().isoformat(),
+            "last_week": self.data.dates[-1].date().isoformat(),
+            "samples": self.n_samples,
+            "media_total": self.media_total(),
+        }
+
+    # ------------------------------------------------------------------ persistence
+
+    def save(self, directory: str | Path) -> list[Path]:
+        """Write ``posterior.nc`` (ArviZ NetCDF with the data) and ``spec.json``, atomically.
+
+        Returns
+        -------
+        list of pathlib.Path
+            The files written.
+        """
+        out = Path(directory)
+        groups = {g: getattr(self.idata, g) for g in self.idata.groups() if g != "constant_data"}
+        idata = az.InferenceData(**groups, constant_data=self.data.to_dataset())
+        idata["posterior"].attrs["mixlens_spec"] = json.dumps(self.spec.to_dict())
+
+        def write_nc(tmp: Path) -> None:
+            idata.to_netcdf(str(tmp), engine="h5netcdf")
+
+        meta = {
+            "spec": self.spec.to_dict(),
+            "diagnostics": self.diagnostics.to_dict(),
+            "ci": self.ci,
+        }
+        return [write_atomic(out / POSTERIOR_FILE, write_nc), write_json(meta, out / SPEC_FILE)]
+
+    @classmethod
+    def load(cls, directory: str | Path) -> MMMResult:
+        """Restore a result written by :meth:`save`.
+
+        Raises
+        ------
+        DataError
+            If ``posterior.nc`` or ``spec.json`` is missing or lacks what a result needs.
+        """
+        root = Path(directory)
+        nc, meta_file = root / POSTERIOR_FILE, root / SPEC_FILE
+        for file in (nc, meta_file):
+            if not file.exists():
+                message = f"no {file.name} in {root}; was the MMM saved here?"
+                raise DataError(message, file=str(file))
+        meta = json.loads(meta_file.read_text(encoding="utf-8"))
+        idata = az.from_netcdf(str(nc), engine="h5netcdf")
+        for group in idata.groups():
+            getattr(idata, group).load()
+        if "constant_data" not in idata.groups():
+            raise DataError("posterior.nc has no constant_data group (model data)", file=str(nc))
+        constant: xr.Dataset = idata["constant_data"]
+        return cls(
+            idata=idata,
+            spec=MMMSpec.from_dict(meta["spec"]),
+            data=MMMData.from_dataset(constant),
+            diagnostics=Diagnostics.from_dict(meta["diagnostics"]),
+            ci=float(meta.get("ci", 0.9)),
+        )

@@ -1,0 +1,238 @@
+"""The MMM specification as data: which channels, terms, transforms and priors to fit.
+
+:class:`MMMSpec` is a frozen, typed dataclass that round-trips through JSON
+(``to_dict`` / ``from_dict``); priors live in :mod:`mixlens.mmm.priors`, the media
+transform components in :mod:`mixlens.mmm.components` (both re-exported here).
+
+Scales the default priors assume (the model rescales the data so they hold for data
+in any units):
+
+* the outcome is divided by its mean, so ``intercept``, ``beta`` and the other
+  coefficients are fractions of mean weekly outcome;
+* each channel's spend is divided by its mean over weeks with positive spend, so
+  ``half_saturation`` is in multiples of a typical week's (adstocked) spend;
+* controls are standardized (mean 0, standard deviation 1).
+
+Examples
+--------
+>>> spec = MMMSpec(channels=("tv", "search"), priors={"theta": {"tv": Prior("Beta", {"alpha": 4, "beta": 2})}})
+>>> spec.channel_prior("theta", "tv").params["alpha"]
+4.0
+>>> spec.channel_prior("theta", "search") == DelayedAdstock.default_priors["theta"]
+True
+>>> MMMSpec.from_dict(spec.to_dict()) == spec
+True
+"""  # noqa: E501
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, TypeAlias
+
+from mixlens.mmm.components import (
+    ADSTOCK_KINDS,
+    SATURATION_KINDS,
+    AdstockTransform,
+    DelayedAdstock,
+    GeometricAdstock,
+    HillSaturation,
+    LogisticSaturation,
+    SaturationTransform,
+    WeibullAdstock,
+    freeze_priors,
+    transform_from_dict,
+)
+from mixlens.mmm.priors import FrozenMap, Prior
+
+__all__ = [
+    "MODEL_PRIORS",
+    "AdstockTransform",
+    "DelayedAdstock",
+    "FrozenMap",
+    "GeometricAdstock",
+    "HillSaturation",
+    "LogisticSaturation",
+    "MMMSpec",
+    "Prior",
+    "PriorOverrides",
+    "SaturationTransform",
+    "WeibullAdstock",
+]
+
+# --------------------------------------------------------------------------- model spec
+
+#: Priors of the non-media parameters (outcome scaled by its mean, controls standardized).
+MODEL_PRIORS: Mapping[str, Prior] = MappingProxyType(
+    {
+        "intercept": Prior("Normal", {"mu": 0.5, "sigma": 0.5}),
+        "trend": Prior("Normal", {"mu": 0.0, "sigma": 0.2}),
+        "fourier": Prior("Normal", {"mu": 0.0, "sigma": 0.1}),
+        "holiday": Prior("Normal", {"mu": 0.0, "sigma": 0.1}),
+        "control": Prior("Normal", {"mu": 0.0, "sigma": 0.1}),
+        "beta": Prior("HalfNormal", {"sigma": 0.2}),
+        "sigma": Prior("HalfNormal", {"sigma": 0.1}),
+    }
+)
+#: Parameters with one value per channel besides the transforms' own.
+CHANNEL_MODEL_PARAMS: tuple[str, ...] = ("beta",)
+
+PriorOverrides: TypeAlias = Mapping[str, Prior | Mapping[str, Prior]]
+"""Prior overrides keyed by parameter; a channel parameter may map channel -> Prior."""
+
+
+@dataclass(frozen=True)
+class MMMSpec:
+    """What the MMM fits: channels, target, controls, transforms, baseline terms and priors.
+
+    Parameters
+    ----------
+    channels
+        Channel names; the panel has a ``{channel}_spend`` column for each.
+    target
+        Outcome column.
+    controls
+        Control columns (standardized in the model; linear effects).
+    adstock, saturation
+        Media transforms, shared by all channels (their parameters are per channel).
+    yearly_fourier
+        Number of yearly Fourier pairs (sin, cos) in the baseline; 0 for none.
+    trend
+        Whether the baseline has a linear trend.
+    holidays
+        Whether the baseline has weekly holiday indicators (:mod:`mixlens.data.calendar`).
+    priors
+        Overrides keyed by parameter name: a :class:`Prior` for every channel (or for a
+        model parameter, see :data:`MODEL_PRIORS`), or ``{channel: Prior}`` for some
+        channels of a channel parameter. A parameter's priors must share one family.
+
+    Raises
+    ------
+    ValueError
+        On empty or duplicate channels, unknown prior keys or channels, or mixed families.
+    """
+
+    channels: tuple[str, ...]
+    target: str = "sales"
+    controls: tuple[str, ...] = ()
+    adstock: AdstockTransform = field(default_factory=DelayedAdstock)
+    saturation: SaturationTransform = field(default_factory=HillSaturation)
+    yearly_fourier: int = 2
+    trend: bool = True
+    holidays: bool = True
+    priors: PriorOverrides = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "channels", tuple(str(c) for c in self.channels))
+        object.__setattr__(self, "controls", tuple(str(c) for c in self.controls))
+        if not self.channels:
+            raise ValueError("an MMM needs at least one channel")
+        for label, names in (("channel", self.channels), ("control", self.controls)):
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            if dupes:
+                raise ValueError(f"duplicate {label} names: {', '.join(dupes)}")
+        if self.target in self.controls:
+            raise ValueError(f"target {self.target!r} cannot also be a control")
+        if self.yearly_fourier < 0:
+            raise ValueError(f"yearly_fourier must be >= 0, got {self.yearly_fourier}")
+        frozen: dict[str, Prior | Mapping[str, Prior]] = {}
+        for key, value in self.priors.items():
+            frozen[key] = self._check_override(key, value)
+        object.__setattr__(self, "priors", FrozenMap(frozen))
+        for name in self.channel_parameters:
+            families = {self.channel_prior(name, c).dist for c in self.channels}
+            if len(families) > 1:
+                raise ValueError(
+                    f"priors of {name!r} mix families {sorted(families)}; "
+                    "use one family per parameter (per-channel parameters may differ)"
+                )
+
+    def _check_override(
+        self, key: str, value: Prior | Mapping[str, Prior]
+    ) -> Prior | Mapping[str, Prior]:
+        if key not in self.channel_parameters and key not in MODEL_PRIORS:
+            known = sorted({*self.channel_parameters, *MODEL_PRIORS})
+            raise ValueError(f"no parameter {key!r} to set a prior on; known: {', '.join(known)}")
+        if isinstance(value, Prior):
+            return value
+        if key not in self.channel_parameters:
+            raise ValueError(f"{key!r} is not a channel parameter; give one Prior, not a mapping")
+        unknown = sorted(set(value) - set(self.channels))
+        if unknown:
+            raise ValueError(f"prior for {key!r} names unknown channels {', '.join(unknown)}")
+        return freeze_priors(value)
+
+    @property
+    def channel_parameters(self) -> tuple[str, ...]:
+        """Per-channel parameters: the adstock's, the saturation's and ``beta``."""
+        return (*self.adstock.parameters, *self.saturation.parameters, *CHANNEL_MODEL_PARAMS)
+
+    def channel_prior(self, name: str, channel: str) -> Prior:
+        """Return the prior of channel parameter ``name`` for ``channel``.
+
+        Precedence: a per-channel override, then a spec-wide override, then the
+        component's own ``priors``, then its ``default_priors`` (or :data:`MODEL_PRIORS`).
+        """
+        if name not in self.channel_parameters:
+            raise KeyError(f"{name!r} is not a channel parameter")
+        override = self.priors.get(name)
+        if isinstance(override, Prior):
+            return override
+        if override is not None and channel in override:
+            return override[channel]
+        if name in self.adstock.parameters:
+            return self.adstock.prior(name)
+        if name in self.saturation.parameters:
+            return self.saturation.prior(name)
+        return MODEL_PRIORS[name]
+
+    def model_prior(self, name: str) -> Prior:
+        """Return the prior of a non-channel parameter (see :data:`MODEL_PRIORS`)."""
+        override = self.priors.get(name)
+        if isinstance(override, Prior):
+            return override
+        return MODEL_PRIORS[name]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-safe description; :meth:`from_dict` restores an equal spec."""
+        priors: dict[str, Any] = {}
+        for key, value in self.priors.items():
+            if isinstance(value, Prior):
+                priors[key] = value.to_dict()
+            else:
+                priors[key] = {ch: p.to_dict() for ch, p in value.items()}
+        return {
+            "channels": list(self.channels),
+            "target": self.target,
+            "controls": list(self.controls),
+            "adstock": self.adstock.to_dict(),
+            "saturation": self.saturation.to_dict(),
+            "yearly_fourier": self.yearly_fourier,
+            "trend": self.trend,
+            "holidays": self.holidays,
+            "priors": priors,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MMMSpec:
+        """Inverse of :meth:`to_dict`."""
+        priors: dict[str, Prior | Mapping[str, Prior]] = {}
+        for key, value in data.get("priors", {}).items():
+            if "dist" in value:
+                priors[key] = Prior.from_dict(value)
+            else:
+                priors[key] = {ch: Prior.from_dict(p) for ch, p in value.items()}
+        return cls(
+            channels=tuple(data["channels"]),
+            target=str(data.get("target", "sales")),
+            controls=tuple(data.get("controls", ())),
+            adstock=transform_from_dict(data.get("adstock", {"kind": "delayed"}), ADSTOCK_KINDS),
+            saturation=transform_from_dict(
+                data.get("saturation", {"kind": "hill"}), SATURATION_KINDS
+            ),
+            yearly_fourier=int(data.get("yearly_fourier", 2)),
+            trend=bool(data.get("trend", True)),
+            holidays=bool(data.get("holidays", True)),
+            priors=priors,
+        )
