@@ -33,6 +33,11 @@ mmm_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(mmm_app, name="mmm")
+experiment_app = typer.Typer(
+    help="Geo-holdout and A/B lift analysis; writes lift_tests.csv for calibration.",
+    no_args_is_help=True,
+)
+app.add_typer(experiment_app, name="experiment")
 mta_app = typer.Typer(
     help="Multi-touch attribution on user journeys: heuristics, Markov, Shapley.",
     no_args_is_help=True,
@@ -198,6 +203,98 @@ def _report_files(
     out_console.print(table)
 
 
+@simulate_app.command("geo-experiment")
+def simulate_geo_experiment_command(
+    out: OutDir = Path("sim_geo"),
+    seed: Seed = 0,
+    geos: Annotated[int, typer.Option(min=4, help="Number of geos.")] = 40,
+    treated: Annotated[int, typer.Option(min=1, help="Treated geos.")] = 10,
+    weeks: Annotated[int, typer.Option(min=12, help="Weeks of data.")] = 104,
+    test_weeks: Annotated[int, typer.Option(min=1, help="Weeks in the test window.")] = 8,
+    daily: Annotated[bool, typer.Option(help="Daily rows instead of weekly.")] = False,
+    effect: Annotated[
+        float, typer.Option(help="True lift of the tested channel (0 gives an A/A test).")
+    ] = 0.05,
+    spillover: Annotated[float, typer.Option(min=0.0, help="Spillover into controls.")] = 0.0,
+) -> None:
+    """Simulate a geo holdout with a known lift: panel.csv, design.json and truth/."""
+    from mixlens.data.simulate.geo_experiment import (
+        GeoExperimentConfig,
+        simulate_geo_experiment,
+    )
+
+    with _user_errors():
+        config = GeoExperimentConfig(
+            geos=geos,
+            treated=treated,
+            weeks=weeks,
+            test_weeks=test_weeks,
+            daily=daily,
+            effect=effect,
+            spillover=spillover,
+        )
+        world = simulate_geo_experiment(config, seed=seed)
+        files = world.write(out)
+    _report_files(
+        out,
+        files,
+        {**world.summary, "seed": seed},
+        ["channel", "start", "end", "incremental_outcome"],
+        command="simulate geo-experiment",
+    )
+
+
+@experiment_app.command("analyze")
+def experiment_analyze_command(
+    panel: Annotated[
+        Path | None, typer.Argument(help="Geo panel: date, geo, target, {channel}_spend.")
+    ] = None,
+    out: OutDir = Path("experiment"),
+    treated: Annotated[str, typer.Option(help="Comma-separated treated geos.")] = "",
+    start: Annotated[str | None, typer.Option(help="First day of the test (YYYY-MM-DD).")] = None,
+    end: Annotated[str | None, typer.Option(help="Last day of the test (YYYY-MM-DD).")] = None,
+    target: Annotated[str, typer.Option(help="Outcome column.")] = "sales",
+    channel: Annotated[
+        str | None, typer.Option(help="Tested channel (default: the one whose spend changed).")
+    ] = None,
+    ab: Annotated[
+        Path | None,
+        typer.Option(help="User-level A/B table: user_id, group, converted, value[, cost]."),
+    ] = None,
+    level: Annotated[float, typer.Option(min=0.5, max=0.999, help="Interval level.")] = 0.9,
+    seed: Seed = 0,
+) -> None:
+    """Estimate incremental outcome with intervals: lift_tests.csv and summary.json."""
+    from mixlens.experiments.run import analyze_to_dir
+
+    geos = [g.strip() for g in treated.split(",") if g.strip()]
+    if (panel is None) == (ab is None):
+        raise _fail("give a geo PANEL (with --treated, --start, --end) or --ab FILE")
+    if panel is not None and not (geos and start and end):
+        raise _fail("a geo holdout needs --treated, --start and --end")
+    with _user_errors(), _progress() as step:
+        summary = analyze_to_dir(
+            panel,
+            treated=geos or None,
+            start=start,
+            end=end,
+            target=target,
+            channel=channel,
+            ab=ab,
+            out_dir=out,
+            level=level,
+            seed=seed,
+            progress=step("experiment"),
+        )
+    recommended = summary.get("recommendation", {})
+    if isinstance(recommended, dict) and recommended.get("method"):
+        out_console.print(
+            f"recommended: {recommended['method']} ({recommended.get('reason', '')})",
+            highlight=False,
+        )
+    out_console.print(f"lift tests: {out / 'lift_tests.csv'}", highlight=False)
+
+
 @app.command("validate")
 def validate_command(
     file: Annotated[Path, typer.Argument(help="CSV, Parquet or DuckDB (file.duckdb::table).")],
@@ -326,7 +423,6 @@ PLANNED_STAGES: tuple[tuple[str, str, int], ...] = (
     ("market", "Multi-agent reinforcement-learning market.", 9),
     ("serve", "Real-time attribution service and live dashboard.", 10),
     ("keys", "API keys for the real-time service.", 10),
-    ("experiment", "Geo-holdout and A/B lift analysis for calibration.", 11),
 )
 
 

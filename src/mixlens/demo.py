@@ -12,12 +12,15 @@ import pandas as pd
 
 from mixlens.data.io import write_json, write_text
 from mixlens.data.loaders import validate_file
+from mixlens.data.simulate.geo_experiment import GeoExperimentConfig, simulate_geo_experiment
 from mixlens.data.simulate.journeys import JourneyWorldConfig, simulate_journeys
 from mixlens.data.simulate.mmm import MMMWorldConfig, simulate_mmm
+from mixlens.experiments.run import analyze_to_dir as analyze_geo_to_dir
 from mixlens.mmm.fit import ConvergenceWarning
 from mixlens.mmm.run import fit_to_dir as fit_mmm
 from mixlens.mta.evaluate import accuracy_against_truth
 from mixlens.mta.run import fit_to_dir as fit_mta
+from mixlens.report.experiments import experiment_section
 from mixlens.report.html import Section, render_report
 from mixlens.report.mmm import mmm_section
 from mixlens.report.mta import mta_section
@@ -126,6 +129,20 @@ def run_demo(
         )
     mmm_roi = pd.read_csv(out / "mmm" / "roi.csv")
 
+    geo_world = simulate_geo_experiment(GeoExperimentConfig(), seed=cfg.seed)
+    geo_world.write(out / "simulate_geo_experiment")
+    geo_summary = analyze_geo_to_dir(
+        out / "simulate_geo_experiment" / "panel.csv",
+        treated=list(geo_world.treated),
+        start=geo_world.start,
+        end=geo_world.end,
+        channel=geo_world.channel,
+        out_dir=out / "experiment",
+        seed=cfg.seed,
+        progress=step("experiment"),
+    )
+    geo_counterfactual = pd.read_csv(out / "experiment" / "counterfactual.csv")
+
     fit_mta(
         touchpoints=out / "simulate_journeys" / "touchpoints.csv",
         conversions=out / "simulate_journeys" / "conversions.csv",
@@ -146,6 +163,9 @@ def run_demo(
         ),
         journey_world_section(journeys.paths, journeys.channel_truth, journeys.summary),
         mta_section(attribution, accuracy, journeys.channel_truth),
+        experiment_section(
+            geo_summary, geo_counterfactual, true_incremental=geo_world.incremental_outcome
+        ),
     ]
     html = render_report(
         sections,
@@ -163,7 +183,16 @@ def run_demo(
             "users": cfg.users,
             "regions": cfg.regions,
         },
-        "stages": ["simulate mmm", "simulate journeys", "validate", "mmm fit", "mta fit", "report"],
+        "stages": [
+            "simulate mmm",
+            "simulate journeys",
+            "validate",
+            "mmm fit",
+            "simulate geo-experiment",
+            "experiment analyze",
+            "mta fit",
+            "report",
+        ],
         "inputs": {kind: profile.to_dict() for kind, profile in profiles.items()},
         "truth": {
             "mmm_roi": mmm_world.roi.to_dict(orient="records"),
@@ -171,6 +200,10 @@ def run_demo(
         },
         "mmm_diagnostics": mmm_summary["diagnostics"],
         "mta_accuracy": accuracy.to_dict(orient="records"),
+        "experiment": {
+            "true_incremental_outcome": geo_world.incremental_outcome,
+            "recommendation": geo_summary["recommendation"],
+        },
         "report": str(out / "report.html"),
     }
     write_json(summary, out / "summary.json")

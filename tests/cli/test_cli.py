@@ -166,8 +166,8 @@ def test_demo_writes_self_contained_report(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     html = (tmp_path / "report.html").read_text()
-    assert html.count("<svg") >= 6
-    for section in ("mmm-world", "mmm", "journey-world", "mta"):
+    assert html.count("<svg") >= 8
+    for section in ("mmm-world", "mmm", "journey-world", "mta", "experiment"):
         assert f'id="{section}"' in html
     assert (tmp_path / "mmm" / "posterior.nc").exists()
     assert (tmp_path / "mta" / "attribution.csv").exists()
@@ -279,3 +279,80 @@ def test_mmm_fit_bad_control_exits_2(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "missing column 'prize'" in result.stderr
     assert not (tmp_path / "fit" / "roi.csv").exists()
+
+
+def _design(path: Path) -> dict[str, object]:
+    import json
+
+    return dict(json.loads(path.read_text()))
+
+
+def test_geo_experiment_simulate_and_analyze(tmp_path: Path) -> None:
+    import pandas as pd
+
+    sim = tmp_path / "geo"
+    result = runner.invoke(
+        app, ["simulate", "geo-experiment", "--out", str(sim), "--geos", "20", "--treated", "5"]
+    )
+    assert result.exit_code == 0, result.output
+    design = _design(sim / "design.json")
+    treated = ",".join(str(g) for g in design["treated"])  # type: ignore[attr-defined]
+    analyzed = runner.invoke(
+        app,
+        [
+            "experiment",
+            "analyze",
+            str(sim / "panel.csv"),
+            "--treated",
+            treated,
+            "--start",
+            str(design["start"]),
+            "--end",
+            str(design["end"]),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+    )
+    assert analyzed.exit_code == 0, analyzed.output
+    lift = pd.read_csv(tmp_path / "out" / "lift_tests.csv")
+    assert list(lift.columns) == ["channel", "start", "end", "incremental_outcome", "se", "method"]
+    assert lift["method"].iloc[0].startswith("recommended:")
+    assert {"did", "synthetic_control", "bayesian_ts"} <= set(lift["method"])
+    assert (lift["se"] > 0).all()
+
+
+def test_experiment_unknown_geo_exits_2(tmp_path: Path) -> None:
+    sim = tmp_path / "geo"
+    runner.invoke(app, ["simulate", "geo-experiment", "--out", str(sim), "--geos", "12",
+                        "--treated", "3"])  # fmt: skip
+    design = _design(sim / "design.json")
+    result = runner.invoke(
+        app,
+        ["experiment", "analyze", str(sim / "panel.csv"), "--treated", "NOWHERE",
+         "--start", str(design["start"]), "--end", str(design["end"]),
+         "--out", str(tmp_path / "out")],
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "NOWHERE" in result.stderr
+    assert not (tmp_path / "out" / "lift_tests.csv").exists()
+
+
+def test_experiment_ab(tmp_path: Path) -> None:
+    import pandas as pd
+
+    rows = ["user_id,group,converted,value,cost"]
+    for i in range(400):
+        group = "treatment" if i % 2 else "control"
+        converted = int(i % 7 == 0 or (group == "treatment" and i % 11 == 0))
+        rows.append(
+            f"u{i},{group},{converted},{20.0 * converted},{1.0 if group == 'treatment' else 0}"
+        )
+    ab = tmp_path / "ab.csv"
+    ab.write_text("\n".join(rows) + "\n")
+    result = runner.invoke(
+        app, ["experiment", "analyze", "--ab", str(ab), "--out", str(tmp_path / "out")]
+    )
+    assert result.exit_code == 0, result.output
+    lift = pd.read_csv(tmp_path / "out" / "lift_tests.csv")
+    assert "incremental_conversions" in lift.columns
+    assert (lift["incremental_conversions"] > 0).all()

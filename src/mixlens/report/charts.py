@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import matplotlib as mpl
 
@@ -146,8 +146,10 @@ def histogram(counts: pd.Series, *, title: str, xlabel: str, ylabel: str) -> str
         return to_svg(fig)
 
 
-def interval_comparison(frame: pd.DataFrame, *, label: str, title: str, ylabel: str) -> str:
-    """Estimates with intervals (``mean, lo, hi``) next to the truth (``truth``), per row."""
+def interval_comparison(
+    frame: pd.DataFrame, *, label: str, title: str, ylabel: str, floor_at_zero: bool = True
+) -> str:
+    """Draw estimates with intervals (``mean, lo, hi``) next to the truth (``truth``), per row."""
     with mpl.rc_context(_STYLE):
         fig, ax = plt.subplots(figsize=(9, 3.2))
         x = np.arange(len(frame))
@@ -165,7 +167,48 @@ def interval_comparison(frame: pd.DataFrame, *, label: str, title: str, ylabel: 
         ax.scatter(x + 0.08, frame["truth"], marker="D", color=PALETTE[1], zorder=3, label="truth")
         ax.set_xticks(x, frame[label], rotation=20, ha="right")
         ax.set_ylabel(ylabel)
-        ax.set_ylim(bottom=0)
+        if floor_at_zero:
+            ax.set_ylim(bottom=0)
+        else:
+            ax.axhline(0.0, color="#999999", lw=0.8)
         ax.legend(frameon=False)
+        ax.set_title(title, loc="left", fontsize=10)
+        return to_svg(fig)
+
+
+def counterfactual(series: pd.DataFrame, *, title: str) -> str:
+    """Observed outcome vs a counterfactual over time, with the test window shaded.
+
+    Parameters
+    ----------
+    series
+        ``date, actual, counterfactual, window`` (``window`` true inside the test).
+    title
+        Chart title.
+    """
+    dates = pd.to_datetime(series["date"])
+    with mpl.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=(9, 3.0))
+        ax.plot(dates, series["actual"] / 1000.0, color="black", lw=1.0, label="treated geos")
+        ax.plot(
+            dates,
+            series["counterfactual"] / 1000.0,
+            color=PALETTE[0],
+            lw=1.0,
+            ls="--",
+            label="counterfactual",
+        )
+        window = dates[series["window"].to_numpy(dtype=bool)]
+        if len(window):
+            ax.axvspan(
+                cast(Any, window.min()),
+                cast(Any, window.max()),
+                color=PALETTE[1],
+                alpha=0.15,
+                label="test",
+            )
+        ax.set_ylabel("thousands")
+        ax.margins(x=0)
+        ax.legend(frameon=False, loc="upper left")
         ax.set_title(title, loc="left", fontsize=10)
         return to_svg(fig)

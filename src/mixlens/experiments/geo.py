@@ -1,0 +1,489 @@
+"""Geo-holdout estimators: difference-in-differences, synthetic control and the recommendation.
+
+Every estimator takes a :class:`~mixlens.experiments.panel.GeoExperimentData` and returns a
+:class:`GeoLiftResult` whose ``estimate`` is the **effect of the intervention** on the treated
+geos' total outcome over the test window: observed minus counterfactual, in the target's units
+(negative for a holdout of working media). :mod:`mixlens.experiments.run` turns it into the
+incremental outcome of the media for ``lift_tests.csv``.
+
+Both estimators work on each series divided by its own pre-period mean, so geos of different
+size share proportional time effects.
+
+- :func:`difference_in_differences`: the treated aggregate follows the control aggregate's
+  relative change since the pre-period (a DiD on the log scale). Inference by placebos in time:
+  the same estimator on every window of the same length inside the pre-period gives the
+  distribution of its relative error; ``se`` is their root mean square times the
+  counterfactual, and the interval uses Student's t with one degree of freedom per
+  non-overlapping placebo window. This stays honest with few treated geos, since it never
+  relies on the number of geos.
+- :func:`synthetic_control`: non-negative weights summing to one on the control geos, fitted
+  to the treated aggregate over the pre-period (``scipy.optimize.nnls`` with the sum
+  constraint as a heavily weighted row). Inference by placebos in space: sets of control geos
+  of the treated set's size play the treated part, fitted from the remaining controls; the
+  ``level`` quantile of their absolute relative errors gives a symmetric interval (both tails
+  pooled: steadier than separate tail quantiles from ~100 overlapping sets) and the rank of the
+  observed relative effect among them the p-value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+from scipy import optimize, stats
+
+from mixlens._rng import RandomLike, as_generator
+from mixlens.errors import DataError
+from mixlens.experiments.panel import GeoExperimentData
+
+__all__ = [
+    "GeoLiftResult",
+    "Recommendation",
+    "difference_in_differences",
+    "fit_summary",
+    "recommend",
+    "synthetic_control",
+    "synthetic_weights",
+]
+
+Array = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class GeoLiftResult:
+    """Estimate of a geo experiment's effect by one method.
+
+    Attributes
+    ----------
+    method
+        ``"did"``, ``"synthetic_control"`` or ``"bayesian_ts"``.
+    estimate
+        Observed minus counterfactual outcome, treated geos, summed over the window.
+    se
+        Standard error (or posterior standard deviation) of ``estimate``.
+    lo, hi
+        Bounds of the central interval at ``level``.
+    level
+        Interval level, e.g. 0.9.
+    relative
+        ``estimate`` divided by the counterfactual total over the window.
+    p_value
+        Two-sided p-value (or posterior tail probability) of no effect.
+    pre_rmse, pre_mape
+        Fit of the counterfactual to the treated aggregate over the pre-period used to fit:
+        root mean square error (target units per period) and mean absolute percentage error.
+    counterfactual
+        ``date, actual, counterfactual, window`` for the treated aggregate over the panel.
+    inference
+        How the interval was obtained.
+    details
+        Method-specific extras (weights, placebo errors), JSON-safe.
+    """
+
+    method: str
+    estimate: float
+    se: float
+    lo: float
+    hi: float
+    level: float
+    relative: float
+    p_value: float
+    pre_rmse: float
+    pre_mape: float
+    counterfactual: pd.DataFrame
+    inference: str
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_frame(self) -> pd.DataFrame:
+        """Return a one-row summary: method, estimate, se, lo, hi, level, p_value, fit."""
+        return pd.DataFrame([self.to_dict()])
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the scalar fields as a JSON-safe dict."""
+        return {
+            "method": self.method,
+            "estimate": self.estimate,
+            "se": self.se,
+            "lo": self.lo,
+            "hi": self.hi,
+            "level": self.level,
+            "relative": self.relative,
+            "p_value": self.p_value,
+            "pre_rmse": self.pre_rmse,
+            "pre_mape": self.pre_mape,
+            "inference": self.inference,
+        }
+
+
+def fit_summary(actual: Array, fitted: Array) -> tuple[float, float]:
+    """Return (RMSE, MAPE) of ``fitted`` against ``actual`` (1-d arrays of equal length).
+
+    Examples
+    --------
+    >>> fit_summary(np.array([10.0, 20.0]), np.array([11.0, 18.0]))
+    (1.5811388300841898, 0.1)
+    """
+    err = actual - fitted
+    rmse = float(np.sqrt(np.mean(err**2)))
+    mape = float(np.mean(np.abs(err) / np.maximum(np.abs(actual), 1e-12)))
+    return rmse, mape
+
+
+def _build(
+    data: GeoExperimentData,
+    method: str,
+    counterfactual: Array,
+    fit: slice,
+    *,
+    se: float,
+    lo: float,
+    hi: float,
+    level: float,
+    p_value: float,
+    inference: str,
+    details: Mapping[str, Any],
+) -> GeoLiftResult:
+    actual = data.treated_series()
+    w0, w1 = data.window
+    cf_sum = float(counterfactual[w0:w1].sum())
+    estimate = float(actual[w0:w1].sum() - cf_sum)
+    rmse, mape = fit_summary(actual[fit], counterfactual[fit])
+    window = np.zeros(len(actual), dtype=bool)
+    window[w0:w1] = True
+    frame = pd.DataFrame(
+        {
+            "date": data.dates,
+            "actual": actual,
+            "counterfactual": counterfactual,
+            "window": window,
+        }
+    )
+    return GeoLiftResult(
+        method=method,
+        estimate=estimate,
+        se=float(se),
+        lo=float(lo),
+        hi=float(hi),
+        level=level,
+        relative=estimate / cf_sum if cf_sum else float("nan"),
+        p_value=float(p_value),
+        pre_rmse=rmse,
+        pre_mape=mape,
+        counterfactual=frame,
+        inference=inference,
+        details=dict(details),
+    )
+
+
+def _check_level(level: float) -> None:
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+
+
+# --------------------------------------------------------------------------- DiD
+
+
+def _did_pre_length(pre: int, length: int, pre_periods: int | None) -> int:
+    if pre_periods is not None:
+        fit = pre_periods
+    else:
+        fit = max(4, min(4 * length, pre - 2 * length))
+    if fit < 2 or pre - fit - length + 1 < 2:
+        raise DataError(
+            f"pre-period of {pre} periods is too short for a {length}-period window: DiD needs "
+            f"a fit period ({fit}) plus at least two placebo windows before the test"
+        )
+    return fit
+
+
+def difference_in_differences(
+    data: GeoExperimentData, *, level: float = 0.9, pre_periods: int | None = None
+) -> GeoLiftResult:
+    """Ratio difference-in-differences with placebo-in-time inference.
+
+    The counterfactual of the treated aggregate is its mean over the fit period times the
+    control aggregate divided by the control aggregate's mean over the fit period.
+
+    Parameters
+    ----------
+    data
+        The experiment.
+    level
+        Interval level.
+    pre_periods
+        Periods immediately before the window used to fit; default ``min(4 * window,
+        pre - 2 * window)`` (at least 4), so the placebo windows reuse the same fit length.
+
+    Returns
+    -------
+    GeoLiftResult
+        ``method="did"``.
+
+    Examples
+    --------
+    >>> from mixlens.data.simulate.geo_experiment import GeoExperimentConfig as C
+    >>> from mixlens.data.simulate.geo_experiment import simulate_geo_experiment
+    >>> from mixlens.experiments.panel import geo_experiment_data
+    >>> sim = simulate_geo_experiment(C(geos=20, treated=5), seed=3)
+    >>> data = geo_experiment_data(sim.panel, treated=sim.treated, start=sim.start, end=sim.end)
+    >>> res = difference_in_differences(data)
+    >>> bool(res.lo <= sim.effect <= res.hi)
+    True
+    """
+    _check_level(level)
+    length = data.length
+    fit = _did_pre_length(data.pre, length, pre_periods)
+    t_agg = data.treated_series()
+    c_agg = data.controls().sum(axis=1)
+    w0 = data.window[0]
+    fit_slice = slice(w0 - fit, w0)
+    counterfactual = t_agg[fit_slice].mean() * c_agg / c_agg[fit_slice].mean()
+
+    # Placebo windows inside the pre-period: start s in [fit, pre - length].
+    ct = np.concatenate([[0.0], np.cumsum(t_agg)])
+    cc = np.concatenate([[0.0], np.cumsum(c_agg)])
+    starts = np.arange(fit, data.pre - length + 1)
+    t_fit = (ct[starts] - ct[starts - fit]) / fit
+    c_fit = (cc[starts] - cc[starts - fit]) / fit
+    t_win = ct[starts + length] - ct[starts]
+    c_win = cc[starts + length] - cc[starts]
+    cf_win = t_fit * c_win / c_fit
+    errors = (t_win - cf_win) / cf_win
+    rms = float(np.sqrt(np.mean(errors**2)))
+    cf_sum = float(counterfactual[w0 : w0 + length].sum())
+    se = rms * abs(cf_sum)
+    df = max(1, (data.pre - fit) // length)
+    quantile = float(stats.t.ppf(0.5 + level / 2, df))
+    estimate = float(t_agg[w0 : w0 + length].sum() - cf_sum)
+    p_value = float(2 * stats.t.sf(abs(estimate) / se, df)) if se > 0 else 0.0
+    return _build(
+        data,
+        "did",
+        counterfactual,
+        fit_slice,
+        se=se,
+        lo=estimate - quantile * se,
+        hi=estimate + quantile * se,
+        level=level,
+        p_value=p_value,
+        inference=(
+            f"placebo in time: {len(starts)} pre-period windows, RMS relative error, t({df})"
+        ),
+        details={"fit_periods": fit, "placebo_errors": errors.tolist(), "df": df},
+    )
+
+
+# --------------------------------------------------------------------------- synthetic control
+
+
+def synthetic_weights(target: Array, donors: Array, *, penalty: float = 1e3) -> Array:
+    """Non-negative weights summing to one that best fit ``target`` from ``donors``.
+
+    Parameters
+    ----------
+    target
+        Series to match, shape ``(periods,)``.
+    donors
+        Donor series, shape ``(periods, donors)``.
+    penalty
+        Weight of the sum-to-one row in the augmented least squares.
+
+    Returns
+    -------
+    numpy.ndarray
+        Weights, shape ``(donors,)``, non-negative, summing to one.
+
+    Examples
+    --------
+    >>> donors = np.array([[1.0, 3.0], [2.0, 2.0], [3.0, 1.0]])
+    >>> synthetic_weights(donors @ np.array([0.25, 0.75]), donors).round(6).tolist()
+    [0.25, 0.75]
+    """
+    scale = float(np.sqrt(np.mean(target**2))) or 1.0
+    a = np.vstack([donors / scale, np.full((1, donors.shape[1]), penalty)])
+    b = np.concatenate([target / scale, [penalty]])
+    w, _ = optimize.nnls(a, b, maxiter=50 * donors.shape[1])
+    total = w.sum()
+    out: Array = w / total if total > 0 else np.full(donors.shape[1], 1.0 / donors.shape[1])
+    return out
+
+
+def _sc_counterfactual(t_agg: Array, donors: Array, pre: int) -> tuple[Array, Array]:
+    """Counterfactual of ``t_agg`` from ``donors`` (both normalised by pre-period means)."""
+    t_mean = t_agg[:pre].mean()
+    z = donors / donors[:pre].mean(axis=0)
+    w = synthetic_weights(t_agg[:pre] / t_mean, z[:pre])
+    cf: Array = t_mean * (z @ w)
+    return cf, w
+
+
+def synthetic_control(
+    data: GeoExperimentData,
+    *,
+    level: float = 0.9,
+    placebos: int = 100,
+    seed: RandomLike = 0,
+) -> GeoLiftResult:
+    """Synthetic control of the treated aggregate with placebo-in-space inference.
+
+    Parameters
+    ----------
+    data
+        The experiment.
+    level
+        Interval level.
+    placebos
+        Number of placebo sets of control geos (each the treated set's size, at most half the
+        controls) fitted from the remaining controls.
+    seed
+        Seed of the placebo draws.
+
+    Returns
+    -------
+    GeoLiftResult
+        ``method="synthetic_control"``; ``details`` holds the weights, the placebo relative
+        errors and ``placebo_rank`` (the share of placebos whose absolute relative effect is
+        at least the observed one; also the p-value) and ``pre_fit_rank`` (the share of
+        placebos that fit their pre-period better than the treated aggregate fits).
+
+    Examples
+    --------
+    >>> from mixlens.data.simulate.geo_experiment import GeoExperimentConfig as C
+    >>> from mixlens.data.simulate.geo_experiment import simulate_geo_experiment
+    >>> from mixlens.experiments.panel import geo_experiment_data
+    >>> sim = simulate_geo_experiment(C(geos=20, treated=5), seed=3)
+    >>> data = geo_experiment_data(sim.panel, treated=sim.treated, start=sim.start, end=sim.end)
+    >>> res = synthetic_control(data, placebos=30)
+    >>> bool(res.lo <= sim.effect <= res.hi), round(sum(res.details["weights"].values()), 6)
+    (True, 1.0)
+    """
+    _check_level(level)
+    if placebos < 2:
+        raise ValueError(f"placebos must be >= 2, got {placebos}")
+    rng = as_generator(seed)
+    pre, (w0, w1) = data.pre, data.window
+    t_agg = data.treated_series()
+    controls = data.controls()
+    counterfactual, weights = _sc_counterfactual(t_agg, controls, pre)
+    cf_sum = float(counterfactual[w0:w1].sum())
+    estimate = float(t_agg[w0:w1].sum() - cf_sum)
+    observed = estimate / cf_sum
+    _, obs_mape = fit_summary(t_agg[:pre], counterfactual[:pre])
+
+    n_c = controls.shape[1]
+    k = int(min(data.treated.sum(), max(1, n_c // 2)))
+    errors, fits = np.empty(placebos), np.empty(placebos)
+    for j in range(placebos):
+        pick = rng.choice(n_c, size=k, replace=False)
+        rest = np.setdiff1d(np.arange(n_c), pick)
+        fake = controls[:, pick].sum(axis=1)
+        cf, _ = _sc_counterfactual(fake, controls[:, rest], pre)
+        errors[j] = (fake[w0:w1].sum() - cf[w0:w1].sum()) / cf[w0:w1].sum()
+        fits[j] = fit_summary(fake[:pre], cf[:pre])[1]
+    half = float(np.quantile(np.abs(errors), level)) * abs(cf_sum)
+    rank = float((1 + np.sum(np.abs(errors) >= abs(observed))) / (placebos + 1))
+    names = [g for g, t in zip(data.geos, data.treated, strict=True) if not t]
+    return _build(
+        data,
+        "synthetic_control",
+        counterfactual,
+        slice(0, pre),
+        se=float(np.sqrt(np.mean(errors**2))) * abs(cf_sum),
+        lo=estimate - half,
+        hi=estimate + half,
+        level=level,
+        p_value=rank,
+        inference=(
+            f"placebo in space: {placebos} sets of {k} control geos, quantile of absolute "
+            "relative errors"
+        ),
+        details={
+            "weights": {n: float(w) for n, w in zip(names, weights, strict=True) if w > 1e-6},
+            "placebo_errors": errors.tolist(),
+            "placebo_rank": rank,
+            "pre_fit_rank": float(np.mean(fits < obs_mape)),
+            "placebo_size": k,
+        },
+    )
+
+
+# --------------------------------------------------------------------------- recommendation
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """Which estimate to trust, and why.
+
+    Attributes
+    ----------
+    method
+        The recommended method.
+    reason
+        One or two sentences giving the reason.
+    result
+        The recommended result.
+    agree
+        Whether every method's interval holds the recommended estimate.
+    """
+
+    method: str
+    reason: str
+    result: GeoLiftResult
+    agree: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-safe dict."""
+        return {"method": self.method, "reason": self.reason, "agree": self.agree}
+
+
+def recommend(results: Sequence[GeoLiftResult], *, fit_tolerance: float = 2.0) -> Recommendation:
+    """Pick the estimate to trust among several methods' results.
+
+    Rules, in order: drop a method whose pre-period MAPE exceeds ``fit_tolerance`` times the
+    best one; drop synthetic control when the treated aggregate fits its pre-period worse
+    than 90% of the placebos (it lies outside the controls' convex hull); among the rest,
+    take the smallest standard error (every method's interval is calibrated on placebos or a
+    posterior, so the most precise one wins). Agreement (does every interval hold the chosen
+    estimate?) is stated in the reason.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> def r(m, se, mape):
+    ...     return GeoLiftResult(m, -10.0, se, -12.0, -8.0, 0.9, -0.1, 0.01, 1.0, mape,
+    ...                          pd.DataFrame(), "")
+    >>> rec = recommend([r("did", 2.0, 0.02), r("synthetic_control", 1.0, 0.01)])
+    >>> rec.method
+    'synthetic_control'
+    """
+    if not results:
+        raise ValueError("recommend needs at least one result")
+    best_fit = min(r.pre_mape for r in results)
+    kept, dropped = [], []
+    for res in results:
+        if res.pre_mape > fit_tolerance * best_fit and res.pre_mape > 1e-3:
+            dropped.append(f"{res.method} (pre-period MAPE {res.pre_mape:.1%})")
+        elif res.method == "synthetic_control" and res.details.get("pre_fit_rank", 0.0) > 0.9:
+            dropped.append(f"{res.method} (treated pre-period fit worse than 90% of placebos)")
+        else:
+            kept.append(res)
+    if not kept:
+        kept = list(results)
+    chosen = min(kept, key=lambda r: r.se)
+    agree = all(r.lo <= chosen.estimate <= r.hi for r in results)
+    reason = (
+        f"{chosen.method}: smallest standard error ({chosen.se:.4g}) among methods with "
+        f"an acceptable pre-period fit (MAPE {chosen.pre_mape:.2%})"
+    )
+    if dropped:
+        reason += f"; set aside: {', '.join(dropped)}"
+    if agree:
+        reason += "; every method's interval holds this estimate"
+    else:
+        outside = [r.method for r in results if not r.lo <= chosen.estimate <= r.hi]
+        reason += f"; methods disagree: {', '.join(outside)} exclude this estimate"
+    return Recommendation(method=chosen.method, reason=reason + ".", result=chosen, agree=agree)
