@@ -352,6 +352,13 @@ def mmm_fit_command(
     draws: Annotated[int, typer.Option(min=10, help="Posterior draws per chain.")] = 1000,
     tune: Annotated[int, typer.Option(min=0, help="Tuning steps per chain.")] = 1000,
     chains: Annotated[int, typer.Option(min=1, help="Chains.")] = 4,
+    lift_tests: Annotated[
+        Path | None,
+        typer.Option(help="lift_tests.csv from `mixlens experiment analyze`, to calibrate."),
+    ] = None,
+    holdout_weeks: Annotated[
+        int, typer.Option(min=0, help="Fit without the last N weeks and score them.")
+    ] = 0,
     seed: Seed = 0,
 ) -> None:
     """Fit the MMM: roi.csv, contributions.csv, params.csv, posterior.nc, summary.json."""
@@ -372,6 +379,8 @@ def mmm_fit_command(
             chains=chains,
             seed=seed,
             progress=step("mmm fit"),
+            lift_tests=lift_tests,
+            holdout_weeks=holdout_weeks,
         )
     out_console.print(f"mmm: {out / 'roi.csv'}", highlight=False)
 

@@ -13,7 +13,7 @@ from mixlens.mmm.spec import GeometricAdstock, LogisticSaturation, MMMSpec, Prio
 def test_model_has_named_dims(data: MMMData, spec: MMMSpec) -> None:
     model = build_model(data, spec)
     dims = model.named_vars_to_dims
-    for name in ("theta", "peak", "half_saturation", "slope", "beta"):
+    for name in ("theta", "peak", "half_saturation", "slope", "roi", "beta"):
         assert dims[name] == ("channel",)
     assert dims["gamma"] == ("fourier",)
     assert dims["delta"] == ("holiday",)
@@ -24,9 +24,10 @@ def test_model_has_named_dims(data: MMMData, spec: MMMSpec) -> None:
     assert tuple(model.coords["channel"]) == spec.channels
     assert tuple(model.coords["fourier"]) == ("sin_1", "cos_1", "sin_2", "cos_2")
     assert {v.name for v in model.free_RVs} == {
-        "theta", "peak", "half_saturation", "slope", "beta",
+        "theta", "peak", "half_saturation", "slope", "roi",
         "intercept", "trend", "gamma", "delta", "kappa", "sigma",
     }  # fmt: skip
+    assert "beta" in model.named_vars  # deterministic in the ROI parameterisation
     assert "mu" not in model.named_vars
 
 
@@ -39,6 +40,7 @@ def test_model_options_drop_terms(panel: pd.DataFrame, spec: MMMSpec) -> None:
         trend=False,
         holidays=False,
         priors={"beta": {spec.channels[0]: Prior("HalfNormal", {"sigma": 2.0})}},
+        parameterization="beta",
     )
     model = build_model(MMMData.from_panel(panel, lean), lean)
     assert {v.name for v in model.free_RVs} == {"alpha", "lam", "beta", "intercept", "sigma"}

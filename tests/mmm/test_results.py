@@ -66,7 +66,11 @@ def test_mroi_matches_finite_difference(mock_result: MMMResult) -> None:
 def test_params_and_response_curve(mock_result: MMMResult) -> None:
     params = mock_result.params()
     assert list(params.columns) == ["channel", "parameter", "mean", "lo", "hi"]
-    assert len(params) == len(mock_result.spec.channels) * 5
+    assert len(params) == len(mock_result.spec.channels) * 6  # 4 curve, roi, beta
+    # the ROI parameterisation: the roi parameter is the contributions' ROI, draw by draw
+    roi_param = params[params["parameter"] == "roi"].set_index("channel")["mean"]
+    roi = mock_result.roi().set_index("channel")["roi_mean"]
+    assert_allclose(roi_param.loc[roi.index].to_numpy(), roi.to_numpy(), rtol=1e-9)
     k = params[params["parameter"] == "half_saturation"].set_index("channel")["mean"]
     raw = mock_result.idata.posterior["half_saturation"].mean(("chain", "draw")).to_numpy()
     assert_allclose(k.to_numpy(), raw * mock_result.data.media_scale)

@@ -10,6 +10,7 @@ import pytest
 
 from mixlens.mmm import pt_transforms
 from mixlens.mmm.spec import (
+    EFFECT_PRIORS,
     MODEL_PRIORS,
     DelayedAdstock,
     GeometricAdstock,
@@ -77,13 +78,27 @@ def test_spec_priors_are_keyed_by_parameter_and_channel() -> None:
     tv = Prior("Beta", {"alpha": 6, "beta": 2})
     spec = MMMSpec(
         channels=("tv", "search"),
-        priors={"theta": {"tv": tv}, "beta": Prior("HalfNormal", {"sigma": 0.2})},
+        priors={"theta": {"tv": tv}, "roi": {"tv": Prior("LogNormal", {"mu": 0, "sigma": 0.3})}},
     )
     assert spec.channel_prior("theta", "tv") == tv
     assert spec.channel_prior("theta", "search") == DelayedAdstock.default_priors["theta"]
-    assert spec.channel_prior("beta", "search").params["sigma"] == 0.2
+    assert spec.channel_prior("roi", "tv").params["sigma"] == 0.3
+    assert spec.channel_prior("roi", "search") == EFFECT_PRIORS["roi"]
     assert spec.model_prior("sigma") == MODEL_PRIORS["sigma"]
-    assert spec.channel_parameters == ("theta", "peak", "half_saturation", "slope", "beta")
+    assert spec.channel_parameters == ("theta", "peak", "half_saturation", "slope", "roi")
+    beta = MMMSpec(
+        channels=("tv",),
+        parameterization="beta",
+        priors={"beta": Prior("HalfNormal", {"sigma": 0.2})},
+    )
+    assert beta.channel_parameters[-1] == "beta"
+    assert beta.channel_prior("beta", "tv").params["sigma"] == 0.2
+    with pytest.raises(ValueError, match="needs parameterization='beta'"):
+        MMMSpec(channels=("tv",), priors={"beta": Prior("HalfNormal", {"sigma": 0.2})})
+    with pytest.raises(ValueError, match="parameterization"):
+        MMMSpec(channels=("tv",), parameterization="share")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="roi_reference"):
+        MMMSpec(channels=("tv",), roi_reference=0.0)
 
 
 @pytest.mark.parametrize(
@@ -119,6 +134,7 @@ def test_spec_round_trips_through_json() -> None:
         yearly_fourier=3,
         trend=False,
         priors={"scale": {"tv": Prior("Gamma", {"alpha": 3, "beta": 1})}},
+        roi_reference=1.0,
     )
     back = MMMSpec.from_dict(json.loads(json.dumps(spec.to_dict())))
     assert back == spec

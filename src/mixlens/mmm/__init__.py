@@ -6,7 +6,7 @@ classes are imported eagerly; the estimator and results load PyMC on first use.
 Examples
 --------
 >>> from mixlens.mmm import MMMSpec, Prior
->>> MMMSpec(channels=("tv", "search"), priors={"beta": Prior("HalfNormal", {"sigma": 0.3})}).channels
+>>> MMMSpec(channels=("tv", "search"), priors={"roi": Prior("LogNormal", {"mu": 0, "sigma": 0.5})}).channels
 ('tv', 'search')
 """  # noqa: E501
 

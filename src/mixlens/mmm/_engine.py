@@ -149,6 +149,34 @@ class Engine:
             elasticity[draws] = self.spec.saturation.np_elasticity(x, params).sum(axis=1) * scale
         return contribution, elasticity
 
+    def implied_lifts(self, channel_index: NDArray[np.int64], exposure: FloatArray) -> FloatArray:
+        """Per-draw incremental outcome of lift tests, target units, ``(S, n_tests)``.
+
+        Test ``i`` removes the share ``exposure[:, i]`` of channel ``channel_index[i]``'s
+        weekly spend; its incremental outcome is the channel's contribution over the whole
+        window minus the contribution without that spend (carryover included).
+        """
+        out = np.empty((self.n_samples, len(channel_index)))
+        all_weeks = slice(0, self.data.n_weeks)
+        media = self.data.media[:, channel_index] * (1.0 - exposure)  # (T, n)
+        for draws in self.draw_chunks():
+            x = self.adstocked(draws, all_weeks)[:, :, channel_index]  # (s, T, n)
+            params = {k: v[:, :, channel_index] for k, v in self._saturation_params(draws).items()}
+            weights = self.spec.adstock.np_weights(
+                {
+                    k: v[:, channel_index]
+                    for k, v in self._channel_params(self.spec.adstock.parameters, draws).items()
+                }
+            )  # (l_max, s, n)
+            s = weights.shape[1]
+            xs = np.broadcast_to(media[:, None, :], (media.shape[0], s, media.shape[1]))
+            x_cf = np.moveaxis(adstock(xs, weights, axis=0), 1, 0)  # (s, T, n)
+            sat = self.spec.saturation.np_apply(x, params)
+            sat_cf = self.spec.saturation.np_apply(x_cf, params)
+            beta = self.params["beta"][draws][:, channel_index] * self.data.y_scale
+            out[draws] = (sat - sat_cf).sum(axis=1) * beta
+        return out
+
     def steady_state(self, channel: int, spend: FloatArray, draws: slice) -> FloatArray:
         """Weekly contribution at a constant weekly ``spend`` held long enough, ``(s, G)``.
 

@@ -157,13 +157,15 @@ class DelayedAdstock(AdstockTransform):
     """Delayed adstock ``theta**((l - peak)**2)``, normalized (Jin et al., 2017); the default.
 
     ``theta`` is the retention in (0, 1); ``peak`` the lag of the largest effect, in weeks.
+    Default priors: ``theta`` Beta(2, 2); ``peak`` HalfNormal(1) (peak effect within about
+    1.6 weeks at 90%).
     """
 
     kind_name: ClassVar[str] = "delayed"
     default_priors: ClassVar[Mapping[str, Prior]] = MappingProxyType(
         {
             "theta": Prior("Beta", {"alpha": 2.0, "beta": 2.0}),
-            "peak": Prior("HalfNormal", {"sigma": 0.5}),
+            "peak": Prior("HalfNormal", {"sigma": 1.0}),
         }
     )
 
@@ -274,14 +276,18 @@ class HillSaturation(SaturationTransform):
     """Hill curve ``x**slope / (x**slope + half_saturation**slope)``; the default.
 
     ``half_saturation`` is in multiples of the channel's typical weekly spend (the
-    mean over weeks with spend); ``slope`` is dimensionless.
+    mean over weeks with spend), which a normalized adstock preserves; ``slope`` is
+    dimensionless. Default priors: ``half_saturation`` LogNormal(0, 0.5) (half
+    saturation between about 0.45 and 2.3 typical weeks at 90%); ``slope`` LogNormal(0,
+    0.5), centred on Meridian's fixed slope of 1 (concave) while allowing S-shapes up
+    to about 2.3.
     """
 
     kind_name: ClassVar[str] = "hill"
     default_priors: ClassVar[Mapping[str, Prior]] = MappingProxyType(
         {
             "half_saturation": Prior("LogNormal", {"mu": 0.0, "sigma": 0.5}),
-            "slope": Prior("Gamma", {"alpha": 6.0, "beta": 5.0}),
+            "slope": Prior("LogNormal", {"mu": 0.0, "sigma": 0.5}),
         }
     )
     media_power: ClassVar[Mapping[str, int]] = MappingProxyType({"half_saturation": 1})

@@ -104,13 +104,23 @@ class MMMData:
         return out
 
     @property
+    def reference_roi(self) -> float:
+        """``sum(y) / sum(spend)``: the ROI if all of the outcome came from media.
+
+        The default unit of the ``roi`` prior (see :attr:`MMMSpec.roi_reference`).
+        """
+        return float(self.y.sum() / self.spend.sum())
+
+    @property
     def control_z(self) -> FloatArray:
         """Standardized controls, shape ``(n_weeks, n_controls)``."""
         out: FloatArray = (self.control - self.control_mean) / self.control_std
         return out
 
     @classmethod
-    def from_panel(cls, panel: MediaPanel | pd.DataFrame, spec: MMMSpec) -> MMMData:
+    def from_panel(
+        cls, panel: MediaPanel | pd.DataFrame, spec: MMMSpec, *, reference: MMMData | None = None
+    ) -> MMMData:
         """Prepare a validated panel (or a DataFrame, validated here) for ``spec``.
 
         Parameters
@@ -121,6 +131,10 @@ class MMMData:
             the spec's controls.
         spec
             The model specification.
+        reference
+            The data a model was fitted on, to prepare other weeks (e.g. a holdout) on
+            its scales: its outcome and media scales, control standardization, holiday
+            columns, and its trend continued week by week from its first date.
 
         Raises
         ------
@@ -173,10 +187,20 @@ class MMMData:
         if spec.holidays:
             hol = weekly_holiday_frame(dates)
             hol = hol.loc[:, hol.std(axis=0) > 0]
+            if reference is not None:
+                hol = weekly_holiday_frame(dates).reindex(
+                    columns=list(reference.holidays), fill_value=0
+                )
             holiday = hol.to_numpy(np.float64)
             holidays = tuple(str(c) for c in hol.columns)
         else:
             holiday, holidays = np.zeros((n, 0)), ()
+        if reference is not None:
+            n_ref = reference.n_weeks
+            week = np.asarray((dates - reference.dates[0]).days, dtype=np.float64) / 7.0
+            trend = (week - (n_ref - 1) / 2) / max(n_ref - 1, 1)
+            y_scale, media_scale = reference.y_scale, reference.media_scale
+            control_mean, control_std = reference.control_mean, reference.control_std
         return cls(
             dates=dates,
             channels=spec.channels,

@@ -20,6 +20,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from pathlib import Path
 from typing import Literal
 
 import arviz as az
@@ -29,6 +30,7 @@ import pymc as pm
 
 from mixlens.data.schemas import MediaPanel
 from mixlens.errors import NotFittedError
+from mixlens.mmm.calibration import prepare_lift_tests
 from mixlens.mmm.data import MMMData
 from mixlens.mmm.model import build_model
 from mixlens.mmm.results import Diagnostics, MMMResult
@@ -118,6 +120,10 @@ class MMM:
     advi_steps, advi_learning_rate
         Optimization steps and Adam learning rate of the ``"advi"`` method (Adam at 0.02
         reached a far better ELBO here than PyMC's default Adagrad in the same steps).
+    target_accept
+        NUTS target acceptance rate. 0.95 by default: the weekly model of daily media is
+        only approximately specified, and its posterior has tails of high curvature where
+        the usual 0.8 left sporadic divergences (benchmarks/RESULTS.md, ``mmm_recovery``).
 
     Examples
     --------
@@ -135,11 +141,13 @@ class MMM:
         nuts_sampler: NutsSampler = "auto",
         advi_steps: int = 20_000,
         advi_learning_rate: float = 0.02,
+        target_accept: float = 0.95,
     ) -> None:
         self.spec = spec
         self.nuts_sampler = nuts_sampler
         self.advi_steps = advi_steps
         self.advi_learning_rate = advi_learning_rate
+        self.target_accept = target_accept
 
     @property
     def result_(self) -> MMMResult:
@@ -160,6 +168,7 @@ class MMM:
         seed: int = 0,
         progress: bool = False,
         ci: float = 0.9,
+        lift_tests: str | Path | pd.DataFrame | None = None,
     ) -> MMMResult:
         """Fit the model to a weekly panel.
 
@@ -178,6 +187,10 @@ class MMM:
             Show the sampler's progress bar.
         ci
             Mass of the result's credible intervals.
+        lift_tests
+            Lift tests to calibrate with: a path or DataFrame in the ``lift_tests.csv``
+            format (see :mod:`mixlens.mmm.calibration`); each test's measured incremental
+            outcome enters the likelihood.
 
         Returns
         -------
@@ -187,7 +200,8 @@ class MMM:
         Raises
         ------
         DataError
-            If the panel does not fit the spec.
+            If the panel does not fit the spec, or a lift test is invalid (the error names
+            file, column and row).
         ValueError
             On an unknown method or sampler, or non-positive sizes.
         """
@@ -197,7 +211,8 @@ class MMM:
             raise ValueError("draws and chains must be >= 1 and tune >= 0")
         started = time.perf_counter()
         data = MMMData.from_panel(panel, self.spec)
-        model = build_model(data, self.spec)
+        tests = None if lift_tests is None else prepare_lift_tests(lift_tests, data)
+        model = build_model(data, self.spec, lift_tests=tests)
         with _quiet_backend():
             if method == "advi":
                 idata, sampler = self._advi(model, draws=draws, seed=seed, progress=progress)
@@ -212,7 +227,14 @@ class MMM:
         )
         diagnostics = replace(diagnostics, seconds=seconds)
         logger.info("MMM fitted with %s in %.1f s", sampler, seconds)
-        result = MMMResult(idata=idata, spec=self.spec, data=data, diagnostics=diagnostics, ci=ci)
+        result = MMMResult(
+            idata=idata,
+            spec=self.spec,
+            data=data,
+            diagnostics=diagnostics,
+            lift_tests=tests,
+            ci=ci,
+        )
         self._result = result
         return result
 
@@ -233,6 +255,7 @@ class MMM:
             random_seed=seed,
             progressbar=progress,
             nuts_sampler=backend,
+            target_accept=self.target_accept,
             compute_convergence_checks=False,
         )
         assert isinstance(idata, az.InferenceData)

@@ -7,10 +7,20 @@ standardized controls)::
     mu[t] = intercept + trend * time[t] + fourier[t] @ gamma + holiday[t] @ delta
             + control_z[t] @ kappa + sum_c beta[c] * saturation(adstock(media[:, c]))[t]
 
+With the default ``parameterization="roi"`` (Meridian-style) each channel's free
+parameter is its ROI over the window, in units of the spec's ROI reference, and ``beta``
+is the deterministic function of ROI and curve shape that gives that ROI::
+
+    beta[c] = roi[c] * reference * spend_total[c] / (y_scale * sum_t saturation(...)[t])
+
+so effect size and curve shape no longer trade off against each other along a curved
+ridge (the source of the divergences of the ``beta`` form). Lift tests add
+``implied_lift[i] ~ Normal(measured[i], se[i])`` (see :mod:`mixlens.mmm.calibration`).
+
 Coordinates: ``date``, ``channel``, ``control``, ``fourier``, ``holiday``. Data enter
 through ``pm.Data`` containers (``media``, ``trend_feature``, ``fourier_features``,
 ``holiday_features``, ``control_z``, ``y_scaled``). Posterior variables are named by
-parameter (``theta``, ``peak``, ``half_saturation``, ``slope``, ``beta`` over
+parameter (``theta``, ``peak``, ``half_saturation``, ``slope``, ``roi`` (or ``beta``) over
 ``channel``; ``intercept``, ``trend``, ``gamma`` over ``fourier``, ``delta`` over
 ``holiday``, ``kappa`` over ``control``, ``sigma``); no per-week deterministics are
 stored, so the trace stays small; :mod:`mixlens.mmm.results` recomputes contributions.
@@ -28,6 +38,7 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from mixlens.mmm import pt_transforms
+from mixlens.mmm.calibration import LiftTests
 from mixlens.mmm.data import MMMData
 from mixlens.mmm.spec import MMMSpec, Prior
 
@@ -69,7 +80,18 @@ def _model_variable(spec: MMMSpec, key: str, dims: str | None = None) -> Any:
     return _distribution(prior)(MODEL_VARIABLES[key], **dict(prior.params), dims=dims)
 
 
-def build_model(data: MMMData, spec: MMMSpec, *, keep_mu: bool = False) -> pm.Model:
+def roi_reference(data: MMMData, spec: MMMSpec) -> float:
+    """Return the unit of the ``roi`` variable, outcome units per spend unit (see MMMSpec)."""
+    return spec.roi_reference if spec.roi_reference is not None else data.reference_roi
+
+
+def build_model(
+    data: MMMData,
+    spec: MMMSpec,
+    *,
+    lift_tests: LiftTests | None = None,
+    keep_mu: bool = False,
+) -> pm.Model:
     """Build the PyMC model of ``spec`` on ``data``.
 
     Parameters
@@ -78,9 +100,14 @@ def build_model(data: MMMData, spec: MMMSpec, *, keep_mu: bool = False) -> pm.Mo
         The prepared weekly panel (see :meth:`MMMData.from_panel`).
     spec
         Channels, transforms, baseline terms and priors.
+    lift_tests
+        Lift tests aligned with ``data`` (:func:`~mixlens.mmm.calibration.prepare_lift_tests`);
+        each adds its measured incremental outcome to the likelihood (``lift``, over
+        ``lift_test``).
     keep_mu
-        Also store the scaled mean ``mu`` (``date``) as a deterministic; off by default
-        because it makes traces ``n_weeks`` times larger (tests use it).
+        Also store the scaled mean ``mu`` (``date``) and the lift tests' implied lift
+        ``lift_implied`` (scaled) as deterministics; off by default because it makes
+        traces ``n_weeks`` times larger (tests use it).
 
     Returns
     -------
@@ -101,17 +128,37 @@ def build_model(data: MMMData, spec: MMMSpec, *, keep_mu: bool = False) -> pm.Mo
         "fourier": list(data.fourier_terms),
         "holiday": list(data.holidays),
     }
+    if lift_tests is not None and lift_tests.n_tests:
+        coords["lift_test"] = lift_tests.labels
     with pm.Model(coords=coords) as model:
         media = pm.Data("media", data.media, dims=("date", "channel"))
         y_scaled = pm.Data("y_scaled", data.y / data.y_scale, dims="date")
 
         adstock_params = {p: _channel_variable(spec, p) for p in spec.adstock.parameters}
         saturation_params = {p: _channel_variable(spec, p) for p in spec.saturation.parameters}
-        beta = _channel_variable(spec, "beta")
         weights = spec.adstock.pt_weights(adstock_params)
         adstocked = pt_transforms.adstock(media, weights, l_max=spec.adstock.l_max)
         response = spec.saturation.pt_apply(adstocked, saturation_params)
+        if spec.parameterization == "roi":
+            roi = _channel_variable(spec, "roi")
+            # beta = roi * reference * spend_c / (y_scale * sum_t response), per channel
+            scale = roi_reference(data, spec) * data.spend.sum(axis=0) / data.y_scale
+            beta = pm.Deterministic("beta", roi * scale / pt.sum(response, axis=0), dims="channel")
+        else:
+            beta = _channel_variable(spec, "beta")
         mu = _model_variable(spec, "intercept") + pt.sum(response * beta, axis=1)
+        if lift_tests is not None and lift_tests.n_tests:
+            _add_lift_tests(
+                spec,
+                data,
+                lift_tests,
+                media,
+                weights,
+                saturation_params,
+                response,
+                beta,
+                keep=keep_mu,
+            )
 
         if spec.trend:
             time = pm.Data("trend_feature", data.trend, dims="date")
@@ -129,3 +176,37 @@ def build_model(data: MMMData, spec: MMMSpec, *, keep_mu: bool = False) -> pm.Mo
             mu = pm.Deterministic("mu", mu, dims="date")
         pm.Normal("y", mu=mu, sigma=_model_variable(spec, "sigma"), observed=y_scaled, dims="date")
     return model
+
+
+def _add_lift_tests(
+    spec: MMMSpec,
+    data: MMMData,
+    tests: LiftTests,
+    media: Any,
+    weights: Any,
+    saturation_params: dict[str, Any],
+    response: Any,
+    beta: Any,
+    *,
+    keep: bool,
+) -> None:
+    """Add ``lift ~ Normal(measured, se)`` (scaled units) for each lift test.
+
+    With ``keep``, the implied lift is also stored as ``lift_implied`` (tests use it).
+    """
+    idx = tests.channel_index
+    removed = media[:, idx] * (1.0 - tests.exposure)  # (date, lift_test)
+    adstocked = pt_transforms.adstock(removed, weights[:, idx], l_max=spec.adstock.l_max)
+    counterfactual = spec.saturation.pt_apply(
+        adstocked, {k: v[idx] for k, v in saturation_params.items()}
+    )
+    implied = beta[idx] * pt.sum(response[:, idx] - counterfactual, axis=0)
+    if keep:
+        implied = pm.Deterministic("lift_implied", implied, dims="lift_test")
+    pm.Normal(
+        "lift",
+        mu=implied,
+        sigma=tests.se / data.y_scale,
+        observed=tests.measured / data.y_scale,
+        dims="lift_test",
+    )

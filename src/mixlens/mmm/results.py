@@ -26,10 +26,12 @@ import xarray as xr
 from numpy.typing import ArrayLike, NDArray
 
 from mixlens.data.io import write_atomic, write_json
+from mixlens.data.schemas import MediaPanel
 from mixlens.errors import DataError
 from mixlens.mmm._engine import Engine
+from mixlens.mmm.calibration import LiftTests, prepare_lift_tests
 from mixlens.mmm.data import MMMData
-from mixlens.mmm.model import MODEL_VARIABLES
+from mixlens.mmm.model import MODEL_VARIABLES, roi_reference
 from mixlens.mmm.spec import MMMSpec
 
 __all__ = ["Diagnostics", "MMMResult"]
@@ -116,6 +118,8 @@ class MMMResult:
         The prepared panel the model was fitted on.
     diagnostics
         Sampler and convergence information.
+    lift_tests
+        The lift tests the model was calibrated with, if any.
     ci
         Mass of the central credible intervals (``lo``/``hi`` columns), in ``(0, 1)``.
     chunk_size
@@ -126,6 +130,7 @@ class MMMResult:
     spec: MMMSpec
     data: MMMData
     diagnostics: Diagnostics
+    lift_tests: LiftTests | None = None
     ci: float = 0.9
     chunk_size: int = field(default=256, compare=False)
 
@@ -144,7 +149,7 @@ class MMMResult:
     @cached_property
     def _params(self) -> dict[str, FloatArray]:
         post = self.idata["posterior"]
-        names = [*self.spec.channel_parameters]
+        names = list(dict.fromkeys([*self.spec.channel_parameters, "beta"]))
         names += [v for k, v in MODEL_VARIABLES.items() if k != "sigma"]
         out: dict[str, FloatArray] = {}
         for name in names:
@@ -257,11 +262,12 @@ class MMMResult:
         }
 
     def params(self) -> pd.DataFrame:
-        """Posterior of the per-channel adstock, saturation and ``beta`` parameters.
+        """Posterior of the per-channel adstock, saturation and effect parameters.
 
         Media-scale parameters are reported in spend units: ``half_saturation`` in
         currency per week, ``lam`` per currency unit; ``beta`` (the largest weekly
-        contribution) in the target's units per week; adstock parameters in weeks or
+        contribution) in the target's units per week; ``roi`` (with the ROI
+        parameterisation) in target units per spend unit; adstock parameters in weeks or
         dimensionless as in the spec.
 
         Returns
@@ -270,10 +276,12 @@ class MMMResult:
             ``channel, parameter, mean, lo, hi``.
         """
         rows = []
-        for name in self.spec.channel_parameters:
+        for name in dict.fromkeys([*self.spec.channel_parameters, "beta"]):
             values = self._params[name]  # (S, C)
             if name == "beta":
                 values = values * self.data.y_scale
+            if name == "roi":
+                values = values * roi_reference(self.data, self.spec)
             power = self.spec.saturation.media_power.get(name, 0)
             if power:
                 values = values * self.data.media_scale**power
@@ -319,12 +327,85 @@ class MMMResult:
         lo, hi = _quantiles(values, self.ci)
         return pd.DataFrame({"spend": grid, "mean": values.mean(axis=0), "lo": lo, "hi": hi})
 
+    def predict(self, panel: MediaPanel | pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
+        """Posterior predictive outcome for the weeks of ``panel`` (e.g. a holdout).
+
+        ``panel`` is prepared on the fitted data's scales (see ``MMMData.from_panel``'s
+        ``reference``). Pass the whole panel (the fitted weeks and the new ones) so that
+        adstock carries over into the new weeks.
+
+        Parameters
+        ----------
+        panel
+            Weekly panel with the spec's columns.
+        seed
+            Seed of the observation noise drawn for the predictive interval.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``date, actual, mean, lo, hi``: the outcome, the posterior mean of its
+            expectation, and the central predictive interval (mass ``ci``, with noise).
+        """
+        data = MMMData.from_panel(panel, self.spec, reference=self.data)
+        engine = Engine(self.spec, data, self._params, chunk_size=self.chunk_size)
+        sigma = self.idata["posterior"]["sigma"].stack(sample=("chain", "draw")).values
+        rng = np.random.default_rng(seed)
+        means, los, his = [], [], []
+        for weeks in engine.week_blocks():
+            mu = engine.components(slice(0, engine.n_samples), weeks).sum(axis=2)  # (S, b)
+            noise = rng.standard_normal(mu.shape) * (np.asarray(sigma)[:, None] * data.y_scale)
+            lo, hi = _quantiles(mu + noise, self.ci)
+            means.append(mu.mean(axis=0))
+            los.append(lo)
+            his.append(hi)
+        return pd.DataFrame(
+            {
+                "date": data.dates.to_numpy(),
+                "actual": data.y,
+                "mean": np.concatenate(means),
+                "lo": np.concatenate(los),
+                "hi": np.concatenate(his),
+            }
+        )
+
+    def lift_fit(self) -> pd.DataFrame:
+        """Return the calibration lift tests beside the model's posterior implied lift.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``channel, start, end, method, measured, se, model_mean, model_lo, model_hi``
+            (target units; empty when the model had no lift tests).
+        """
+        columns = ["channel", "start", "end", "method", "measured", "se"]
+        columns += ["model_mean", "model_lo", "model_hi"]
+        tests = self.lift_tests
+        if tests is None or not tests.n_tests:
+            return pd.DataFrame(columns=columns)
+        implied = self._engine.implied_lifts(tests.channel_index, tests.exposure)
+        lo, hi = _quantiles(implied, self.ci)
+        frame = tests.frame
+        return pd.DataFrame(
+            {
+                "channel": frame["channel"].to_numpy(),
+                "start": frame["start"].dt.strftime("%Y-%m-%d").to_numpy(),
+                "end": frame["end"].dt.strftime("%Y-%m-%d").to_numpy(),
+                "method": frame["method"].to_numpy(),
+                "measured": tests.measured,
+                "se": tests.se,
+                "model_mean": implied.mean(axis=0),
+                "model_lo": lo,
+                "model_hi": hi,
+            }
+        )
+
     def to_frame(self) -> pd.DataFrame:
         """Return :meth:`contributions` (the long decomposition)."""
         return self.contributions()
 
     def summary(self) -> dict[str, Any]:
-        """JSON-safe summary: spec, diagnostics, interval mass and data sizes."""
+        """JSON-safe summary: spec, diagnostics, interval mass, data sizes, lift tests."""
         return {
             "spec": self.spec.to_dict(),
             "diagnostics": self.diagnostics.to_dict(),
@@ -334,6 +415,7 @@ class MMMResult:
             "last_week": self.data.dates[-1].date().isoformat(),
             "samples": self.n_samples,
             "media_total": self.media_total(),
+            "lift_tests": self.lift_fit().to_dict("records"),
         }
 
     # ------------------------------------------------------------------ persistence
@@ -358,6 +440,7 @@ class MMMResult:
             "spec": self.spec.to_dict(),
             "diagnostics": self.diagnostics.to_dict(),
             "ci": self.ci,
+            "lift_tests": [] if self.lift_tests is None else self.lift_tests.to_records(),
         }
         return [write_atomic(out / POSTERIOR_FILE, write_nc), write_json(meta, out / SPEC_FILE)]
 
@@ -383,10 +466,13 @@ class MMMResult:
         if "constant_data" not in idata.groups():
             raise DataError("posterior.nc has no constant_data group (model data)", file=str(nc))
         constant: xr.Dataset = idata["constant_data"]
+        data = MMMData.from_dataset(constant)
+        records = meta.get("lift_tests") or []
         return cls(
             idata=idata,
             spec=MMMSpec.from_dict(meta["spec"]),
-            data=MMMData.from_dataset(constant),
+            data=data,
             diagnostics=Diagnostics.from_dict(meta["diagnostics"]),
+            lift_tests=prepare_lift_tests(pd.DataFrame(records), data) if records else None,
             ci=float(meta.get("ci", 0.9)),
         )

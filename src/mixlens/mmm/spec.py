@@ -9,6 +9,10 @@ in any units):
 
 * the outcome is divided by its mean, so ``intercept``, ``beta`` and the other
   coefficients are fractions of mean weekly outcome;
+* ``roi`` (the default parameterisation of each channel's effect, Meridian-style) is
+  measured in units of the panel's *reference ROI* ``sum(outcome) / sum(spend)``, the ROI
+  every channel would have if all of the outcome came from media; the posterior and the
+  results report it back in the data's own units (see :attr:`MMMSpec.roi_reference`);
 * each channel's spend is divided by its mean over weeks with positive spend, so
   ``half_saturation`` is in multiples of a typical week's (adstocked) spend;
 * controls are standardized (mean 0, standard deviation 1).
@@ -26,10 +30,11 @@ True
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 from mixlens.mmm.components import (
     ADSTOCK_KINDS,
@@ -47,6 +52,7 @@ from mixlens.mmm.components import (
 from mixlens.mmm.priors import FrozenMap, Prior
 
 __all__ = [
+    "EFFECT_PRIORS",
     "MODEL_PRIORS",
     "AdstockTransform",
     "DelayedAdstock",
@@ -55,6 +61,7 @@ __all__ = [
     "HillSaturation",
     "LogisticSaturation",
     "MMMSpec",
+    "Parameterization",
     "Prior",
     "PriorOverrides",
     "SaturationTransform",
@@ -71,12 +78,27 @@ MODEL_PRIORS: Mapping[str, Prior] = MappingProxyType(
         "fourier": Prior("Normal", {"mu": 0.0, "sigma": 0.1}),
         "holiday": Prior("Normal", {"mu": 0.0, "sigma": 0.1}),
         "control": Prior("Normal", {"mu": 0.0, "sigma": 0.1}),
-        "beta": Prior("HalfNormal", {"sigma": 0.2}),
         "sigma": Prior("HalfNormal", {"sigma": 0.1}),
     }
 )
-#: Parameters with one value per channel besides the transforms' own.
-CHANNEL_MODEL_PARAMS: tuple[str, ...] = ("beta",)
+
+#: Default priors of each parameterisation's per-channel effect parameter.
+#:
+#: * ``roi``: ROI relative to the reference ROI ``sum(outcome) / sum(spend)``; median 0.2
+#:   (if every channel had it, media would drive a fifth of the outcome, the middle of the
+#:   10-40% usual for paid media) and a factor of about 5 either way at 90%, so it is weakly
+#:   informative and unit-free. Set :attr:`MMMSpec.roi_reference` to 1.0 to give ROI
+#:   priors in the data's own units instead (Meridian's convention).
+#: * ``beta``: the largest weekly contribution (at saturation), as a fraction of the mean
+#:   weekly outcome.
+EFFECT_PRIORS: Mapping[str, Prior] = MappingProxyType(
+    {
+        "roi": Prior("LogNormal", {"mu": math.log(0.2), "sigma": 1.0}),
+        "beta": Prior("HalfNormal", {"sigma": 0.5}),
+    }
+)
+
+Parameterization: TypeAlias = Literal["roi", "beta"]
 
 PriorOverrides: TypeAlias = Mapping[str, Prior | Mapping[str, Prior]]
 """Prior overrides keyed by parameter; a channel parameter may map channel -> Prior."""
@@ -106,6 +128,16 @@ class MMMSpec:
         Overrides keyed by parameter name: a :class:`Prior` for every channel (or for a
         model parameter, see :data:`MODEL_PRIORS`), or ``{channel: Prior}`` for some
         channels of a channel parameter. A parameter's priors must share one family.
+    parameterization
+        How each channel's effect size is parameterised: ``"roi"`` (the default; a prior
+        on the channel's ROI over the window, Meridian-style; the Hill or logistic
+        coefficient follows from it, which decouples effect size from curve shape and
+        removes the divergences of the ``beta`` form) or ``"beta"`` (a prior on the
+        saturation coefficient, PyMC-Marketing-style).
+    roi_reference
+        Unit of the ``roi`` prior, in outcome units per spend unit: ``None`` (default)
+        uses the panel's ``sum(outcome) / sum(spend)`` so that default priors are
+        unit-free; ``1.0`` makes ``roi`` priors plain ROIs in the data's own units.
 
     Raises
     ------
@@ -122,8 +154,19 @@ class MMMSpec:
     trend: bool = True
     holidays: bool = True
     priors: PriorOverrides = field(default_factory=dict)
+    parameterization: Parameterization = "roi"
+    roi_reference: float | None = None
 
     def __post_init__(self) -> None:
+        if self.parameterization not in EFFECT_PRIORS:
+            raise ValueError(
+                f"parameterization must be 'roi' or 'beta', got {self.parameterization!r}"
+            )
+        if self.roi_reference is not None:
+            reference = float(self.roi_reference)
+            if not (math.isfinite(reference) and reference > 0):
+                raise ValueError(f"roi_reference must be positive, got {self.roi_reference}")
+            object.__setattr__(self, "roi_reference", reference)
         object.__setattr__(self, "channels", tuple(str(c) for c in self.channels))
         object.__setattr__(self, "controls", tuple(str(c) for c in self.controls))
         if not self.channels:
@@ -153,7 +196,12 @@ class MMMSpec:
     ) -> Prior | Mapping[str, Prior]:
         if key not in self.channel_parameters and key not in MODEL_PRIORS:
             known = sorted({*self.channel_parameters, *MODEL_PRIORS})
-            raise ValueError(f"no parameter {key!r} to set a prior on; known: {', '.join(known)}")
+            hint = ""
+            if key in EFFECT_PRIORS:
+                hint = f" ({key!r} needs parameterization={key!r})"
+            raise ValueError(
+                f"no parameter {key!r} to set a prior on{hint}; known: {', '.join(known)}"
+            )
         if isinstance(value, Prior):
             return value
         if key not in self.channel_parameters:
@@ -165,8 +213,11 @@ class MMMSpec:
 
     @property
     def channel_parameters(self) -> tuple[str, ...]:
-        """Per-channel parameters: the adstock's, the saturation's and ``beta``."""
-        return (*self.adstock.parameters, *self.saturation.parameters, *CHANNEL_MODEL_PARAMS)
+        """Per-channel parameters: the adstock's, the saturation's and the effect size's.
+
+        The effect size is ``roi`` or ``beta``, by :attr:`parameterization`.
+        """
+        return (*self.adstock.parameters, *self.saturation.parameters, self.parameterization)
 
     def channel_prior(self, name: str, channel: str) -> Prior:
         """Return the prior of channel parameter ``name`` for ``channel``.
@@ -185,7 +236,7 @@ class MMMSpec:
             return self.adstock.prior(name)
         if name in self.saturation.parameters:
             return self.saturation.prior(name)
-        return MODEL_PRIORS[name]
+        return EFFECT_PRIORS[name]
 
     def model_prior(self, name: str) -> Prior:
         """Return the prior of a non-channel parameter (see :data:`MODEL_PRIORS`)."""
@@ -212,6 +263,8 @@ class MMMSpec:
             "trend": self.trend,
             "holidays": self.holidays,
             "priors": priors,
+            "parameterization": self.parameterization,
+            "roi_reference": self.roi_reference,
         }
 
     @classmethod
@@ -235,4 +288,7 @@ class MMMSpec:
             trend=bool(data.get("trend", True)),
             holidays=bool(data.get("holidays", True)),
             priors=priors,
+            # specs saved before the ROI parameterisation existed were fitted with beta
+            parameterization=data.get("parameterization", "beta"),
+            roi_reference=data.get("roi_reference"),
         )
