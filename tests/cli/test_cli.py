@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from tests.data.bad_inputs import BAD_INPUTS, BadInput
 from typer.testing import CliRunner
@@ -24,9 +25,9 @@ def test_help_lists_one_command_per_stage() -> None:
 
 
 def test_planned_stage_says_so_and_fails() -> None:
-    result = runner.invoke(app, ["ima", "fit", "--mmm", "x"])
+    result = runner.invoke(app, ["agents", "run", "--scenario", "x"])
     assert result.exit_code == 1
-    assert "issue #4" in result.stderr
+    assert "issue #7" in result.stderr
 
 
 def _files(root: Path) -> list[Path]:
@@ -356,3 +357,53 @@ def test_experiment_ab(tmp_path: Path) -> None:
     lift = pd.read_csv(tmp_path / "out" / "lift_tests.csv")
     assert "incremental_conversions" in lift.columns
     assert (lift["incremental_conversions"] > 0).all()
+
+
+def test_ima_fit_bring_your_own_mmm(tmp_path: Path) -> None:
+    import pandas as pd
+
+    sim = tmp_path / "sim"
+    runner.invoke(app, ["simulate", "mmm", "--out", str(sim), "--weeks", "20", "--channels", "5"])
+    truth = pd.read_csv(sim / "truth" / "weekly_contributions.csv")
+    channels = pd.read_csv(sim / "truth" / "channels.csv")
+    own = truth[truth["component"].isin(channels["channel"])].rename(
+        columns={"component": "channel"}
+    )
+    own.to_csv(tmp_path / "contributions.csv", index=False)
+    channels.rename(
+        columns={"theta_weekly": "theta", "peak_weekly": "peak", "l_max_weekly": "l_max"}
+    )[["channel", "theta", "peak", "l_max"]].to_csv(tmp_path / "adstock.csv", index=False)
+    result = runner.invoke(
+        app,
+        [
+            "ima",
+            "fit",
+            "--campaigns",
+            str(sim / "daily_campaign.csv"),
+            "--contributions",
+            str(tmp_path / "contributions.csv"),
+            "--adstock",
+            str(tmp_path / "adstock.csv"),
+            "--draws",
+            "50",
+            "--out",
+            str(tmp_path / "ima"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    daily = pd.read_csv(tmp_path / "ima" / "campaign_daily.csv")
+    assert list(daily.columns) == ["date", "channel", "campaign", "contribution"]
+    # Conservation: campaigns plus 'unattributed' add up to each channel's MMM total.
+    totals = daily.groupby("channel")["contribution"].sum()
+    expected = own.groupby("channel")["contribution"].sum().loc[totals.index]
+    np.testing.assert_allclose(totals, expected, rtol=1e-9)
+    fit = pd.read_csv(tmp_path / "ima" / "fit.csv")
+    assert list(fit.columns) == ["channel", "weekly_mape", "r2"]
+
+
+def test_ima_fit_needs_an_mmm(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["ima", "fit", "--campaigns", str(tmp_path / "c.csv"), "--out", str(tmp_path / "o")]
+    )
+    assert result.exit_code == 2
+    assert "--mmm" in result.stderr

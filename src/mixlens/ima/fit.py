@@ -1,0 +1,290 @@
+"""IMA end to end in memory: weekly channel contributions + campaign media -> credit.
+
+:func:`fit_ima` chains the three stages: it converts each channel's adstock to days,
+disaggregates the weekly channel contributions (:mod:`mixlens.ima.disaggregate`), fits
+the campaign regression (:mod:`mixlens.ima.regression`) and reconciles the campaign
+credit with the channel every day.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from mixlens.ima.disaggregate import daily_adstock, daily_grid, daily_media_matrix, split_weekly
+from mixlens.ima.regression import (
+    ChannelDesign,
+    FitMethod,
+    ReconcileRule,
+    fit_regression,
+    reconcile,
+)
+from mixlens.ima.results import UNATTRIBUTED, IMAResult
+from mixlens.transforms.timescale import AdstockParams
+
+__all__ = ["MEDIA_METRICS", "IMAInputs", "campaign_media", "fit_ima", "prepare_inputs"]
+
+FloatArray = NDArray[np.float64]
+
+#: Media metrics a channel's regression can use.
+MEDIA_METRICS = ("impressions", "spend", "clicks")
+
+
+def _media_for(media: str | Mapping[str, str], channel: str) -> str:
+    metric = media if isinstance(media, str) else media.get(channel, "impressions")
+    if metric not in MEDIA_METRICS:
+        raise ValueError(
+            f"media for channel {channel!r} must be one of {MEDIA_METRICS}, got {metric!r}"
+        )
+    return metric
+
+
+def campaign_media(
+    campaigns: pd.DataFrame,
+    channel: str,
+    days: pd.DatetimeIndex,
+    *,
+    metric: str,
+    weekly_params: AdstockParams | None,
+    window: slice,
+) -> tuple[tuple[str, ...], FloatArray, FloatArray]:
+    """Raw and adstocked daily media of one channel's campaigns.
+
+    Parameters
+    ----------
+    campaigns
+        Validated daily campaign table (``date`` as datetime).
+    channel
+        The channel.
+    days
+        Daily grid, possibly starting before the fitted window (carryover warm-up).
+    metric
+        ``impressions``, ``spend`` or ``clicks`` (missing values count as zero).
+    weekly_params
+        The channel's adstock on the weekly scale (``None``: no carryover).
+    window
+        The fitted days within ``days``.
+
+    Returns
+    -------
+    tuple
+        Campaign names, raw media in the window ``(n_window_days, K)`` and adstocked
+        media in the window ``(n_window_days, K)``.
+    """
+    part = campaigns[campaigns["channel"] == channel]
+    part = part.assign(**{metric: part[metric].fillna(0.0)})
+    wide = daily_media_matrix(part, days, value=metric, key="campaign")
+    names = tuple(sorted(wide.columns))
+    raw = wide[list(names)].to_numpy(dtype=np.float64)
+    stock = raw if weekly_params is None else daily_adstock(raw, weekly_params)
+    return names, raw[window], stock[window]
+
+
+@dataclass(frozen=True, eq=False)
+class IMAInputs:
+    """The regression inputs of every attributable channel (see :func:`prepare_inputs`).
+
+    Parameters
+    ----------
+    designs
+        One :class:`~mixlens.ima.regression.ChannelDesign` per channel with campaigns.
+    spend
+        Per channel, campaign spend over the window, shape ``(n_campaigns,)``, currency.
+    media
+        Media metric per channel.
+    weeks
+        First day of each week.
+    days
+        Every day of the weeks.
+    skipped
+        Channels of the MMM without campaign rows (not attributed).
+    """
+
+    designs: list[ChannelDesign]
+    spend: dict[str, FloatArray]
+    media: dict[str, str]
+    weeks: pd.DatetimeIndex
+    days: pd.DatetimeIndex
+    skipped: list[str]
+
+
+def prepare_inputs(
+    weekly: pd.DataFrame,
+    adstock_params: Mapping[str, AdstockParams | None],
+    campaigns: pd.DataFrame,
+    *,
+    media: str | Mapping[str, str] = "impressions",
+) -> IMAInputs:
+    """Build the daily channel contributions and adstocked campaign media (stages 1-2).
+
+    Parameters are those of :func:`fit_ima`.
+
+    Returns
+    -------
+    IMAInputs
+        The regression designs and their calendar.
+    """
+    weekly = weekly.assign(date=pd.to_datetime(weekly["date"]))
+    weeks = pd.DatetimeIndex(weekly["date"].drop_duplicates().sort_values())
+    window_days = daily_grid(weeks)
+    camp = campaigns.assign(date=pd.to_datetime(campaigns["date"]))
+    camp = camp[camp["date"] <= window_days[-1]]
+    first = min(camp["date"].min(), window_days[0]) if len(camp) else window_days[0]
+    days = pd.date_range(first, window_days[-1], freq="D")
+    window = slice(len(days) - len(window_days), len(days))
+    present = set(camp["channel"])
+    order = [str(c) for c in weekly["channel"].drop_duplicates()]
+    channels = [c for c in order if c in present]
+    designs: list[ChannelDesign] = []
+    metrics: dict[str, str] = {}
+    spend: dict[str, FloatArray] = {}
+    for channel in channels:
+        metrics[channel] = _media_for(media, channel)
+        names, _, stock = campaign_media(
+            camp,
+            channel,
+            days,
+            metric=metrics[channel],
+            weekly_params=adstock_params[channel],
+            window=window,
+        )
+        wk = weekly[weekly["channel"] == channel].sort_values("date")
+        y = split_weekly(wk["contribution"].to_numpy(dtype=np.float64), stock.sum(axis=1))
+        designs.append(ChannelDesign(channel=channel, campaigns=names, y=y, x=stock))
+        sp = camp[(camp["channel"] == channel) & (camp["date"] >= window_days[0])]
+        by = sp.groupby("campaign")["spend"].sum()
+        spend[channel] = by.reindex(list(names)).fillna(0.0).to_numpy(dtype=np.float64)
+    skipped = [c for c in order if c not in present]
+    return IMAInputs(designs, spend, metrics, weeks, window_days, skipped)
+
+
+def fit_ima(
+    weekly: pd.DataFrame,
+    adstock_params: Mapping[str, AdstockParams | None],
+    campaigns: pd.DataFrame,
+    *,
+    media: str | Mapping[str, str] = "impressions",
+    method: FitMethod = "advi",
+    draws: int = 200,
+    seed: int = 0,
+    ci: float = 0.9,
+    advi_steps: int = 8000,
+    rule: ReconcileRule = "cap",
+) -> IMAResult:
+    """Attribute weekly channel contributions to campaigns, day by day.
+
+    Parameters
+    ----------
+    weekly
+        ``date, channel, contribution``: the MMM's weekly contribution per channel
+        (target units), ``date`` the first day of each week, weeks consecutive.
+    adstock_params
+        Per channel, its adstock with lags in weeks (``None``: no carryover).
+    campaigns
+        Daily campaign media ``date, channel, campaign, spend, impressions[, clicks]``
+        (as from :func:`mixlens.data.loaders.load_campaigns`). Days before the first
+        week warm up the carryover; days after the last week are ignored. Channels with
+        no campaign rows are not attributed.
+    media
+        Media metric for every channel, or a mapping channel -> metric
+        (``impressions`` by default).
+    method
+        ``"advi"`` (default) or ``"nuts"``.
+    draws
+        Posterior draws.
+    seed
+        Random seed.
+    ci
+        Mass of the central intervals.
+    advi_steps
+        ADVI optimisation steps.
+    rule
+        Reconciliation rule, see :func:`~mixlens.ima.regression.reconcile`.
+
+    Returns
+    -------
+    IMAResult
+        The campaign credit; see :class:`~mixlens.ima.results.IMAResult`.
+    """
+    start = time.perf_counter()
+    inputs = prepare_inputs(weekly, adstock_params, campaigns, media=media)
+    designs, weeks, window_days = inputs.designs, inputs.weeks, inputs.days
+    fit_start = time.perf_counter()
+    draws_ = fit_regression(designs, method=method, draws=draws, seed=seed, advi_steps=advi_steps)
+    fit_seconds = time.perf_counter() - fit_start
+    daily, rows, totals, weekly_fit, coefs = [], [], [], [], []
+    for d in designs:
+        beta, alpha = draws_.beta[d.channel], draws_.alpha[d.channel]
+        parts = beta[:, None, :] * d.x[None, :, :]  # (S, T, K)
+        pred = parts.sum(axis=2).mean(axis=0) + alpha.mean()
+        scaled, unattr = reconcile(d.y, parts, rule=rule)
+        mean_daily = np.concatenate([scaled.mean(axis=0), unattr.mean(axis=0)[:, None]], axis=1)
+        names = [*d.campaigns, UNATTRIBUTED]
+        daily.append(
+            pd.DataFrame(
+                {
+                    "date": np.repeat(window_days.to_numpy(), len(names)),
+                    "channel": d.channel,
+                    "campaign": np.tile(np.array(names, dtype=object), len(window_days)),
+                    "contribution": mean_daily.reshape(-1),
+                }
+            )
+        )
+        rows.append(
+            pd.DataFrame(
+                {
+                    "channel": d.channel,
+                    "campaign": names,
+                    "spend": np.r_[inputs.spend[d.channel], 0.0],
+                }
+            )
+        )
+        totals.append(np.concatenate([scaled.sum(axis=1), unattr.sum(axis=1)[:, None]], axis=1))
+        weekly_fit.append(
+            pd.DataFrame(
+                {
+                    "date": weeks,
+                    "channel": d.channel,
+                    "observed": d.y.reshape(-1, 7).sum(axis=1),
+                    "predicted": pred.reshape(-1, 7).sum(axis=1),
+                }
+            )
+        )
+        lo, hi = np.quantile(beta, [(1 - ci) / 2, (1 + ci) / 2], axis=0)
+        coefs.append(
+            pd.DataFrame(
+                {
+                    "channel": d.channel,
+                    "campaign": list(d.campaigns),
+                    "beta_mean": beta.mean(axis=0),
+                    "beta_lo": lo,
+                    "beta_hi": hi,
+                }
+            )
+        )
+    meta: dict[str, Any] = {
+        "n_days": len(window_days),
+        "n_weeks": len(weeks),
+        "n_channels": len(designs),
+        "skipped_channels": inputs.skipped,
+        "rule": rule,
+        "fit_seconds": round(fit_seconds, 3),
+        "total_seconds": round(time.perf_counter() - start, 3),
+    }
+    return IMAResult(
+        daily=pd.concat(daily, ignore_index=True),
+        rows=pd.concat(rows, ignore_index=True),
+        total_draws=np.concatenate(totals, axis=1),
+        weekly=pd.concat(weekly_fit, ignore_index=True),
+        coefficients=pd.concat(coefs, ignore_index=True),
+        method=draws_.method,
+        media=inputs.media,
+        ci=ci,
+        meta=meta,
+    )

@@ -1,0 +1,333 @@
+"""``mixlens ima fit``: IMA from an MMM run directory or bring-your-own tables, to files.
+
+Inputs, either
+
+* ``mmm_dir``: a ``mixlens mmm fit`` directory; its ``contributions.csv`` (posterior-mean
+  weekly contribution of each channel), ``params.csv`` (posterior-mean adstock
+  parameters) and ``spec.json`` (adstock kind and ``l_max``) are read; or
+* ``mmm_contributions`` (``date, channel, contribution``, weekly, ``date`` the first day
+  of the week) and optionally ``adstock`` (``channel, theta, peak, l_max`` for the
+  delayed kernel, or ``channel, alpha, l_max`` for the geometric one, lags in weeks;
+  without it no carryover is applied), as files (CSV/Parquet) or frames;
+
+plus the daily ``campaigns`` table. Writes ``campaign_daily.csv``, ``campaigns.csv``,
+``fit.csv`` and ``summary.json`` (each atomically) under ``out_dir``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mixlens.data.io import write_json, write_table
+from mixlens.data.loaders import read_table
+from mixlens.data.schemas import validate_campaigns
+from mixlens.errors import DataError
+from mixlens.ima.fit import fit_ima
+from mixlens.ima.regression import FitMethod, ReconcileRule
+from mixlens.transforms.timescale import (
+    AdstockParams,
+    DelayedParams,
+    GeometricParams,
+    WeibullParams,
+)
+
+__all__ = ["fit_to_dir", "read_mmm_dir"]
+
+ProgressCallback = Callable[[str, float], None]
+TableSource = str | Path | pd.DataFrame
+
+
+def _table(source: TableSource, name: str) -> tuple[pd.DataFrame, str]:
+    if isinstance(source, pd.DataFrame):
+        return source.reset_index(drop=True), f"<{name}>"
+    return read_table(source), str(source)
+
+
+def _require(frame: pd.DataFrame, columns: tuple[str, ...], file: str) -> None:
+    for column in columns:
+        if column not in frame.columns:
+            raise DataError(
+                f"missing column (have: {', '.join(map(str, frame.columns))})",
+                file=file,
+                column=column,
+            )
+
+
+def _check_weekly(frame: pd.DataFrame, file: str) -> pd.DataFrame:
+    """Validate ``date, channel, contribution``: weekly, consecutive, one row per channel-week."""
+    _require(frame, ("date", "channel", "contribution"), file)
+    out = frame[["date", "channel", "contribution"]].copy()
+    dates = pd.to_datetime(out["date"], errors="coerce")
+    bad = np.flatnonzero(dates.isna().to_numpy())
+    if bad.size:
+        raise DataError("not a date (YYYY-MM-DD)", file=file, column="date", row=int(bad[0]) + 1)
+    values = pd.to_numeric(out["contribution"], errors="coerce")
+    bad = np.flatnonzero(~np.isfinite(values.to_numpy(dtype=np.float64)))
+    if bad.size:
+        raise DataError(
+            "not a finite number", file=file, column="contribution", row=int(bad[0]) + 1
+        )
+    out["date"], out["contribution"] = dates, values.astype(np.float64)
+    out["channel"] = out["channel"].astype(str)
+    dup = np.flatnonzero(out.duplicated(["date", "channel"]).to_numpy())
+    if dup.size:
+        raise DataError("duplicate channel and week", file=file, column="date", row=int(dup[0]) + 1)
+    weeks = pd.DatetimeIndex(out["date"].drop_duplicates().sort_values())
+    steps = np.diff(weeks.to_numpy()).astype("timedelta64[D]").astype(int)
+    if steps.size and np.any(steps != 7):
+        i = int(np.flatnonzero(steps != 7)[0])
+        row = int(np.flatnonzero(out["date"].to_numpy() == weeks[i + 1].to_datetime64())[0])
+        raise DataError(
+            f"weeks must be consecutive (7 days apart): {weeks[i].date()} is followed by "
+            f"{weeks[i + 1].date()}",
+            file=file,
+            column="date",
+            row=row + 1,
+        )
+    counts = out.groupby("channel")["date"].nunique()
+    short = counts[counts != len(weeks)]
+    if len(short):
+        raise DataError(
+            f"channel {short.index[0]!r} has {short.iloc[0]} of the {len(weeks)} weeks",
+            file=file,
+            column="channel",
+        )
+    return out
+
+
+def _adstock_from_table(frame: pd.DataFrame, file: str) -> dict[str, AdstockParams]:
+    _require(frame, ("channel", "l_max"), file)
+    kind = (
+        "delayed" if "theta" in frame.columns else "geometric" if "alpha" in frame.columns else ""
+    )
+    if not kind:
+        raise DataError(
+            "needs a 'theta' (delayed) or 'alpha' (geometric) column", file=file, column="theta"
+        )
+    out: dict[str, AdstockParams] = {}
+    for i, row in enumerate(frame.to_dict("records")):
+        try:
+            l_max = int(float(row["l_max"]))
+            if kind == "delayed":
+                out[str(row["channel"])] = DelayedParams(
+                    theta=float(row["theta"]), peak=float(row.get("peak", 0.0)), l_max=l_max
+                )
+            else:
+                out[str(row["channel"])] = GeometricParams(alpha=float(row["alpha"]), l_max=l_max)
+        except (TypeError, ValueError) as err:
+            raise DataError(f"bad adstock parameters: {err}", file=file, row=i + 1) from err
+    return out
+
+
+def read_mmm_dir(mmm_dir: str | Path) -> tuple[pd.DataFrame, dict[str, AdstockParams]]:
+    """Read an MMM run directory: weekly channel contributions and adstock parameters.
+
+    Parameters
+    ----------
+    mmm_dir
+        A ``mixlens mmm fit`` output directory.
+
+    Returns
+    -------
+    tuple
+        ``date, channel, contribution`` (posterior means, target units) and the
+        posterior-mean adstock parameters per channel on the weekly scale.
+
+    Raises
+    ------
+    DataError
+        If a file is missing or lacks a channel's parameters.
+    """
+    root = Path(mmm_dir)
+    spec_file = root / "spec.json"
+    if not spec_file.exists():
+        raise DataError("not an MMM run directory (no spec.json)", file=str(spec_file))
+    spec = json.loads(spec_file.read_text())["spec"]
+    channels = [str(c) for c in spec["channels"]]
+    contrib, cfile = _table(root / "contributions.csv", "contributions")
+    _require(contrib, ("date", "component", "mean"), cfile)
+    weekly = contrib[contrib["component"].astype(str).isin(channels)]
+    weekly = weekly.rename(columns={"component": "channel", "mean": "contribution"})
+    params, pfile = _table(root / "params.csv", "params")
+    _require(params, ("channel", "parameter", "mean"), pfile)
+    means = params.assign(mean=pd.to_numeric(params["mean"])).pivot_table(
+        index="channel", columns="parameter", values="mean", aggfunc="first"
+    )
+    adstock = spec.get("adstock", {})
+    kind, l_max = str(adstock.get("kind", "delayed")), int(adstock.get("l_max", 8))
+    out: dict[str, AdstockParams] = {}
+    for channel in channels:
+        if channel not in means.index:
+            raise DataError(f"no parameters for channel {channel!r}", file=pfile, column="channel")
+        row = means.loc[channel].dropna().to_numpy(dtype=np.float64)
+        p = dict(zip(map(str, means.loc[channel].dropna().index), row.tolist(), strict=True))
+        if kind == "delayed":
+            out[channel] = DelayedParams(theta=p["theta"], peak=p["peak"], l_max=l_max)
+        elif kind == "geometric":
+            out[channel] = GeometricParams(alpha=p["alpha"], l_max=l_max)
+        else:
+            out[channel] = WeibullParams(
+                shape=p["shape"],
+                scale=p["scale"],
+                l_max=l_max,
+                kind="cdf" if adstock.get("weibull_kind") == "cdf" else "pdf",
+            )
+    return _check_weekly(weekly.reset_index(drop=True), cfile), out
+
+
+def _check_campaigns(
+    campaigns: pd.DataFrame, file: str, weekly: pd.DataFrame, mmm_file: str
+) -> pd.DataFrame:
+    if "geo" in campaigns.columns:
+        raise DataError("a geo column is not supported by IMA yet", file=file, column="geo")
+    known = set(weekly["channel"])
+    unknown = np.flatnonzero(~campaigns["channel"].isin(known).to_numpy())
+    if unknown.size:
+        i = int(unknown[0])
+        raise DataError(
+            f"channel {campaigns['channel'].iloc[i]!r} is not a channel of the MMM "
+            f"({mmm_file}: {', '.join(sorted(known))})",
+            file=file,
+            column="channel",
+            row=i + 1,
+        )
+    weeks = pd.DatetimeIndex(weekly["date"].drop_duplicates().sort_values())
+    dates = pd.to_datetime(campaigns["date"])
+    first_end, last_start = weeks[0] + pd.Timedelta(days=6), weeks[-1]
+    if dates.max() < last_start or dates.min() > first_end:
+        i = int(dates.argmax()) if dates.max() < last_start else int(dates.argmin())
+        raise DataError(
+            f"campaign dates {dates.min().date()} .. {dates.max().date()} do not cover the "
+            f"MMM's weeks {weeks[0].date()} .. {(weeks[-1] + pd.Timedelta(days=6)).date()}",
+            file=file,
+            column="date",
+            row=i + 1,
+        )
+    return campaigns
+
+
+def fit_to_dir(
+    *,
+    campaigns: TableSource,
+    out_dir: str | Path,
+    mmm_dir: str | Path | None = None,
+    mmm_contributions: TableSource | None = None,
+    adstock: TableSource | None = None,
+    media: str | Mapping[str, str] = "impressions",
+    method: FitMethod = "advi",
+    draws: int = 200,
+    seed: int = 0,
+    rule: ReconcileRule = "cap",
+    progress: ProgressCallback | None = None,
+) -> dict[str, Any]:
+    """Run IMA and write its tables (``mixlens ima fit``).
+
+    Parameters
+    ----------
+    campaigns
+        Daily campaign media (file or frame), see design.md.
+    out_dir
+        Output directory (created).
+    mmm_dir
+        A ``mixlens mmm fit`` directory; or give ``mmm_contributions`` (and ``adstock``).
+    mmm_contributions
+        Weekly ``date, channel, contribution`` (file or frame).
+    adstock
+        ``channel, theta, peak, l_max`` (delayed) or ``channel, alpha, l_max``
+        (geometric), lags in weeks; ``None`` applies no carryover.
+    media
+        Media metric (``impressions``, ``spend``, ``clicks``), or one per channel.
+    method
+        ``"advi"`` (default) or ``"nuts"``.
+    draws
+        Posterior draws.
+    seed
+        Random seed.
+    rule
+        Reconciliation rule, see :func:`mixlens.ima.regression.reconcile`.
+    progress
+        Called as ``progress(stage, fraction)``.
+
+    Returns
+    -------
+    dict
+        The summary written to ``summary.json``.
+
+    Raises
+    ------
+    DataError
+        On bad or inconsistent inputs, naming the file, column and row.
+    ValueError
+        If both or neither of ``mmm_dir`` and ``mmm_contributions`` are given.
+    """
+    report = progress or (lambda stage, fraction: None)
+    start = time.perf_counter()
+    if (mmm_dir is None) == (mmm_contributions is None):
+        raise ValueError("give exactly one of mmm_dir and mmm_contributions")
+    report("read", 0.0)
+    params: dict[str, AdstockParams | None]
+    if mmm_dir is not None:
+        weekly, mmm_params = read_mmm_dir(mmm_dir)
+        params, mmm_file = dict(mmm_params), str(Path(mmm_dir) / "contributions.csv")
+    else:
+        assert mmm_contributions is not None
+        raw, mmm_file = _table(mmm_contributions, "mmm_contributions")
+        weekly = _check_weekly(raw, mmm_file)
+        params = dict.fromkeys(weekly["channel"].unique().tolist(), None)
+        if adstock is not None:
+            table, afile = _table(adstock, "adstock")
+            given = _adstock_from_table(table, afile)
+            missing = [c for c in params if c not in given]
+            if missing:
+                raise DataError(
+                    f"no adstock for channel {missing[0]!r}", file=afile, column="channel"
+                )
+            params.update(given)
+    camp_raw, cfile = _table(campaigns, "campaigns")
+    camp = _check_campaigns(validate_campaigns(camp_raw, file=cfile), cfile, weekly, mmm_file)
+    report("fit", 0.1)
+    result = fit_ima(
+        weekly, params, camp, media=media, method=method, draws=draws, seed=seed, rule=rule
+    )
+    report("write", 0.9)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files = [
+        write_table(result.campaign_daily(), out / "campaign_daily.csv"),
+        write_table(result.campaigns(), out / "campaigns.csv"),
+        write_table(result.fit(), out / "fit.csv"),
+    ]
+    summary = result.summary()
+    summary["inputs"] = {
+        "mmm": str(mmm_dir) if mmm_dir is not None else mmm_file,
+        "campaigns": cfile,
+        "adstock": {c: (None if p is None else _params_dict(p)) for c, p in params.items()},
+    }
+    summary["seed"] = seed
+    summary["files"] = [p.name for p in files] + ["summary.json"]
+    summary["seconds"] = round(time.perf_counter() - start, 3)
+    write_json(_json_safe(summary), out / "summary.json")
+    report("done", 1.0)
+    return summary
+
+
+def _params_dict(p: AdstockParams) -> dict[str, Any]:
+    return {"kind": type(p).__name__.removesuffix("Params").lower(), **p.__dict__}
+
+
+def _json_safe(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
