@@ -16,12 +16,15 @@ from mixlens.data.simulate.geo_experiment import GeoExperimentConfig, simulate_g
 from mixlens.data.simulate.journeys import JourneyWorldConfig, simulate_journeys
 from mixlens.data.simulate.mmm import MMMWorldConfig, simulate_mmm
 from mixlens.experiments.run import analyze_to_dir as analyze_geo_to_dir
+from mixlens.ima.evaluate import score_campaigns, spend_share_baseline
+from mixlens.ima.run import fit_to_dir as fit_ima
 from mixlens.mmm.fit import ConvergenceWarning
 from mixlens.mmm.run import fit_to_dir as fit_mmm
 from mixlens.mta.evaluate import accuracy_against_truth
 from mixlens.mta.run import fit_to_dir as fit_mta
 from mixlens.report.experiments import experiment_section
 from mixlens.report.html import Section, render_report
+from mixlens.report.ima import ima_section
 from mixlens.report.mmm import mmm_section
 from mixlens.report.mta import mta_section
 from mixlens.report.sections import journey_world_section, mmm_world_section
@@ -61,6 +64,14 @@ def _national_panel(weekly: pd.DataFrame) -> pd.DataFrame:
     means = {"price", "promotion"}
     agg = {c: ("mean" if c in means else "sum") for c in weekly.columns if c not in ("date", "geo")}
     return weekly.groupby("date", sort=True).agg(agg).reset_index()
+
+
+def _national_campaigns(daily: pd.DataFrame) -> pd.DataFrame:
+    """Sum a geo campaign table over geos (IMA is national for now)."""
+    if "geo" not in daily.columns:
+        return daily
+    keys = ["date", "channel", "campaign"]
+    return daily.drop(columns="geo").groupby(keys, sort=True).sum().reset_index()
 
 
 def run_demo(
@@ -129,6 +140,22 @@ def run_demo(
         )
     mmm_roi = pd.read_csv(out / "mmm" / "roi.csv")
 
+    fit_ima(
+        campaigns=_national_campaigns(mmm_world.daily_campaign),
+        mmm_dir=out / "mmm",
+        out_dir=out / "ima",
+        seed=cfg.seed,
+        progress=step("ima fit"),
+    )
+    ima_campaigns = pd.read_csv(out / "ima" / "campaigns.csv")
+    ima_scores = score_campaigns(
+        {
+            "ima": ima_campaigns.rename(columns={"contribution_mean": "contribution"}),
+            "spend share": spend_share_baseline(ima_campaigns),
+        },
+        mmm_world.daily_campaign_contributions,
+    )
+
     geo_world = simulate_geo_experiment(GeoExperimentConfig(), seed=cfg.seed)
     geo_world.write(out / "simulate_geo_experiment")
     geo_summary = analyze_geo_to_dir(
@@ -161,6 +188,7 @@ def run_demo(
         mmm_section(
             mmm_roi, mmm_world.roi, mmm_summary["diagnostics"], ci=float(mmm_summary["ci"])
         ),
+        ima_section(pd.read_csv(out / "ima" / "fit.csv"), ima_scores),
         journey_world_section(journeys.paths, journeys.channel_truth, journeys.summary),
         mta_section(attribution, accuracy, journeys.channel_truth),
         experiment_section(
@@ -188,6 +216,7 @@ def run_demo(
             "simulate journeys",
             "validate",
             "mmm fit",
+            "ima fit",
             "simulate geo-experiment",
             "experiment analyze",
             "mta fit",
@@ -199,6 +228,8 @@ def run_demo(
             "journeys": journeys.channel_truth.to_dict(orient="records"),
         },
         "mmm_diagnostics": mmm_summary["diagnostics"],
+        "ima_fit": pd.read_csv(out / "ima" / "fit.csv").to_dict(orient="records"),
+        "ima_campaign_scores": ima_scores.to_dict(orient="records"),
         "mta_accuracy": accuracy.to_dict(orient="records"),
         "experiment": {
             "true_incremental_outcome": geo_world.incremental_outcome,
