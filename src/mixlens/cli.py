@@ -266,13 +266,28 @@ def experiment_analyze_command(
         Path | None,
         typer.Option(help="User-level A/B table: user_id, group, converted, value[, cost]."),
     ] = None,
+    design: Annotated[
+        Path | None,
+        typer.Option(help="design.json with treated, start, end, channel (options override)."),
+    ] = None,
     level: Annotated[float, typer.Option(min=0.5, max=0.999, help="Interval level.")] = 0.9,
     seed: Seed = 0,
 ) -> None:
     """Estimate incremental outcome with intervals: lift_tests.csv and summary.json."""
+    import json
+
     from mixlens.experiments.run import analyze_to_dir
 
     geos = [g.strip() for g in treated.split(",") if g.strip()]
+    if design is not None:
+        try:
+            planned = json.loads(design.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            raise _fail(f"{design}: cannot read the design ({err})") from None
+        geos = geos or [str(g) for g in planned.get("treated", [])]
+        start = start or planned.get("start")
+        end = end or planned.get("end")
+        channel = channel or planned.get("channel")
     if (panel is None) == (ab is None):
         raise _fail("give a geo PANEL (with --treated, --start, --end) or --ab FILE")
     if panel is not None and not (geos and start and end):

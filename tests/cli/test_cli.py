@@ -322,6 +322,19 @@ def test_geo_experiment_simulate_and_analyze(tmp_path: Path) -> None:
     assert (lift["se"] > 0).all()
 
 
+def test_experiment_design_file(tmp_path: Path) -> None:
+    sim = tmp_path / "geo"
+    runner.invoke(app, ["simulate", "geo-experiment", "--out", str(sim), "--geos", "12",
+                        "--treated", "3"])  # fmt: skip
+    result = runner.invoke(
+        app,
+        ["experiment", "analyze", str(sim / "panel.csv"), "--design", str(sim / "design.json"),
+         "--out", str(tmp_path / "out")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out" / "lift_tests.csv").exists()
+
+
 def test_experiment_unknown_geo_exits_2(tmp_path: Path) -> None:
     sim = tmp_path / "geo"
     runner.invoke(app, ["simulate", "geo-experiment", "--out", str(sim), "--geos", "12",
