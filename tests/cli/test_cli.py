@@ -420,3 +420,38 @@ def test_ima_fit_needs_an_mmm(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "--mmm" in result.stderr
+
+
+def test_allocate_from_mmm_fit(tmp_path: Path) -> None:
+    import json
+
+    import pandas as pd
+
+    runner.invoke(app, ["simulate", "mmm", "--out", str(tmp_path / "sim"), "--weeks", "30",
+                        "--channels", "5"])  # fmt: skip
+    fitted = runner.invoke(
+        app,
+        ["mmm", "fit", str(tmp_path / "sim" / "weekly_channel.csv"), "--method", "advi",
+         "--draws", "50", "--out", str(tmp_path / "fit")],
+    )  # fmt: skip
+    assert fitted.exit_code == 0, fitted.output
+    result = runner.invoke(
+        app,
+        ["allocate", "--mmm", str(tmp_path / "fit"), "--budget", "1000000", "--weeks", "8",
+         "--out", str(tmp_path / "alloc")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    plan = pd.read_csv(tmp_path / "alloc" / "allocation.csv")
+    assert list(plan.columns) == [
+        "channel", "current_spend", "recommended_spend", "expected_contribution_mean",
+        "expected_contribution_lo", "expected_contribution_hi",
+    ]  # fmt: skip
+    assert plan["recommended_spend"].sum() == pytest.approx(1_000_000, rel=1e-6)
+    summary = json.loads((tmp_path / "alloc" / "summary.json").read_text())
+    assert 0.0 <= summary["prob_better_than_current"] <= 1.0
+    bad = runner.invoke(
+        app,
+        ["allocate", "--mmm", str(tmp_path / "fit"), "--budget", "1", "--objective", "cvar",
+         "--out", str(tmp_path / "bad")],
+    )  # fmt: skip
+    assert bad.exit_code == 2
