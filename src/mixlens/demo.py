@@ -10,6 +10,8 @@ from typing import Any
 
 import pandas as pd
 
+from mixlens.allocation.response import TrueResponse
+from mixlens.allocation.run import allocate_to_dir
 from mixlens.data.io import write_json, write_text
 from mixlens.data.loaders import validate_file
 from mixlens.data.simulate.geo_experiment import GeoExperimentConfig, simulate_geo_experiment
@@ -22,6 +24,7 @@ from mixlens.mmm.fit import ConvergenceWarning
 from mixlens.mmm.run import fit_to_dir as fit_mmm
 from mixlens.mta.evaluate import accuracy_against_truth
 from mixlens.mta.run import fit_to_dir as fit_mta
+from mixlens.report.allocation import allocation_section
 from mixlens.report.experiments import experiment_section
 from mixlens.report.html import Section, render_report
 from mixlens.report.ima import ima_section
@@ -72,6 +75,19 @@ def _national_campaigns(daily: pd.DataFrame) -> pd.DataFrame:
         return daily
     keys = ["date", "channel", "campaign"]
     return daily.drop(columns="geo").groupby(keys, sort=True).sum().reset_index()
+
+
+def _true_plan_outcomes(
+    cfg: DemoConfig, weeks: int, plan: pd.DataFrame
+) -> tuple[float | None, float | None]:
+    """Outcome of the current and recommended plans on the simulator's true curves."""
+    if cfg.regions > 1:  # the true-curve replay covers national worlds only
+        return None, None
+    truth = TrueResponse.from_world(MMMWorldConfig(weeks=cfg.weeks), seed=cfg.seed, weeks=weeks)
+    by_channel = plan.set_index("channel")
+    current = by_channel.loc[list(truth.channels), "current_spend"].to_numpy(dtype=float)
+    recommended = by_channel.loc[list(truth.channels), "recommended_spend"].to_numpy(dtype=float)
+    return float(truth.expected(current)[0]), float(truth.expected(recommended)[0])
 
 
 def run_demo(
@@ -140,6 +156,16 @@ def run_demo(
         )
     mmm_roi = pd.read_csv(out / "mmm" / "roi.csv")
 
+    horizon = min(52, cfg.weeks)
+    national = _national_panel(mmm_world.weekly_channel)
+    spend_columns = [f"{c}_spend" for c in mmm_world.roi["channel"]]
+    budget = float(national[spend_columns].tail(horizon).to_numpy().sum())
+    allocation_summary = allocate_to_dir(
+        out / "mmm", budget=budget, weeks=horizon, out_dir=out / "allocation", seed=cfg.seed
+    )
+    plan = pd.read_csv(out / "allocation" / "allocation.csv")
+    true_current, true_recommended = _true_plan_outcomes(cfg, horizon, plan)
+
     fit_ima(
         campaigns=_national_campaigns(mmm_world.daily_campaign),
         mmm_dir=out / "mmm",
@@ -189,6 +215,12 @@ def run_demo(
             mmm_roi, mmm_world.roi, mmm_summary["diagnostics"], ci=float(mmm_summary["ci"])
         ),
         ima_section(pd.read_csv(out / "ima" / "fit.csv"), ima_scores),
+        allocation_section(
+            plan,
+            allocation_summary,
+            true_current=true_current,
+            true_recommended=true_recommended,
+        ),
         journey_world_section(journeys.paths, journeys.channel_truth, journeys.summary),
         mta_section(attribution, accuracy, journeys.channel_truth),
         experiment_section(
@@ -216,6 +248,7 @@ def run_demo(
             "simulate journeys",
             "validate",
             "mmm fit",
+            "allocate",
             "ima fit",
             "simulate geo-experiment",
             "experiment analyze",
@@ -230,6 +263,13 @@ def run_demo(
         "mmm_diagnostics": mmm_summary["diagnostics"],
         "ima_fit": pd.read_csv(out / "ima" / "fit.csv").to_dict(orient="records"),
         "ima_campaign_scores": ima_scores.to_dict(orient="records"),
+        "allocation": {
+            "budget": budget,
+            "weeks": horizon,
+            "prob_better_than_current": allocation_summary["prob_better_than_current"],
+            "true_current_outcome": true_current,
+            "true_recommended_outcome": true_recommended,
+        },
         "mta_accuracy": accuracy.to_dict(orient="records"),
         "experiment": {
             "true_incremental_outcome": geo_world.incremental_outcome,

@@ -168,7 +168,7 @@ def test_demo_writes_self_contained_report(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     html = (tmp_path / "report.html").read_text()
     assert html.count("<svg") >= 8
-    for section in ("mmm-world", "mmm", "ima", "journey-world", "mta", "experiment"):
+    for section in ("mmm-world", "mmm", "allocation", "ima", "journey-world", "mta", "experiment"):
         assert f'id="{section}"' in html
     assert (tmp_path / "mmm" / "posterior.nc").exists()
     assert (tmp_path / "mta" / "attribution.csv").exists()

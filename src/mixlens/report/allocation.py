@@ -1,0 +1,75 @@
+"""Report section for budget allocation, with the plan also judged on the true curves."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from mixlens.report import charts
+from mixlens.report.html import Figure, Metrics, Section, Table, Text
+
+
+def allocation_section(
+    plan: pd.DataFrame,
+    summary: Mapping[str, Any],
+    *,
+    true_current: float | None,
+    true_recommended: float | None,
+) -> Section:
+    """Show current vs recommended spend and the expected gain under the model and the truth.
+
+    Parameters
+    ----------
+    plan
+        ``allocation.csv`` of ``mixlens allocate``.
+    summary
+        Its ``summary.json`` (``current_expected``, ``recommended_expected``,
+        ``prob_better_than_current``, ``weeks``).
+    true_current, true_recommended
+        Outcome of each plan on the simulator's true response curves (``None`` if unknown).
+    """
+    current = float(summary["current_expected"]["mean"])
+    recommended = float(summary["recommended_expected"]["mean"])
+    metrics = {
+        "model's expected gain": f"{recommended / current - 1:+.1%}",
+        "P(better than current)": f"{float(summary['prob_better_than_current']):.0%}",
+    }
+    if true_current is not None and true_recommended is not None:
+        metrics["true gain (simulator)"] = f"{true_recommended / true_current - 1:+.1%}"
+    spend = plan[["channel", "current_spend", "recommended_spend"]].rename(
+        columns={"current_spend": "current", "recommended_spend": "recommended"}
+    )
+    return Section(
+        key="allocation",
+        title="Budget allocation",
+        lead=(
+            f"The same budget for the next {int(summary['weeks'])} weeks, re-split across "
+            "channels to maximise the MMM's expected contribution (posterior draws, carryover "
+            "from past spend included). The simulator then scores both plans on the true curves."
+        ),
+        blocks=[
+            Metrics(metrics),
+            Figure(
+                charts.bar_comparison(
+                    spend,
+                    label="channel",
+                    series=["current", "recommended"],
+                    title="Spend per channel: current vs recommended",
+                    ylabel="spend",
+                ),
+                "Current spend is the last weeks' split; the plan keeps each channel's flighting.",
+            ),
+            Table(
+                plan,
+                "Expected contribution of the recommended plan per channel, with intervals.",
+                {c: ",.0f" for c in plan.columns if c != "channel"},
+            ),
+            Text(
+                "A recommendation is only as good as the model behind it: where the MMM "
+                "misjudges a channel (see its ROI intervals above), the true gain can fall short "
+                "of the expected one. Lift tests that calibrate the MMM close that gap."
+            ),
+        ],
+    )
