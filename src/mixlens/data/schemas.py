@@ -14,6 +14,7 @@ cannot be parsed, then missing values, then negative values), then rules across 
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import re
 from collections.abc import Iterable, Sequence
@@ -171,11 +172,10 @@ def _parse_floats(text: pd.Series) -> tuple[FloatArray, BoolArray]:
     arrow = pa.array(text, from_pandas=True)
     stripped = pc.utf8_trim_whitespace(arrow)
     cleaned = pc.if_else(pc.equal(stripped, ""), pa.scalar(None, stripped.type), stripped)
-    try:
+    with contextlib.suppress(pa.ArrowInvalid, pa.ArrowNotImplementedError):
         values = pc.cast(cleaned, pa.float64()).to_numpy(zero_copy_only=False)
         return np.asarray(values, dtype=np.float64), np.zeros(len(text), dtype=bool)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        pass
+    # Arrow refused some value: let pandas find which ones.
     plain = text.str.strip()
     missing = _blank(plain) | plain.str.lower().isin(_NA_TOKENS).to_numpy(dtype=bool)
     numbers = pd.to_numeric(plain.where(~missing), errors="coerce")

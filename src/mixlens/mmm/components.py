@@ -9,6 +9,7 @@ results).
 from __future__ import annotations
 
 import inspect
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -59,7 +60,7 @@ def freeze_priors(priors: Mapping[str, Prior]) -> Mapping[str, Prior]:
 
 
 @dataclass(frozen=True)
-class _Transform:
+class _Transform(ABC):
     """Shared checks of adstock and saturation components.
 
     ``default_priors`` must name exactly the parameters of the component's PyTensor
@@ -88,9 +89,9 @@ class _Transform:
         object.__setattr__(self, "priors", freeze_priors(self.priors))
 
     @property
+    @abstractmethod
     def function(self) -> Callable[..., Any]:
         """The PyTensor function the component applies (parameters checked against it)."""
-        raise NotImplementedError
 
     @property
     def parameters(self) -> tuple[str, ...]:
@@ -139,9 +140,9 @@ class AdstockTransform(_Transform):
         return {"l_max": self.l_max, "normalize": True}
 
     @property
+    @abstractmethod
     def numpy_function(self) -> Callable[..., NDArray[np.float64]]:
         """The numpy twin of :attr:`function` (from :mod:`mixlens.transforms.adstock`)."""
-        raise NotImplementedError
 
     def pt_weights(self, params: Mapping[str, Any]) -> Any:
         """Symbolic kernel ``(l_max, *batch)`` for parameter tensors keyed by name."""
@@ -250,9 +251,9 @@ class SaturationTransform(_Transform):
     media_power: ClassVar[Mapping[str, int]] = MappingProxyType({})
 
     @property
+    @abstractmethod
     def numpy_function(self) -> Callable[..., NDArray[np.float64]]:
         """The numpy twin of :attr:`function` (from :mod:`mixlens.transforms.saturation`)."""
-        raise NotImplementedError
 
     def pt_apply(self, x: Any, params: Mapping[str, Any]) -> Any:
         """Symbolic response to scaled adstocked media ``x``."""
@@ -264,11 +265,11 @@ class SaturationTransform(_Transform):
         """Numeric response to scaled adstocked media ``x`` (parameters broadcast with it)."""
         return self.numpy_function(x, **params)
 
+    @abstractmethod
     def np_elasticity(
         self, x: NDArray[np.float64], params: Mapping[str, NDArray[np.float64]]
     ) -> NDArray[np.float64]:
         """``x * f'(x)``: the response's change per unit relative change of media."""
-        raise NotImplementedError
 
 
 @dataclass(frozen=True)
