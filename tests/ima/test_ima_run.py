@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import true_adstock, true_weekly
+from tests.ima.conftest import true_adstock, true_weekly
 
 from mixlens.data.simulate.mmm import SimulatedMMM
 from mixlens.errors import DataError
