@@ -43,6 +43,11 @@ ima_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(ima_app, name="ima")
+agents_app = typer.Typer(
+    help="Decentralized attribution: agents keep their rows and fit one shared model.",
+    no_args_is_help=True,
+)
+app.add_typer(agents_app, name="agents")
 mta_app = typer.Typer(
     help="Multi-touch attribution on user journeys: heuristics, Markov, Shapley.",
     no_args_is_help=True,
@@ -497,6 +502,44 @@ def allocate_command(
     out_console.print(f"allocation: {out / 'allocation.csv'}", highlight=False)
 
 
+@agents_app.command("run")
+def agents_run_command(
+    out: OutDir = Path("agents"),
+    scenario: Annotated[str, typer.Option(help="regions (5 regions, horizontal split).")] = (
+        "regions"
+    ),
+    scale: Annotated[int, typer.Option(min=1, help="Multiply every agent's rows by K.")] = 1,
+    protocol: Annotated[
+        str, typer.Option(help="exact (secure sufficient statistics) or admm (non-negative).")
+    ] = "exact",
+    dp_epsilon: Annotated[
+        float | None, typer.Option(help="Differential privacy budget per agent (exact only).")
+    ] = None,
+    seed: Seed = 0,
+) -> None:
+    """Fit the shared response model across agents: rounds.csv, attribution.csv, audit.jsonl."""
+    from mixlens.agents.run import run_to_dir
+
+    with _user_errors(), _progress() as step:
+        update = step("agents run")
+        summary = run_to_dir(
+            scenario,
+            scale=scale,
+            out_dir=out,
+            protocol=protocol,
+            dp_epsilon=dp_epsilon,
+            seed=seed,
+            progress=lambda stage: update(stage, 0.5),
+        )
+        update("done", 1.0)
+    out_console.print(
+        f"rounds {summary.get('rounds')}, bytes {summary.get('bytes_total'):,}, "
+        f"relative difference vs centralized {summary.get('rel_diff_vs_centralized'):.2e}",
+        highlight=False,
+    )
+    out_console.print(f"attribution: {out / 'attribution.csv'}", highlight=False)
+
+
 @mta_app.command("fit")
 def mta_fit_command(
     out: OutDir = Path("mta"),
@@ -538,7 +581,6 @@ def mta_fit_command(
 
 #: Stages of design.md that later issues deliver: name, what it does, the issue.
 PLANNED_STAGES: tuple[tuple[str, str, int], ...] = (
-    ("agents", "Decentralized attribution by agents that keep their data.", 7),
     ("market", "Multi-agent reinforcement-learning market.", 9),
     ("serve", "Real-time attribution service and live dashboard.", 10),
     ("keys", "API keys for the real-time service.", 10),

@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from mixlens.agents.run import run_to_dir as run_agents
 from mixlens.allocation.response import TrueResponse
 from mixlens.allocation.run import allocate_to_dir
 from mixlens.data.io import write_json, write_text
@@ -24,6 +25,7 @@ from mixlens.mmm.fit import ConvergenceWarning
 from mixlens.mmm.run import fit_to_dir as fit_mmm
 from mixlens.mta.evaluate import accuracy_against_truth
 from mixlens.mta.run import fit_to_dir as fit_mta
+from mixlens.report.agents import agents_section
 from mixlens.report.allocation import allocation_section
 from mixlens.report.experiments import experiment_section
 from mixlens.report.html import Section, render_report
@@ -196,6 +198,11 @@ def run_demo(
     )
     geo_counterfactual = pd.read_csv(out / "experiment" / "counterfactual.csv")
 
+    agents_summary = run_agents(
+        "regions", out_dir=out / "agents", seed=cfg.seed, progress=lambda stage: None
+    )
+    agents_credit = pd.read_csv(out / "agents" / "attribution.csv")
+
     fit_mta(
         touchpoints=out / "simulate_journeys" / "touchpoints.csv",
         conversions=out / "simulate_journeys" / "conversions.csv",
@@ -223,6 +230,7 @@ def run_demo(
         ),
         journey_world_section(journeys.paths, journeys.channel_truth, journeys.summary),
         mta_section(attribution, accuracy, journeys.channel_truth),
+        agents_section(agents_credit, agents_summary),
         experiment_section(
             geo_summary, geo_counterfactual, true_incremental=geo_world.incremental_outcome
         ),
@@ -252,6 +260,7 @@ def run_demo(
             "ima fit",
             "simulate geo-experiment",
             "experiment analyze",
+            "agents run",
             "mta fit",
             "report",
         ],
@@ -269,6 +278,10 @@ def run_demo(
             "prob_better_than_current": allocation_summary["prob_better_than_current"],
             "true_current_outcome": true_current,
             "true_recommended_outcome": true_recommended,
+        },
+        "agents": {
+            key: agents_summary.get(key)
+            for key in ("rounds", "bytes_total", "rel_diff_vs_centralized", "epsilon_spent")
         },
         "mta_accuracy": accuracy.to_dict(orient="records"),
         "experiment": {

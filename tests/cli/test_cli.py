@@ -25,9 +25,9 @@ def test_help_lists_one_command_per_stage() -> None:
 
 
 def test_planned_stage_says_so_and_fails() -> None:
-    result = runner.invoke(app, ["agents", "run", "--scenario", "x"])
+    result = runner.invoke(app, ["market", "train", "--out", "x"])
     assert result.exit_code == 1
-    assert "issue #7" in result.stderr
+    assert "issue #9" in result.stderr
 
 
 def _files(root: Path) -> list[Path]:
@@ -168,7 +168,16 @@ def test_demo_writes_self_contained_report(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     html = (tmp_path / "report.html").read_text()
     assert html.count("<svg") >= 8
-    for section in ("mmm-world", "mmm", "allocation", "ima", "journey-world", "mta", "experiment"):
+    for section in (
+        "mmm-world",
+        "mmm",
+        "allocation",
+        "ima",
+        "journey-world",
+        "mta",
+        "agents",
+        "experiment",
+    ):
         assert f'id="{section}"' in html
     assert (tmp_path / "mmm" / "posterior.nc").exists()
     assert (tmp_path / "mta" / "attribution.csv").exists()
@@ -455,3 +464,22 @@ def test_allocate_from_mmm_fit(tmp_path: Path) -> None:
          "--out", str(tmp_path / "bad")],
     )  # fmt: skip
     assert bad.exit_code == 2
+
+
+def test_agents_run_regions(tmp_path: Path) -> None:
+    import json
+
+    import pandas as pd
+
+    result = runner.invoke(app, ["agents", "run", "--scenario", "regions", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    credit = pd.read_csv(tmp_path / "attribution.csv")
+    assert list(credit.columns) == ["agent", "channel", "credit"]
+    agents = credit[credit["agent"] != "all"].groupby("channel")["credit"].sum()
+    total = credit[credit["agent"] == "all"].set_index("channel")["credit"]
+    np.testing.assert_allclose(agents.loc[total.index], total, rtol=1e-9)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["rel_diff_vs_centralized"] < 1e-9
+    lines = (tmp_path / "audit.jsonl").read_text().splitlines()
+    assert lines and {"round", "sender", "receiver", "kind", "bytes"} <= set(json.loads(lines[0]))
+    assert (tmp_path / "rounds.csv").exists()
