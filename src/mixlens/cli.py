@@ -25,7 +25,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 simulate_app = typer.Typer(
-    help="Simulate a world with known ground truth (MMM or journeys).", no_args_is_help=True
+    help="Simulate a world with known ground truth (MMM, journeys, geo experiment).",
+    no_args_is_help=True,
 )
 app.add_typer(simulate_app, name="simulate")
 mmm_app = typer.Typer(
@@ -605,7 +606,7 @@ def _planned_stage(name: str, issue: int) -> Callable[..., None]:
 for _name, _help, _issue in PLANNED_STAGES:
     app.command(
         _name,
-        help=f"{_help} [not yet available: issue #{_issue}]",
+        help=f"{_help} (not yet available: issue #{_issue})",
         context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
     )(_planned_stage(_name, _issue))
 
