@@ -24,36 +24,29 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-simulate_app = typer.Typer(
-    help="Simulate a world with known ground truth (MMM, journeys, geo experiment).",
-    no_args_is_help=True,
+
+
+def _group(name: str, help_text: str) -> typer.Typer:
+    """Add a sub-command group (a pipeline stage with several commands) to the app."""
+    group = typer.Typer(help=help_text, no_args_is_help=True)
+    app.add_typer(group, name=name)
+    return group
+
+
+simulate_app = _group(
+    "simulate", "Simulate a world with known ground truth (MMM, journeys, geo experiment)."
 )
-app.add_typer(simulate_app, name="simulate")
-mmm_app = typer.Typer(
-    help="Bayesian marketing mix model: decomposition, ROI and marginal ROI with intervals.",
-    no_args_is_help=True,
+mmm_app = _group(
+    "mmm", "Bayesian marketing mix model: decomposition, ROI and marginal ROI with intervals."
 )
-app.add_typer(mmm_app, name="mmm")
-experiment_app = typer.Typer(
-    help="Geo-holdout and A/B lift analysis; writes lift_tests.csv for calibration.",
-    no_args_is_help=True,
+experiment_app = _group(
+    "experiment", "Geo-holdout and A/B lift analysis; writes lift_tests.csv for calibration."
 )
-app.add_typer(experiment_app, name="experiment")
-ima_app = typer.Typer(
-    help="Integrated marketing attribution: campaign credit anchored in the MMM.",
-    no_args_is_help=True,
+ima_app = _group("ima", "Integrated marketing attribution: campaign credit anchored in the MMM.")
+agents_app = _group(
+    "agents", "Decentralized attribution: agents keep their rows and fit one shared model."
 )
-app.add_typer(ima_app, name="ima")
-agents_app = typer.Typer(
-    help="Decentralized attribution: agents keep their rows and fit one shared model.",
-    no_args_is_help=True,
-)
-app.add_typer(agents_app, name="agents")
-mta_app = typer.Typer(
-    help="Multi-touch attribution on user journeys: heuristics, Markov, Shapley.",
-    no_args_is_help=True,
-)
-app.add_typer(mta_app, name="mta")
+mta_app = _group("mta", "Multi-touch attribution on user journeys: heuristics, Markov, Shapley.")
 
 console = Console(stderr=True)
 out_console = Console()
