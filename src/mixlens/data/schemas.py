@@ -172,7 +172,7 @@ def _parse_floats(text: pd.Series) -> tuple[FloatArray, BoolArray]:
     arrow = pa.array(text, from_pandas=True)
     stripped = pc.utf8_trim_whitespace(arrow)
     cleaned = pc.if_else(pc.equal(stripped, ""), pa.scalar(None, stripped.type), stripped)
-    with contextlib.suppress(pa.ArrowInvalid, pa.ArrowNotImplementedError):
+    with contextlib.suppress(pa.ArrowException):  # any value Arrow cannot cast
         values = pc.cast(cleaned, pa.float64()).to_numpy(zero_copy_only=False)
         return np.asarray(values, dtype=np.float64), np.zeros(len(text), dtype=bool)
     # Arrow refused some value: let pandas find which ones.
