@@ -1,0 +1,67 @@
+"""``mixlens ima``: campaign credit anchored in the MMM."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mixlens.cli._app import (
+    OutDir,
+    Seed,
+    _fail,
+    _group,
+    _progress,
+    _user_errors,
+    out_console,
+)
+
+ima_app = _group("ima", "Integrated marketing attribution: campaign credit anchored in the MMM.")
+
+
+@ima_app.command("fit")
+def ima_fit_command(
+    campaigns: Annotated[
+        Path, typer.Option(help="Daily campaign media: date, channel, campaign, spend, ...")
+    ],
+    out: OutDir = Path("ima"),
+    mmm: Annotated[Path | None, typer.Option(help="A `mixlens mmm fit` output folder.")] = None,
+    contributions: Annotated[
+        Path | None,
+        typer.Option(help="Or bring your own MMM: weekly date, channel, contribution."),
+    ] = None,
+    adstock: Annotated[
+        Path | None,
+        typer.Option(help="With --contributions: channel, theta, peak, l_max (weeks)."),
+    ] = None,
+    media: Annotated[
+        str, typer.Option(help="Campaign media metric: impressions, spend or clicks.")
+    ] = "impressions",
+    method: Annotated[str, typer.Option(help="advi (default) or nuts.")] = "advi",
+    draws: Annotated[int, typer.Option(min=10, help="Posterior draws.")] = 200,
+    seed: Seed = 0,
+) -> None:
+    """Split each channel's MMM contribution over its campaigns: campaign_daily.csv, ..."""
+    from mixlens.ima.run import fit_to_dir
+
+    if (mmm is None) == (contributions is None):
+        raise _fail("give --mmm MMM_DIR, or --contributions FILE (with --adstock FILE)")
+    if method not in ("advi", "nuts"):
+        raise _fail(f"--method must be 'advi' or 'nuts', got {method!r}")
+    if media not in ("impressions", "spend", "clicks"):
+        raise _fail(f"--media must be impressions, spend or clicks, got {media!r}")
+    with _user_errors(), _progress() as step:
+        fit_to_dir(
+            campaigns=campaigns,
+            out_dir=out,
+            mmm_dir=mmm,
+            mmm_contributions=contributions,
+            adstock=adstock,
+            media=media,
+            method="advi" if method == "advi" else "nuts",
+            draws=draws,
+            seed=seed,
+            progress=step("ima fit"),
+        )
+    out_console.print(f"ima: {out / 'campaigns.csv'}", highlight=False)

@@ -1,0 +1,67 @@
+"""``mixlens mmm``: the Bayesian marketing mix model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mixlens.cli._app import (
+    OutDir,
+    Seed,
+    _fail,
+    _group,
+    _progress,
+    _user_errors,
+    out_console,
+)
+
+mmm_app = _group(
+    "mmm", "Bayesian marketing mix model: decomposition, ROI and marginal ROI with intervals."
+)
+
+
+@mmm_app.command("fit")
+def mmm_fit_command(
+    panel: Annotated[Path, typer.Argument(help="Weekly channel panel (CSV, Parquet, DuckDB).")],
+    out: OutDir = Path("mmm"),
+    target: Annotated[str, typer.Option(help="Outcome column.")] = "sales",
+    controls: Annotated[str, typer.Option(help="Comma-separated control columns.")] = "",
+    method: Annotated[
+        str, typer.Option(help="nuts (full posterior) or advi (fast preview).")
+    ] = "nuts",
+    draws: Annotated[int, typer.Option(min=10, help="Posterior draws per chain.")] = 1000,
+    tune: Annotated[int, typer.Option(min=0, help="Tuning steps per chain.")] = 1000,
+    chains: Annotated[int, typer.Option(min=1, help="Chains.")] = 4,
+    lift_tests: Annotated[
+        Path | None,
+        typer.Option(help="lift_tests.csv from `mixlens experiment analyze`, to calibrate."),
+    ] = None,
+    holdout_weeks: Annotated[
+        int, typer.Option(min=0, help="Fit without the last N weeks and score them.")
+    ] = 0,
+    seed: Seed = 0,
+) -> None:
+    """Fit the MMM: roi.csv, contributions.csv, params.csv, posterior.nc, summary.json."""
+    from mixlens.mmm.run import fit_to_dir
+
+    if method not in ("nuts", "advi"):
+        raise _fail(f"--method must be 'nuts' or 'advi', got {method!r}")
+    control_list = tuple(c.strip() for c in controls.split(",") if c.strip())
+    with _user_errors(), _progress() as step:
+        fit_to_dir(
+            panel,
+            out_dir=out,
+            target=target,
+            controls=control_list,
+            method="nuts" if method == "nuts" else "advi",
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            seed=seed,
+            progress=step("mmm fit"),
+            lift_tests=lift_tests,
+            holdout_weeks=holdout_weeks,
+        )
+    out_console.print(f"mmm: {out / 'roi.csv'}", highlight=False)

@@ -1,0 +1,58 @@
+"""``mixlens mta``: multi-touch attribution on user journeys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mixlens.cli._app import (
+    OutDir,
+    Seed,
+    _group,
+    _progress,
+    _user_errors,
+    out_console,
+)
+
+mta_app = _group("mta", "Multi-touch attribution on user journeys: heuristics, Markov, Shapley.")
+
+
+@mta_app.command("fit")
+def mta_fit_command(
+    out: OutDir = Path("mta"),
+    touchpoints: Annotated[
+        Path | None, typer.Option(help="Touchpoint log: user_id, timestamp, channel.")
+    ] = None,
+    conversions: Annotated[
+        Path | None, typer.Option(help="Conversion log: user_id, timestamp[, value].")
+    ] = None,
+    paths: Annotated[
+        Path | None, typer.Option(help="Or a path table in ChannelAttribution's format.")
+    ] = None,
+    models: Annotated[
+        str, typer.Option(help="Comma-separated models; empty runs all the input supports.")
+    ] = "",
+    order: Annotated[int, typer.Option(help="Markov chain order (1 to 4).")] = 1,
+    lookback: Annotated[float, typer.Option(help="Journey lookback window, days.")] = 30.0,
+    seed: Seed = 0,
+) -> None:
+    """Credit conversions to channels: attribution.csv (model, channel, conversions, value)."""
+    from mixlens.mta.run import fit_to_dir
+
+    model_list = [m.strip() for m in models.split(",") if m.strip()] or None
+    with _user_errors(), _progress() as step:
+        summary = fit_to_dir(
+            touchpoints=touchpoints,
+            conversions=conversions,
+            paths=paths,
+            models=model_list,
+            order=order,
+            lookback_days=lookback,
+            out_dir=out,
+            seed=seed,
+            progress=step("mta fit"),
+        )
+    ran = ", ".join(summary.get("models", {}))
+    out_console.print(f"attribution: {out / 'attribution.csv'} ({ran})", highlight=False)
