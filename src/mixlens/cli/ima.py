@@ -29,16 +29,23 @@ def ima_fit_command(
     mmm: Annotated[Path | None, typer.Option(help="A `mixlens mmm fit` output folder.")] = None,
     contributions: Annotated[
         Path | None,
-        typer.Option(help="Or bring your own MMM: weekly date, channel, contribution."),
+        typer.Option(help="Or bring your own MMM: date, channel, contribution (weekly or daily)."),
     ] = None,
     adstock: Annotated[
         Path | None,
-        typer.Option(help="With --contributions: channel, theta, peak, l_max (weeks)."),
+        typer.Option(help="With --contributions: channel, theta, peak, l_max (MMM periods)."),
     ] = None,
     media: Annotated[
         str, typer.Option(help="Campaign media metric: impressions, spend or clicks.")
     ] = "impressions",
     method: Annotated[str, typer.Option(help="advi (default) or nuts.")] = "advi",
+    model: Annotated[
+        str,
+        typer.Option(
+            help="auto (per channel, the better weekly fit), saturating (campaigns share "
+            "the channel's Hill curve) or linear (the paper's regression)."
+        ),
+    ] = "auto",
     draws: Annotated[int, typer.Option(min=10, help="Posterior draws.")] = 200,
     seed: Seed = 0,
 ) -> None:
@@ -49,6 +56,8 @@ def ima_fit_command(
         raise _fail("give --mmm MMM_DIR, or --contributions FILE (with --adstock FILE)")
     if method not in ("advi", "nuts"):
         raise _fail(f"--method must be 'advi' or 'nuts', got {method!r}")
+    if model not in ("auto", "saturating", "linear"):
+        raise _fail(f"--model must be auto, saturating or linear, got {model!r}")
     if media not in ("impressions", "spend", "clicks"):
         raise _fail(f"--media must be impressions, spend or clicks, got {media!r}")
     with _user_errors(), _progress() as step:
@@ -60,6 +69,11 @@ def ima_fit_command(
             adstock=adstock,
             media=media,
             method="advi" if method == "advi" else "nuts",
+            model="auto"
+            if model == "auto"
+            else "saturating"
+            if model == "saturating"
+            else "linear",
             draws=draws,
             seed=seed,
             progress=step("ima fit"),

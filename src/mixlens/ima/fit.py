@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -22,18 +22,56 @@ from mixlens.ima.regression import (
     ChannelDesign,
     FitMethod,
     ReconcileRule,
+    RegressionDraws,
+    RegressionModel,
     fit_regression,
     reconcile,
 )
 from mixlens.ima.results import UNATTRIBUTED, IMAResult
 from mixlens.transforms.timescale import AdstockParams
 
-__all__ = ["MEDIA_METRICS", "IMAInputs", "campaign_media", "fit_ima", "prepare_inputs"]
+__all__ = [
+    "MEDIA_METRICS",
+    "IMAInputs",
+    "campaign_media",
+    "fit_ima",
+    "period_days",
+    "prepare_inputs",
+]
 
 FloatArray = NDArray[np.float64]
 
 #: Media metrics a channel's regression can use.
 MEDIA_METRICS = ("impressions", "spend", "clicks")
+
+
+def period_days(starts: pd.DatetimeIndex) -> int:
+    """Days per MMM period: ``1`` if the sorted dates are consecutive days, else ``7``.
+
+    Examples
+    --------
+    >>> period_days(pd.date_range("2024-01-01", periods=3, freq="D"))
+    1
+    >>> period_days(pd.date_range("2024-01-01", periods=3, freq="7D"))
+    7
+    """
+    steps = np.diff(starts.to_numpy()).astype("timedelta64[D]").astype(int)
+    return 1 if steps.size and np.all(steps == 1) else 7
+
+
+def _weekly_sums(daily: FloatArray) -> FloatArray:
+    """Sum consecutive 7-day blocks from the first day (the last one may be short)."""
+    out: FloatArray = np.add.reduceat(daily, np.arange(0, daily.size, 7))
+    return out
+
+
+def _weekly_mape(design: ChannelDesign, draws: RegressionDraws) -> float:
+    """Weekly MAPE (percent) of a fitted regression against the channel's contribution."""
+    observed, predicted = _weekly_sums(design.y), _weekly_sums(draws.predict(design))
+    keep = np.abs(observed) >= 0.01 * np.mean(np.abs(observed))
+    if not keep.any():
+        return 0.0
+    return float(np.mean(np.abs(predicted[keep] - observed[keep]) / np.abs(observed[keep]))) * 100
 
 
 def _media_for(media: str | Mapping[str, str], channel: str) -> str:
@@ -53,6 +91,7 @@ def campaign_media(
     metric: str,
     weekly_params: AdstockParams | None,
     window: slice,
+    period_days: int = 7,
 ) -> tuple[tuple[str, ...], FloatArray, FloatArray]:
     """Raw and adstocked daily media of one channel's campaigns.
 
@@ -67,9 +106,11 @@ def campaign_media(
     metric
         ``impressions``, ``spend`` or ``clicks`` (missing values count as zero).
     weekly_params
-        The channel's adstock on the weekly scale (``None``: no carryover).
+        The channel's adstock with lags in MMM periods (``None``: no carryover).
     window
         The fitted days within ``days``.
+    period_days
+        Days per MMM period: 7 for a weekly MMM, 1 for a daily one.
 
     Returns
     -------
@@ -82,7 +123,11 @@ def campaign_media(
     wide = daily_media_matrix(part, days, value=metric, key="campaign")
     names = tuple(sorted(wide.columns))
     raw = wide[list(names)].to_numpy(dtype=np.float64)
-    stock = raw if weekly_params is None else daily_adstock(raw, weekly_params)
+    stock = (
+        raw
+        if weekly_params is None
+        else daily_adstock(raw, weekly_params, days_per_week=period_days)
+    )
     return names, raw[window], stock[window]
 
 
@@ -99,9 +144,9 @@ class IMAInputs:
     media
         Media metric per channel.
     weeks
-        First day of each week.
+        First day of each MMM period (weeks, or days for a daily MMM).
     days
-        Every day of the weeks.
+        Every day of the periods.
     skipped
         Channels of the MMM without campaign rows (not attributed).
     """
@@ -132,7 +177,8 @@ def prepare_inputs(
     """
     weekly = weekly.assign(date=pd.to_datetime(weekly["date"]))
     weeks = pd.DatetimeIndex(weekly["date"].drop_duplicates().sort_values())
-    window_days = daily_grid(weeks)
+    step = period_days(weeks)
+    window_days = daily_grid(weeks, step)
     camp = campaigns.assign(date=pd.to_datetime(campaigns["date"]))
     camp = camp[camp["date"] <= window_days[-1]]
     first = min(camp["date"].min(), window_days[0]) if len(camp) else window_days[0]
@@ -153,9 +199,12 @@ def prepare_inputs(
             metric=metrics[channel],
             weekly_params=adstock_params[channel],
             window=window,
+            period_days=step,
         )
         wk = weekly[weekly["channel"] == channel].sort_values("date")
-        y = split_weekly(wk["contribution"].to_numpy(dtype=np.float64), stock.sum(axis=1))
+        y = split_weekly(
+            wk["contribution"].to_numpy(dtype=np.float64), stock.sum(axis=1), days_per_week=step
+        )
         designs.append(ChannelDesign(channel=channel, campaigns=names, y=y, x=stock))
         sp = camp[(camp["channel"] == channel) & (camp["date"] >= window_days[0])]
         by = sp.groupby("campaign")["spend"].sum()
@@ -171,6 +220,7 @@ def fit_ima(
     *,
     media: str | Mapping[str, str] = "impressions",
     method: FitMethod = "advi",
+    model: RegressionModel | Literal["auto"] = "auto",
     draws: int = 200,
     seed: int = 0,
     ci: float = 0.9,
@@ -196,6 +246,12 @@ def fit_ima(
         (``impressions`` by default).
     method
         ``"advi"`` (default) or ``"nuts"``.
+    model
+        ``"saturating"`` (campaigns through the channel's Hill curve of their weighted
+        pressure, Aumann-Shapley split), ``"linear"`` (the paper's regression; see
+        :mod:`mixlens.ima.regression`), or ``"auto"`` (default): fit both and keep, per
+        channel, the one whose weekly sums fit the MMM's channel contribution better
+        (lower weekly MAPE; the two differ by three curve parameters per channel).
     draws
         Posterior draws.
     seed
@@ -216,13 +272,29 @@ def fit_ima(
     inputs = prepare_inputs(weekly, adstock_params, campaigns, media=media)
     designs, weeks, window_days = inputs.designs, inputs.weeks, inputs.days
     fit_start = time.perf_counter()
-    draws_ = fit_regression(designs, method=method, draws=draws, seed=seed, advi_steps=advi_steps)
+    candidates: tuple[RegressionModel, ...] = (
+        ("saturating", "linear") if model == "auto" else (model,)
+    )
+    fitted = {
+        name: fit_regression(
+            designs, method=method, model=name, draws=draws, seed=seed, advi_steps=advi_steps
+        )
+        for name in candidates
+    }
+    chosen = {
+        d.channel: min(candidates, key=lambda name: _weekly_mape(d, fitted[name])) for d in designs
+    }
     fit_seconds = time.perf_counter() - fit_start
     daily, rows, totals, weekly_fit, coefs = [], [], [], [], []
     for d in designs:
-        beta, alpha = draws_.beta[d.channel], draws_.alpha[d.channel]
-        parts = beta[:, None, :] * d.x[None, :, :]  # (S, T, K)
-        pred = parts.sum(axis=2).mean(axis=0) + alpha.mean()
+        draws_ = fitted[chosen[d.channel]]
+        parts = draws_.campaign_parts(d)  # (S, T, K)
+        pred = parts.sum(axis=2).mean(axis=0) + draws_.alpha[d.channel].mean()
+        # Effect per unit of adstocked media over the window (the linear model's beta).
+        exposure = d.x.sum(axis=0)
+        beta = np.where(
+            exposure > 0, parts.sum(axis=1) / np.where(exposure > 0, exposure, 1.0), 0.0
+        )
         scaled, unattr = reconcile(d.y, parts, rule=rule)
         mean_daily = np.concatenate([scaled.mean(axis=0), unattr.mean(axis=0)[:, None]], axis=1)
         names = [*d.campaigns, UNATTRIBUTED]
@@ -249,10 +321,10 @@ def fit_ima(
         weekly_fit.append(
             pd.DataFrame(
                 {
-                    "date": weeks,
+                    "date": window_days[::7],
                     "channel": d.channel,
-                    "observed": d.y.reshape(-1, 7).sum(axis=1),
-                    "predicted": pred.reshape(-1, 7).sum(axis=1),
+                    "observed": _weekly_sums(d.y),
+                    "predicted": _weekly_sums(pred),
                 }
             )
         )
@@ -270,10 +342,13 @@ def fit_ima(
         )
     meta: dict[str, Any] = {
         "n_days": len(window_days),
-        "n_weeks": len(weeks),
+        "n_weeks": len(window_days[::7]),
+        "period_days": period_days(weeks),
         "n_channels": len(designs),
         "skipped_channels": inputs.skipped,
         "rule": rule,
+        "model": model,
+        "model_by_channel": chosen,
         "fit_seconds": round(fit_seconds, 3),
         "total_seconds": round(time.perf_counter() - start, 3),
     }
@@ -283,7 +358,7 @@ def fit_ima(
         total_draws=np.concatenate(totals, axis=1),
         weekly=pd.concat(weekly_fit, ignore_index=True),
         coefficients=pd.concat(coefs, ignore_index=True),
-        method=draws_.method,
+        method=method,
         media=inputs.media,
         ci=ci,
         meta=meta,

@@ -20,8 +20,25 @@ effective as its channel has coefficient one, and the priors are
   of the channel the campaigns do not explain;
 * ``sigma_c ~ HalfNormal(1)``.
 
+**Saturating share model** (``model="saturating"``, beyond the paper). The linear
+regression ignores that a channel saturates: a campaign flighted in busy weeks looks
+weak, one flighted alone looks strong. Here the campaigns act through one channel
+pressure with a Hill curve::
+
+    y_t = alpha_c + B_c * hill(P_t; K_c, s_c) + e_t,   P_t = sum_k m_k * x_{k,t} / xbar_c
+
+with ``xbar_c`` the channel's mean daily adstocked media, ``log m_k = tau_c * z_k``
+(relative campaign effectiveness, partially pooled around the channel's),
+``K_c ~ LogNormal(0, 0.7)`` (half-saturation relative to mean pressure),
+``s_c ~ LogNormal(0, 0.5)``, ``B_c ~ LogNormal(log 2, 1)`` on the scaled outcome. A
+campaign's part of the media response on day ``t`` is its Aumann-Shapley share
+``B_c hill(P_t) * m_k x_{k,t} / (xbar_c P_t)``: the split of a response that depends on
+the campaigns only through their weighted sum, so the parts add up to the response.
+
 All channels are fitted in one model (one compilation), independent given the data.
 Inference is ADVI (mean field, Adam) by default or NUTS on request.
+:meth:`RegressionDraws.campaign_parts` gives every draw's campaign contributions for
+either model, before reconciliation.
 
 Reconciliation (:func:`reconcile`), per draw and day, with ``S_t = sum_k beta_k x_{k,t}``:
 if ``S_t <= y_t`` campaigns keep ``beta_k x_{k,t}`` and ``unattributed = y_t - S_t``;
@@ -36,7 +53,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -47,6 +64,7 @@ __all__ = [
     "FitMethod",
     "ReconcileRule",
     "RegressionDraws",
+    "RegressionModel",
     "fit_regression",
     "reconcile",
 ]
@@ -54,6 +72,7 @@ __all__ = [
 FloatArray = NDArray[np.float64]
 FitMethod = Literal["advi", "nuts"]
 ReconcileRule = Literal["cap", "proportional"]
+RegressionModel = Literal["linear", "saturating"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -107,16 +126,59 @@ class RegressionDraws:
     Parameters
     ----------
     beta
-        Per channel, shape ``(n_draws, n_campaigns)``: target units per media unit.
+        Per channel, shape ``(n_draws, n_campaigns)``. Linear model: the campaign effect,
+        target units per media unit. Saturating model: the relative effectiveness
+        ``m_k / xbar_c`` (per media unit; only ratios within a channel matter).
     alpha
         Per channel, shape ``(n_draws,)``: target units per day.
     method
         ``"advi"`` or ``"nuts"``.
+    model
+        ``"linear"`` or ``"saturating"``.
+    curve
+        Saturating model only: per channel ``{"B": (n_draws,) target units per day,
+        "K": (n_draws,), "s": (n_draws,)}``, the Hill curve of the weighted pressure.
     """
 
     beta: dict[str, FloatArray]
     alpha: dict[str, FloatArray]
     method: str
+    model: str = "linear"
+    curve: dict[str, dict[str, FloatArray]] = field(default_factory=dict)
+
+    def campaign_parts(self, design: ChannelDesign) -> FloatArray:
+        """Every draw's campaign contributions before reconciliation, target units.
+
+        Parameters
+        ----------
+        design
+            The channel's regression data (the one the draws were fitted on, or new
+            media of the same campaigns).
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``(n_draws, n_days, n_campaigns)``, non-negative.
+        """
+        weights = self.beta[design.channel]
+        parts = weights[:, None, :] * design.x[None, :, :]  # (S, T, K)
+        if self.model == "linear":
+            return parts
+        c = self.curve[design.channel]
+        pressure = parts.sum(axis=2)  # (S, T)
+        half, slope = c["K"][:, None], c["s"][:, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(pressure > 0, (pressure / half) ** slope, 0.0)
+            response = c["B"][:, None] * ratio / (1.0 + ratio)
+            per_unit = np.where(pressure > 0, response / np.where(pressure > 0, pressure, 1), 0)
+        out: FloatArray = parts * per_unit[:, :, None]
+        return out
+
+    def predict(self, design: ChannelDesign) -> FloatArray:
+        """Posterior-mean daily channel contribution the regression predicts, ``(n_days,)``."""
+        total = self.campaign_parts(design).sum(axis=2) + self.alpha[design.channel][:, None]
+        out: FloatArray = total.mean(axis=0)
+        return out
 
 
 @contextmanager
@@ -135,6 +197,7 @@ def fit_regression(
     designs: Sequence[ChannelDesign],
     *,
     method: FitMethod = "advi",
+    model: RegressionModel = "linear",
     draws: int = 200,
     seed: int = 0,
     advi_steps: int = 8000,
@@ -150,6 +213,9 @@ def fit_regression(
     method
         ``"advi"`` (mean-field ADVI with Adam, then ``draws`` samples) or ``"nuts"``
         (2 chains of ``draws`` after ``tune``, nutpie when installed).
+    model
+        ``"linear"`` (the paper's regression) or ``"saturating"`` (campaigns through a
+        shared Hill curve of their weighted pressure); see the module docstring.
     draws
         Posterior draws (per chain for NUTS).
     seed
@@ -169,7 +235,8 @@ def fit_regression(
     Raises
     ------
     ValueError
-        If ``designs`` is empty, their lengths differ, or ``method`` is unknown.
+        If ``designs`` is empty, their lengths differ, or ``method`` or ``model`` is
+        unknown.
     """
     import pymc as pm
     import pytensor.tensor as pt
@@ -181,27 +248,44 @@ def fit_regression(
         raise ValueError(f"channels have different numbers of days: {sorted(n_days)}")
     if method not in ("advi", "nuts"):
         raise ValueError(f"method must be 'advi' or 'nuts', got {method!r}")
+    if model not in ("linear", "saturating"):
+        raise ValueError(f"model must be 'linear' or 'saturating', got {model!r}")
     if draws < 1:
         raise ValueError(f"draws must be >= 1, got {draws}")
     n_ch = len(designs)
     sizes = [len(d.campaigns) for d in designs]
     ch_idx = np.repeat(np.arange(n_ch), sizes)
-    x_scaled = np.concatenate(
-        [d.x * (d.effectiveness / d.y_scale) for d in designs], axis=1
-    )  # (T, K)
+    if model == "linear":
+        # A campaign as effective as its channel has coefficient one on this scale.
+        col_scale = [d.effectiveness / d.y_scale for d in designs]
+    else:
+        # Mean daily channel pressure one when every m_k is one.
+        col_scale = [1.0 / _mean_media(d) for d in designs]
+    x_scaled = np.concatenate([d.x * f for d, f in zip(designs, col_scale, strict=True)], axis=1)
     y_scaled = np.stack([d.y / d.y_scale for d in designs], axis=1)  # (T, C)
     onehot = np.zeros((ch_idx.size, n_ch))
     onehot[np.arange(ch_idx.size), ch_idx] = 1.0
     rng = np.random.default_rng(seed)
-    with _quiet(), pm.Model() as model:
-        mu = pm.Normal("mu", 0.0, 0.5, shape=n_ch)
-        tau = pm.HalfNormal("tau", 0.5, shape=n_ch)
-        z = pm.Normal("z", 0.0, 1.0, shape=ch_idx.size)
-        m = pm.Deterministic("m", pt.exp(mu[ch_idx] + tau[ch_idx] * z))
+    with _quiet(), pm.Model() as pm_model:
         alpha = pm.HalfNormal("alpha", 0.05, shape=n_ch)
         sigma = pm.HalfNormal("sigma", 1.0, shape=n_ch)
-        pred = pt.dot(pt.as_tensor(x_scaled) * m[None, :], pt.as_tensor(onehot)) + alpha[None, :]
-        pm.Normal("y", mu=pred, sigma=sigma[None, :], observed=y_scaled)
+        if model == "linear":
+            mu = pm.Normal("mu", 0.0, 0.5, shape=n_ch)
+            tau = pm.HalfNormal("tau", 0.5, shape=n_ch)
+            z = pm.Normal("z", 0.0, 1.0, shape=ch_idx.size)
+            m = pm.Deterministic("m", pt.exp(mu[ch_idx] + tau[ch_idx] * z))
+            media = pt.dot(pt.as_tensor(x_scaled) * m[None, :], pt.as_tensor(onehot))
+        else:
+            tau = pm.HalfNormal("tau", 0.5, shape=n_ch)
+            z = pm.Normal("z", 0.0, 1.0, shape=ch_idx.size)
+            m = pm.Deterministic("m", pt.exp(tau[ch_idx] * z))
+            half = pm.LogNormal("K", 0.0, 0.7, shape=n_ch)
+            slope = pm.LogNormal("s", 0.0, 0.5, shape=n_ch)
+            top = pm.LogNormal("B", np.log(2.0), 1.0, shape=n_ch)
+            pressure = pt.dot(pt.as_tensor(x_scaled) * m[None, :], pt.as_tensor(onehot))
+            ratio = (pressure / half[None, :] + 1e-12) ** slope[None, :]
+            media = top[None, :] * ratio / (1.0 + ratio)
+        pm.Normal("y", mu=media + alpha[None, :], sigma=sigma[None, :], observed=y_scaled)
         if method == "advi":
             approx = pm.fit(
                 n=advi_steps,
@@ -220,19 +304,36 @@ def fit_regression(
                 random_seed=int(rng.integers(2**31)),
                 progressbar=progress,
                 compute_convergence_checks=False,
-                model=model,
+                model=pm_model,
             )
     post = idata["posterior"]
-    m_draws = np.asarray(post["m"].stack(sample=("chain", "draw")).transpose("sample", ...).values)
-    a_draws = np.asarray(
-        post["alpha"].stack(sample=("chain", "draw")).transpose("sample", ...).values
-    )
+
+    def flat(name: str) -> FloatArray:
+        values = post[name].stack(sample=("chain", "draw")).transpose("sample", ...).values
+        return np.asarray(values, dtype=np.float64)
+
+    m_draws, a_draws = flat("m"), flat("alpha")
     beta: dict[str, FloatArray] = {}
     alpha_out: dict[str, FloatArray] = {}
+    curve: dict[str, dict[str, FloatArray]] = {}
     for c, d in enumerate(designs):
-        beta[d.channel] = np.asarray(m_draws[:, ch_idx == c] * d.effectiveness, dtype=np.float64)
+        # Back to the data's units: x_scaled = x * col_scale, y_scaled = y / y_scale.
+        scale = col_scale[c] * (d.y_scale if model == "linear" else 1.0)
+        beta[d.channel] = np.asarray(m_draws[:, ch_idx == c] * scale, dtype=np.float64)
         alpha_out[d.channel] = np.asarray(a_draws[:, c] * d.y_scale, dtype=np.float64)
-    return RegressionDraws(beta=beta, alpha=alpha_out, method=method)
+        if model == "saturating":
+            curve[d.channel] = {
+                "B": flat("B")[:, c] * d.y_scale,
+                "K": flat("K")[:, c],
+                "s": flat("s")[:, c],
+            }
+    return RegressionDraws(beta=beta, alpha=alpha_out, method=method, model=model, curve=curve)
+
+
+def _mean_media(design: ChannelDesign) -> float:
+    """Mean daily total adstocked media of a channel (``1`` if zero), media units."""
+    mean = float(design.x.sum(axis=1).mean())
+    return mean if mean > 0 else 1.0
 
 
 def reconcile(

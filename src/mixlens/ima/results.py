@@ -38,7 +38,8 @@ class IMAResult:
         the regression's posterior-mean prediction summed over the week's days.
     coefficients
         ``channel, campaign, beta_mean, beta_lo, beta_hi``: campaign effect, target units
-        per media unit.
+        per media unit (the regression coefficient of the linear model; the model's
+        campaign contribution per unit of adstocked media over the window otherwise).
     method
         Inference method (``"advi"`` or ``"nuts"``).
     media

@@ -5,10 +5,11 @@ Inputs, either
 * ``mmm_dir``: a ``mixlens mmm fit`` directory; its ``contributions.csv`` (posterior-mean
   weekly contribution of each channel), ``params.csv`` (posterior-mean adstock
   parameters) and ``spec.json`` (adstock kind and ``l_max``) are read; or
-* ``mmm_contributions`` (``date, channel, contribution``, weekly, ``date`` the first day
-  of the week) and optionally ``adstock`` (``channel, theta, peak, l_max`` for the
-  delayed kernel, or ``channel, alpha, l_max`` for the geometric one, lags in weeks;
-  without it no carryover is applied), as files (CSV/Parquet) or frames;
+* ``mmm_contributions`` (``date, channel, contribution``, weekly with ``date`` the first
+  day of the week, or daily for a daily MMM: then stage 2 is the identity) and
+  optionally ``adstock`` (``channel, theta, peak, l_max`` for the delayed kernel, or
+  ``channel, alpha, l_max`` for the geometric one, lags in the MMM's periods; without it
+  no carryover is applied), as files (CSV/Parquet) or frames;
 
 plus the daily ``campaigns`` table. Writes ``campaign_daily.csv``, ``campaigns.csv``,
 ``fit.csv`` and ``summary.json`` (each atomically) under ``out_dir``.
@@ -21,7 +22,7 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -30,8 +31,8 @@ from mixlens.data.io import write_json, write_table
 from mixlens.data.loaders import read_table
 from mixlens.data.schemas import validate_campaigns
 from mixlens.errors import DataError
-from mixlens.ima.fit import fit_ima
-from mixlens.ima.regression import FitMethod, ReconcileRule
+from mixlens.ima.fit import fit_ima, period_days
+from mixlens.ima.regression import FitMethod, ReconcileRule, RegressionModel
 from mixlens.transforms.timescale import (
     AdstockParams,
     DelayedParams,
@@ -62,7 +63,7 @@ def _require(frame: pd.DataFrame, columns: tuple[str, ...], file: str) -> None:
 
 
 def _check_weekly(frame: pd.DataFrame, file: str) -> pd.DataFrame:
-    """Validate ``date, channel, contribution``: weekly, consecutive, one row per channel-week."""
+    """Validate ``date, channel, contribution``: consecutive weeks (or days), one row each."""
     _require(frame, ("date", "channel", "contribution"), file)
     out = frame[["date", "channel", "contribution"]].copy()
     dates = pd.to_datetime(out["date"], errors="coerce")
@@ -82,12 +83,13 @@ def _check_weekly(frame: pd.DataFrame, file: str) -> pd.DataFrame:
         raise DataError("duplicate channel and week", file=file, column="date", row=int(dup[0]) + 1)
     weeks = pd.DatetimeIndex(out["date"].drop_duplicates().sort_values())
     steps = np.diff(weeks.to_numpy()).astype("timedelta64[D]").astype(int)
-    if steps.size and np.any(steps != 7):
-        i = int(np.flatnonzero(steps != 7)[0])
+    step = 1 if steps.size and steps[0] == 1 else 7
+    if steps.size and np.any(steps != step):
+        i = int(np.flatnonzero(steps != step)[0])
         row = int(np.flatnonzero(out["date"].to_numpy() == weeks[i + 1].to_datetime64())[0])
         raise DataError(
-            f"weeks must be consecutive (7 days apart): {weeks[i].date()} is followed by "
-            f"{weeks[i + 1].date()}",
+            f"periods must be consecutive weeks (7 days apart) or consecutive days: "
+            f"{weeks[i].date()} is followed by {weeks[i + 1].date()}",
             file=file,
             column="date",
             row=row + 1,
@@ -201,12 +203,13 @@ def _check_campaigns(
         )
     weeks = pd.DatetimeIndex(weekly["date"].drop_duplicates().sort_values())
     dates = pd.to_datetime(campaigns["date"])
-    first_end, last_start = weeks[0] + pd.Timedelta(days=6), weeks[-1]
+    last = pd.Timedelta(days=period_days(weeks) - 1)
+    first_end, last_start = weeks[0] + last, weeks[-1]
     if dates.max() < last_start or dates.min() > first_end:
         i = int(dates.argmax()) if dates.max() < last_start else int(dates.argmin())
         raise DataError(
             f"campaign dates {dates.min().date()} .. {dates.max().date()} do not cover the "
-            f"MMM's weeks {weeks[0].date()} .. {(weeks[-1] + pd.Timedelta(days=6)).date()}",
+            f"MMM's periods {weeks[0].date()} .. {(weeks[-1] + last).date()}",
             file=file,
             column="date",
             row=i + 1,
@@ -223,6 +226,7 @@ def fit_to_dir(
     adstock: TableSource | None = None,
     media: str | Mapping[str, str] = "impressions",
     method: FitMethod = "advi",
+    model: RegressionModel | Literal["auto"] = "auto",
     draws: int = 200,
     seed: int = 0,
     rule: ReconcileRule = "cap",
@@ -247,6 +251,9 @@ def fit_to_dir(
         Media metric (``impressions``, ``spend``, ``clicks``), or one per channel.
     method
         ``"advi"`` (default) or ``"nuts"``.
+    model
+        ``"auto"`` (default), ``"saturating"`` or ``"linear"``, see
+        :func:`mixlens.ima.fit.fit_ima`.
     draws
         Posterior draws.
     seed
@@ -295,7 +302,15 @@ def fit_to_dir(
     camp = _check_campaigns(validate_campaigns(camp_raw, file=cfile), cfile, weekly, mmm_file)
     report("fit", 0.1)
     result = fit_ima(
-        weekly, params, camp, media=media, method=method, draws=draws, seed=seed, rule=rule
+        weekly,
+        params,
+        camp,
+        media=media,
+        method=method,
+        model=model,
+        draws=draws,
+        seed=seed,
+        rule=rule,
     )
     report("write", 0.9)
     out = Path(out_dir)
