@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -69,6 +70,12 @@ def _national_panel(weekly: pd.DataFrame) -> pd.DataFrame:
     means = {"price", "promotion"}
     agg = {c: ("mean" if c in means else "sum") for c in weekly.columns if c not in ("date", "geo")}
     return weekly.groupby("date", sort=True).agg(agg).reset_index()
+
+
+def _with_campaign_truth(campaigns: pd.DataFrame, truth_daily: pd.DataFrame) -> pd.DataFrame:
+    """Add each campaign's true total contribution (``truth``) to ``campaigns.csv`` rows."""
+    truth = truth_daily.groupby(["channel", "campaign"])["contribution"].sum().rename("truth")
+    return campaigns.join(truth, on=["channel", "campaign"])
 
 
 def _national_campaigns(daily: pd.DataFrame) -> pd.DataFrame:
@@ -168,14 +175,16 @@ def run_demo(
     plan = pd.read_csv(out / "allocation" / "allocation.csv")
     true_current, true_recommended = _true_plan_outcomes(cfg, horizon, plan)
 
+    national_campaigns = _national_campaigns(mmm_world.daily_campaign)
     fit_ima(
-        campaigns=_national_campaigns(mmm_world.daily_campaign),
+        campaigns=national_campaigns,
         mmm_dir=out / "mmm",
         out_dir=out / "ima",
         seed=cfg.seed,
         progress=step("ima fit"),
     )
     ima_campaigns = pd.read_csv(out / "ima" / "campaigns.csv")
+    ima_summary = json.loads((out / "ima" / "summary.json").read_text())
     ima_scores = score_campaigns(
         {
             "ima": ima_campaigns.rename(columns={"contribution_mean": "contribution"}),
@@ -221,7 +230,19 @@ def run_demo(
         mmm_section(
             mmm_roi, mmm_world.roi, mmm_summary["diagnostics"], ci=float(mmm_summary["ci"])
         ),
-        ima_section(pd.read_csv(out / "ima" / "fit.csv"), ima_scores),
+        ima_section(
+            pd.read_csv(out / "ima" / "fit.csv"),
+            ima_scores,
+            weekly=pd.read_csv(out / "ima" / "fit_weekly.csv"),
+            campaigns=_with_campaign_truth(ima_campaigns, mmm_world.daily_campaign_contributions),
+            media={
+                str(channel): part.pivot_table(
+                    index="date", columns="campaign", values="impressions", aggfunc="sum"
+                ).fillna(0.0)
+                for channel, part in national_campaigns.groupby("channel")
+            },
+            models=ima_summary["meta"]["model_by_channel"],
+        ),
         allocation_section(
             plan,
             allocation_summary,

@@ -12,7 +12,8 @@ Inputs, either
   no carryover is applied), as files (CSV/Parquet) or frames;
 
 plus the daily ``campaigns`` table. Writes ``campaign_daily.csv``, ``campaigns.csv``,
-``fit.csv`` and ``summary.json`` (each atomically) under ``out_dir``.
+``fit.csv``, ``fit_weekly.csv`` (the weekly series behind ``fit.csv``: ``date, channel,
+observed, predicted``) and ``summary.json`` (each atomically) under ``out_dir``.
 """
 
 from __future__ import annotations
@@ -319,6 +320,7 @@ def fit_to_dir(
         write_table(result.campaign_daily(), out / "campaign_daily.csv"),
         write_table(result.campaigns(), out / "campaigns.csv"),
         write_table(result.fit(), out / "fit.csv"),
+        write_table(_weekly_frame(result.weekly), out / "fit_weekly.csv"),
     ]
     summary = result.summary()
     summary["inputs"] = {
@@ -332,6 +334,13 @@ def fit_to_dir(
     write_json(_json_safe(summary), out / "summary.json")
     report("done", 1.0)
     return summary
+
+
+def _weekly_frame(weekly: pd.DataFrame) -> pd.DataFrame:
+    """``date, channel, observed, predicted`` with ISO dates (the series behind fit.csv)."""
+    out = weekly.copy()
+    out["date"] = pd.to_datetime(out["date"]).dt.strftime("%Y-%m-%d")
+    return out.reset_index(drop=True)
 
 
 def _params_dict(p: AdstockParams) -> dict[str, Any]:

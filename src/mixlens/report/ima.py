@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pandas as pd
 
-from mixlens.report.html import Metrics, Section, Table, Text
+from mixlens.report.charts_ima import (
+    campaign_correlation,
+    campaign_credit_scatter,
+    weekly_fit_panels,
+)
+from mixlens.report.html import Block, Figure, Metrics, Section, Table, Text
 
 
-def ima_section(fit: pd.DataFrame, scores: pd.DataFrame) -> Section:
+def ima_section(
+    fit: pd.DataFrame,
+    scores: pd.DataFrame,
+    *,
+    weekly: pd.DataFrame | None = None,
+    campaigns: pd.DataFrame | None = None,
+    media: Mapping[str, pd.DataFrame] | None = None,
+    models: Mapping[str, str] | None = None,
+) -> Section:
     """Weekly fit against the MMM, and campaign accuracy against the simulator's truth.
 
     Parameters
@@ -17,6 +32,16 @@ def ima_section(fit: pd.DataFrame, scores: pd.DataFrame) -> Section:
     scores
         :func:`mixlens.ima.evaluate.score_campaigns` output for methods ``ima`` and
         ``spend share``: ``method, channel, n_campaigns, spearman, total_error``.
+    weekly
+        ``fit_weekly.csv``: ``date, channel, observed, predicted`` (optional chart).
+    campaigns
+        ``campaigns.csv`` with a ``truth`` column (true campaign totals), for the
+        scatter and the top and bottom campaigns (optional).
+    media
+        Channel -> days x campaigns daily media, for the correlation heatmap of the
+        channel with the most campaigns (optional).
+    models
+        Channel -> regression model IMA kept (``saturating`` or ``linear``; optional).
     """
     wide = scores.pivot_table(
         index="channel", columns="method", values=["spearman", "total_error"], sort=False
@@ -26,38 +51,102 @@ def ima_section(fit: pd.DataFrame, scores: pd.DataFrame) -> Section:
     counts = scores.drop_duplicates("channel").set_index("channel")["n_campaigns"]
     wide.insert(1, "campaigns", wide["channel"].map(counts))
     ima = scores[scores["method"] == "ima"]
+    fit_table = fit.copy()
+    if models:
+        fit_table.insert(1, "model", fit_table["channel"].map(dict(models)))
+    blocks: list[Block] = [
+        Metrics(
+            {
+                "campaigns": f"{int(ima['n_campaigns'].sum())}",
+                "median weekly R² vs MMM": f"{fit['r2'].median():.2f}",
+                "median weekly MAPE": f"{fit['weekly_mape'].median():.1f}%",
+                "median campaign rank correlation": f"{ima['spearman'].median():.2f}",
+            }
+        ),
+        Table(
+            fit_table,
+            "Daily campaign contributions summed to weeks, against the MMM's weekly channel "
+            "contributions. `model`: the regression IMA kept for the channel (the saturating "
+            "share model or the paper's linear regression, whichever fits better).",
+            {"weekly_mape": ".1f", "r2": ".3f"},
+        ),
+    ]
+    if weekly is not None:
+        blocks.append(
+            Figure(
+                weekly_fit_panels(weekly, title="Weekly channel contribution: MMM vs IMA"),
+                "The MMM's weekly channel contribution and IMA's daily campaign model summed "
+                "to weeks.",
+            )
+        )
+    blocks.append(
+        Table(
+            wide,
+            "Campaign totals against the simulator's truth: rank correlation and total "
+            "absolute error over the channel's true contribution, IMA vs splitting by spend.",
+            dict.fromkeys(wide.columns[2:], ".2f"),
+        )
+    )
+    if media:
+        channel = max(media, key=lambda c: media[c].shape[1])
+        blocks.append(
+            Figure(
+                campaign_correlation(
+                    media[channel], title=f"{channel}: correlation of campaigns' daily media"
+                ),
+                "Campaigns flighted together (blocks of strong correlation) are what makes "
+                "campaign credit hard: a regression cannot tell them apart without pooling.",
+            )
+        )
+    if campaigns is not None:
+        named = campaigns[campaigns["campaign"] != "unattributed"].rename(
+            columns={
+                "contribution_mean": "mean",
+                "contribution_lo": "lo",
+                "contribution_hi": "hi",
+            }
+        )
+        blocks.append(
+            Figure(
+                campaign_credit_scatter(named, title="Campaign credit: IMA vs truth"),
+                "Each point a campaign: its true contribution against IMA's estimate with the "
+                "90% interval; the dashed line is a perfect estimate.",
+            )
+        )
+        ranked = named.assign(true_roi=named["truth"] / named["spend"]).sort_values(
+            "roi_mean", ascending=False
+        )
+        cols = ["channel", "campaign", "spend", "mean", "lo", "hi", "roi_mean", "true_roi"]
+        top_bottom = pd.concat([ranked.head(5), ranked.tail(5)])[cols]
+        blocks.append(
+            Table(
+                top_bottom,
+                "Top and bottom five campaigns by IMA's ROI (contribution per unit of spend), "
+                "with the true ROI.",
+                {
+                    "spend": ",.0f",
+                    "mean": ",.0f",
+                    "lo": ",.0f",
+                    "hi": ",.0f",
+                    "roi_mean": ".2f",
+                    "true_roi": ".2f",
+                },
+            )
+        )
+    blocks.append(
+        Text(
+            "IMA inherits the MMM's channel-level error: where the MMM's channel total is off, "
+            "every campaign of the channel is off by the same factor, whatever the split."
+        )
+    )
     return Section(
         key="ima",
         title="Campaign attribution (IMA)",
         lead=(
             "Each channel's MMM contribution is spread over days through adstocked daily media, "
-            "then over campaigns by a non-negative Bayesian regression; campaigns plus an "
-            "'unattributed' row add up to the channel exactly, every day."
+            "then over campaigns by a non-negative Bayesian model of the channel's response to "
+            "its campaigns; campaigns plus an 'unattributed' row add up to the channel exactly, "
+            "every day."
         ),
-        blocks=[
-            Metrics(
-                {
-                    "campaigns": f"{int(ima['n_campaigns'].sum())}",
-                    "median weekly R² vs MMM": f"{fit['r2'].median():.2f}",
-                    "median weekly MAPE": f"{fit['weekly_mape'].median():.1f}%",
-                    "median campaign rank correlation": f"{ima['spearman'].median():.2f}",
-                }
-            ),
-            Table(
-                fit,
-                "Daily campaign contributions summed to weeks, against the MMM's weekly channel "
-                "contributions.",
-                {"weekly_mape": ".1f", "r2": ".3f"},
-            ),
-            Table(
-                wide,
-                "Campaign totals against the simulator's truth: rank correlation and total "
-                "absolute error over the channel's true contribution, IMA vs splitting by spend.",
-                dict.fromkeys(wide.columns[2:], ".2f"),
-            ),
-            Text(
-                "IMA inherits the MMM's channel-level error; inside families of strongly "
-                "correlated campaigns, a spend split remains a hard baseline to beat."
-            ),
-        ],
+        blocks=blocks,
     )
