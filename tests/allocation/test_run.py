@@ -84,3 +84,86 @@ def _all_capped(tmp_path: Path, channels: tuple[str, ...]) -> Path:
     path = tmp_path / "capped.csv"
     path.write_text("channel,upper\n" + "".join(f"{c},1\n" for c in channels))
     return path
+
+
+@pytest.mark.filterwarnings(BLAS)
+@pytest.mark.parametrize("scenario", ["profit", "mroi", "roi", "target"])
+def test_allocate_to_dir_scenarios(mmm_dir: Path, tmp_path: Path, scenario: str) -> None:
+    model = MMMResponse.from_result(MMMResult.load(mmm_dir), weeks=12)
+    budget = float(model.current.sum())
+    current_outcome = float(model.expected(model.current).mean())
+    target = {
+        "profit": None,
+        "mroi": 0.5,
+        "roi": 0.5 * current_outcome / budget,
+        "target": 0.9 * current_outcome,
+    }[scenario]
+    summary = allocate_to_dir(
+        mmm_dir, budget=budget * 3, weeks=12, out_dir=tmp_path, scenario=scenario,
+        target=target, margin=2.0, ramp=1.0, pareto=3 if scenario == "profit" else 0,
+    )  # fmt: skip
+    plan = pd.read_csv(tmp_path / "allocation.csv")
+    spend = plan["recommended_spend"].to_numpy()
+    assert spend.sum() <= budget * 3 * (1 + 1e-9)
+    assert np.all(spend <= 2 * plan["current_spend"] + 1e-6)  # ramp 1.0
+    assert summary["scenario"]["name"] == scenario
+    assert set(summary["marginal_roi"]) == set(model.channels)
+    if scenario == "profit":
+        front = pd.read_csv(tmp_path / "pareto.csv")
+        assert np.all(np.diff(front["outcome"]) > 0)
+        np.testing.assert_allclose(front["profit"], 2 * front["outcome"] - front["spend"])
+    curves = pd.read_csv(tmp_path / "curves.csv")
+    assert set(curves["channel"]) == set(model.channels)
+    if scenario == "profit":
+        sc = summary["scenario"]
+        assert sc["recommended_profit"] >= sc["current_profit"] - 1e-6
+    if scenario == "target":
+        assert summary["recommended_expected"]["mean"] >= target * (1 - 1e-9)
+
+
+@pytest.mark.filterwarnings(BLAS)
+def test_allocate_to_dir_splits_campaigns(mmm_dir: Path, tmp_path: Path) -> None:
+    model = MMMResponse.from_result(MMMResult.load(mmm_dir), weeks=12)
+    ima = tmp_path / "ima"
+    ima.mkdir()
+    rows = ["channel,campaign,spend,contribution_mean,roi_mean"]
+    for c in model.channels[:-1]:
+        rows += [f"{c},{c}_a,100,300,3", f"{c},{c}_b,100,100,1", f"{c},unattributed,0,50,"]
+    (ima / "campaigns.csv").write_text("\n".join(rows) + "\n")
+    allocate_to_dir(
+        mmm_dir, budget=float(model.current.sum()), weeks=12, out_dir=tmp_path / "o", ima_dir=ima
+    )
+    plan = pd.read_csv(tmp_path / "o" / "allocation.csv").set_index("channel")
+    split = pd.read_csv(tmp_path / "o" / "campaigns.csv")
+    assert "unattributed" not in set(split["campaign"])
+    sums = split.groupby("channel")["recommended_spend"].sum()
+    np.testing.assert_allclose(sums.loc[plan.index], plan["recommended_spend"], rtol=1e-12)
+    first = split[split["channel"] == model.channels[0]].set_index("campaign")
+    assert first.loc[f"{model.channels[0]}_a", "weight"] == pytest.approx(0.75)
+
+
+@pytest.mark.filterwarnings(BLAS)
+def test_cli_scenarios_and_pareto(mmm_dir: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from mixlens.cli import app
+
+    runner = CliRunner()
+    model = MMMResponse.from_result(MMMResult.load(mmm_dir), weeks=12)
+    cap = str(2 * float(model.current.sum()))
+    base = ["allocate", "--mmm", str(mmm_dir), "--weeks", "12"]
+    result = runner.invoke(
+        app, [*base, "--scenario", "mroi", "--target", "0.8", "--cap", cap, "--ramp", "0.5",
+              "--pareto", "3", "--out", str(tmp_path / "a")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "a" / "summary.json").read_text())
+    assert summary["scenario"]["name"] == "mroi"
+    assert "pareto.csv" in summary["files"]
+    assert len(pd.read_csv(tmp_path / "a" / "pareto.csv")) >= 2
+    missing = runner.invoke(app, [*base, "--scenario", "roi", "--out", str(tmp_path / "b")])
+    assert missing.exit_code == 2
+    assert "needs a target" in missing.stderr
+    no_budget = runner.invoke(app, [*base, "--out", str(tmp_path / "c")])
+    assert no_budget.exit_code == 2
+    assert "--budget is required" in no_budget.stderr

@@ -1,5 +1,11 @@
 """Budget allocation: optimise spend plans on posterior response curves.
 
+Scenarios (:mod:`~mixlens.allocation.scenarios`): best outcome for a budget, least spend
+for a target, target ROI or marginal ROI, profit with a margin, volume via a value per
+unit; Pareto fronts (:mod:`~mixlens.allocation.pareto`); the closed loop in the
+simulator's world (:mod:`~mixlens.allocation.closed_loop`); campaign splits from IMA
+(:mod:`~mixlens.allocation.campaigns`).
+
 The optimiser sees only a :class:`ResponseModel` (expected outcome of a spend plan per
 posterior draw), implemented by a fitted MMM (:class:`MMMResponse`), the simulator's true
 curves (:class:`TrueResponse`) and analytic curves (:class:`SeparableCurves`).
@@ -14,6 +20,8 @@ Examples
 
 from __future__ import annotations
 
+from mixlens.allocation.campaigns import split_campaigns
+from mixlens.allocation.closed_loop import LoopWorld, simulate_closed_loop
 from mixlens.allocation.optimize import (
     AllocationResult,
     Objective,
@@ -21,6 +29,7 @@ from mixlens.allocation.optimize import (
     optimize_budget,
     utility,
 )
+from mixlens.allocation.pareto import ParetoFront, pareto_front, pareto_spend
 from mixlens.allocation.response import (
     MMMResponse,
     ResponseModel,
@@ -28,18 +37,36 @@ from mixlens.allocation.response import (
     TrueResponse,
     as_plan,
 )
+from mixlens.allocation.scenarios import (
+    ScaledResponse,
+    marginal_roi,
+    maximize_profit,
+    target_marginal_roi,
+    target_roi,
+)
 
 __all__ = [
     "AllocationResult",
+    "LoopWorld",
     "MMMResponse",
     "Objective",
+    "ParetoFront",
     "ResponseModel",
+    "ScaledResponse",
     "SeparableCurves",
     "TrueResponse",
     "allocate_to_dir",
     "as_plan",
+    "marginal_roi",
+    "maximize_profit",
     "minimize_spend_for_target",
     "optimize_budget",
+    "pareto_front",
+    "pareto_spend",
+    "simulate_closed_loop",
+    "split_campaigns",
+    "target_marginal_roi",
+    "target_roi",
     "utility",
 ]
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -120,6 +120,9 @@ class AllocationResult:
         What the solver said, and any fallback.
     ci
         Mass of the central intervals.
+    scenario
+        What was solved and its own figures (name, targets, profit, ROI); merged into
+        :meth:`summary` under ``"scenario"``. Empty for a plain fixed-budget run.
     """
 
     channels: tuple[str, ...]
@@ -134,6 +137,7 @@ class AllocationResult:
     fallback: bool
     message: str
     ci: float = 0.9
+    scenario: dict[str, Any] = field(default_factory=dict)
 
     def _interval(self, values: FloatArray) -> tuple[FloatArray, FloatArray]:
         lo, hi = np.quantile(values, [(1 - self.ci) / 2, (1 + self.ci) / 2], axis=0)
@@ -185,6 +189,7 @@ class AllocationResult:
             "fallback": self.fallback,
             "message": self.message,
             "ci": self.ci,
+            **({"scenario": dict(self.scenario)} if self.scenario else {}),
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -408,9 +413,9 @@ def optimize_budget(
     [1.667, 0.333]
     """
     if current is None:
-        if not hasattr(model, "current"):
+        current = getattr(model, "current", None)
+        if current is None:
             raise DataError("give current spend: the model has no current plan")
-        current = model.current
     now = as_plan(model, current, name="current")
     if not (np.isfinite(budget) and budget > 0):
         raise DataError(f"budget must be a positive number, got {budget}")

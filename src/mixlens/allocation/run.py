@@ -2,21 +2,47 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
-from mixlens.allocation.optimize import Bounds, Objective, optimize_budget
-from mixlens.allocation.response import MMMResponse
+from mixlens.allocation.campaigns import read_campaigns, split_campaigns
+from mixlens.allocation.closed_loop import LoopWorld, simulate_closed_loop
+from mixlens.allocation.optimize import (
+    AllocationResult,
+    Bounds,
+    Objective,
+    minimize_spend_for_target,
+    optimize_budget,
+)
+from mixlens.allocation.pareto import pareto_spend
+from mixlens.allocation.response import MMMResponse, ResponseModel
+from mixlens.allocation.scenarios import (
+    ScaledResponse,
+    marginal_roi,
+    maximize_profit,
+    target_marginal_roi,
+    target_roi,
+)
 from mixlens.data.io import write_json, write_table
 from mixlens.errors import DataError
 
-__all__ = ["allocate_to_dir", "read_bounds"]
+__all__ = [
+    "SCENARIOS",
+    "allocate_to_dir",
+    "read_bounds",
+    "response_curves",
+    "run_scenario",
+    "simulate_loop_to_dir",
+]
 
 ProgressCallback = Callable[[str, float], None]
+FloatArray = NDArray[np.float64]
 
 
 def read_bounds(path: str | Path, channels: tuple[str, ...]) -> tuple[Bounds, tuple[str, ...]]:
@@ -74,29 +100,159 @@ def read_bounds(path: str | Path, channels: tuple[str, ...]) -> tuple[Bounds, tu
     return bounds, tuple(locked)
 
 
+SCENARIOS: tuple[str, ...] = ("budget", "target", "roi", "mroi", "profit")
+
+
+def response_curves(
+    model: ResponseModel,
+    current: FloatArray,
+    recommended: FloatArray,
+    *,
+    points: int = 25,
+    ci: float = 0.9,
+) -> pd.DataFrame:
+    """Each channel's response curve with the other channels at the recommended plan.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``channel, spend, contribution_mean, contribution_lo, contribution_hi,
+        marginal_roi`` on ``points`` spends from 0 to twice the larger of the channel's
+        current and recommended spend (both included in the grid).
+    """
+    rows = []
+    q = [(1 - ci) / 2, (1 + ci) / 2]
+    for c, name in enumerate(model.channels):
+        top = 2.0 * max(float(current[c]), float(recommended[c]), 1e-9)
+        grid = np.unique(
+            np.concatenate([np.linspace(0, top, points), [current[c], recommended[c]]])
+        )
+        for x in grid:
+            plan = recommended.copy()
+            plan[c] = x
+            draws = model.contributions(plan)[:, c]
+            lo, hi = np.quantile(draws, q)
+            grad = float(model.gradient(plan)[:, c].mean())
+            rows.append((name, float(x), float(draws.mean()), float(lo), float(hi), grad))
+    columns = ["channel", "spend", "contribution_mean", "contribution_lo", "contribution_hi"]
+    return pd.DataFrame(rows, columns=[*columns, "marginal_roi"])
+
+
+def run_scenario(
+    model: ResponseModel,
+    *,
+    scenario: str,
+    current: FloatArray,
+    budget: float | None = None,
+    target: float | None = None,
+    margin: float = 1.0,
+    cap: float | None = None,
+    value_per_unit: float = 1.0,
+    metric: str = "revenue",
+    bounds: Bounds | None = None,
+    locked: Collection[str] = (),
+    ramp: float | None = None,
+    objective: Objective = "mean",
+    ci: float = 0.9,
+) -> AllocationResult:
+    """Solve one named scenario on a revenue response model.
+
+    Parameters
+    ----------
+    model
+        Response in revenue (currency) per draw; ROI, marginal ROI and profit use it.
+    scenario
+        ``budget``: best outcome for ``budget``; ``target``: least spend reaching outcome
+        ``target``; ``roi``: largest budget up to ``cap`` keeping ROI ``>= target``;
+        ``mroi``: spend until marginal ROI falls to ``target`` (up to ``cap``); ``profit``:
+        maximise ``margin * revenue - spend`` up to ``cap``.
+    metric
+        ``revenue`` or ``volume``: the outcome of ``budget`` and ``target`` scenarios;
+        volume is revenue divided by ``value_per_unit`` (one number: it rescales the
+        outcome, the plan is the revenue plan).
+    budget, target, margin, cap, value_per_unit, current, bounds, locked, ramp, objective, ci
+        As in the scenario functions; ``cap`` defaults to ``budget``.
+
+    Returns
+    -------
+    AllocationResult
+
+    Raises
+    ------
+    DataError
+        On an unknown scenario or metric, or a missing budget, target or cap.
+    """
+    if scenario not in SCENARIOS:
+        raise DataError(f"unknown scenario {scenario!r}; choose from {SCENARIOS}")
+    if metric not in ("revenue", "volume"):
+        raise DataError(f"metric must be revenue or volume, got {metric!r}")
+    if not (np.isfinite(value_per_unit) and value_per_unit > 0):
+        raise DataError(f"value per unit must be a positive number, got {value_per_unit}")
+    outcome = model if metric == "revenue" else ScaledResponse(model, 1.0 / value_per_unit)
+    kwargs: dict[str, Any] = {
+        "current": current, "bounds": bounds, "locked": locked, "ramp": ramp,
+        "objective": objective, "ci": ci,
+    }  # fmt: skip
+    cap = cap if cap is not None else budget
+    if scenario == "budget":
+        if budget is None:
+            raise DataError("scenario 'budget' needs a budget")
+        result = optimize_budget(outcome, budget=budget, **kwargs)
+        return replace(result, scenario={"name": "budget", "metric": metric})
+    if scenario == "profit":
+        if cap is None:
+            raise DataError("scenario 'profit' needs a budget cap (--cap or --budget)")
+        return maximize_profit(model, margin=margin, cap=cap, **kwargs)
+    if target is None:
+        raise DataError(f"scenario {scenario!r} needs a target")
+    if scenario == "target":
+        result = minimize_spend_for_target(outcome, target, **kwargs)
+        info = {"name": "target", "metric": metric, "target": float(target)}
+        return replace(
+            result, scenario={**info, "recommended_spend": float(result.recommended.sum())}
+        )
+    if cap is None:
+        raise DataError(f"scenario {scenario!r} needs a budget cap (--cap or --budget)")
+    if scenario == "roi":
+        return target_roi(model, target, cap=cap, **kwargs)
+    return target_marginal_roi(model, target, cap=cap, **kwargs)
+
+
 def allocate_to_dir(
     mmm_dir: str | Path,
     *,
-    budget: float,
+    budget: float | None = None,
     out_dir: str | Path,
     weeks: int = 52,
     objective: Objective = "mean",
     bounds_file: str | Path | None = None,
     seed: int = 0,
     progress: ProgressCallback | None = None,
+    scenario: str = "budget",
+    target: float | None = None,
+    margin: float = 1.0,
+    cap: float | None = None,
+    value_per_unit: float = 1.0,
+    metric: str = "revenue",
+    ramp: float | None = None,
+    pareto: int = 0,
+    ima_dir: str | Path | None = None,
 ) -> dict[str, Any]:
     """Optimise the budget of the next ``weeks`` weeks on a fitted MMM and write the plan.
 
-    Writes ``allocation.csv`` (design.md columns) and ``summary.json`` (``current_expected``,
+    Writes ``allocation.csv`` (design.md columns), ``summary.json`` (``current_expected``,
     ``recommended_expected`` with ``mean, lo, hi``, ``prob_better_than_current``, the
-    objective and solver status), each atomically.
+    objective, solver status, the scenario and each channel's marginal ROI at both plans)
+    and ``curves.csv`` (:func:`response_curves`); with ``pareto`` also ``pareto.csv``
+    (outcome against spend), with ``ima_dir`` also ``campaigns.csv``; each atomically.
 
     Parameters
     ----------
     mmm_dir
-        Output folder of ``mixlens mmm fit``.
+        Output folder of ``mixlens mmm fit``; its target is taken as revenue.
     budget
-        Total spend over the next ``weeks`` weeks, currency.
+        Total spend over the next ``weeks`` weeks, currency (the ``budget`` scenario's
+        budget, the default cap of the others).
     out_dir
         Output folder (created if absent).
     weeks
@@ -109,6 +265,14 @@ def allocate_to_dir(
         Unused by the deterministic solver; recorded for reproducibility.
     progress
         Optional callback ``(stage, fraction_done)``.
+    scenario, target, margin, cap, value_per_unit, metric, ramp
+        See :func:`run_scenario`.
+    pareto
+        Points of the outcome-against-spend front (0: none), budgets up to the cap;
+        ``pareto.csv`` also has each point's ROI and profit (``margin * outcome - spend``).
+    ima_dir
+        A ``mixlens ima fit`` folder: split channels over campaigns
+        (:func:`~mixlens.allocation.campaigns.split_campaigns`).
 
     Returns
     -------
@@ -128,26 +292,127 @@ def allocate_to_dir(
     model = MMMResponse.from_result(result, weeks=weeks)
     bounds, locked = (None, ()) if bounds_file is None else read_bounds(bounds_file, model.channels)
     report("optimise", 0.3)
-    allocation = optimize_budget(
+    allocation = run_scenario(
         model,
-        budget=budget,
+        scenario=scenario,
         current=model.current,
+        budget=budget,
+        target=target,
+        margin=margin,
+        cap=cap,
+        value_per_unit=value_per_unit,
+        metric=metric,
         bounds=bounds,
         locked=locked,
+        ramp=ramp,
         objective=objective,
         ci=result.ci,
     )
-    report("write", 0.9)
+    report("write", 0.8)
     out = Path(out_dir)
+    mroi = {
+        name: {"current": float(a), "recommended": float(b)}
+        for name, a, b in zip(
+            model.channels,
+            marginal_roi(model, allocation.current, objective),
+            marginal_roi(model, allocation.recommended, objective),
+            strict=True,
+        )
+    }
     summary = {
         **allocation.summary(),
-        "budget": float(budget),
+        "budget": float(budget) if budget is not None else None,
         "weeks": weeks,
         "seed": seed,
         "mmm_dir": str(mmm_dir),
         "samples": int(model.beta.shape[0]),
+        "metric": metric,
+        "value_per_unit": value_per_unit,
+        "marginal_roi": mroi,
     }
+    files = ["allocation.csv", "curves.csv"]
     write_table(allocation.to_frame(), out / "allocation.csv")
+    curves = response_curves(model, allocation.current, allocation.recommended, ci=result.ci)
+    write_table(curves, out / "curves.csv")
+    if pareto:
+        top = cap if cap is not None else budget
+        if top is None:
+            top = float(allocation.recommended.sum())
+        front = pareto_spend(
+            model, cap=top, points=pareto, current=model.current, bounds=bounds, locked=locked,
+            ramp=ramp, objective=objective,
+        )  # fmt: skip
+        table = front.to_frame()
+        table.insert(3, "roi", table["outcome"] / table["spend"])
+        table.insert(4, "profit", margin * table["outcome"] - table["spend"])
+        write_table(table, out / "pareto.csv")
+        files.append("pareto.csv")
+    if ima_dir is not None:
+        split = split_campaigns(allocation.to_frame(), read_campaigns(ima_dir))
+        write_table(split, out / "campaigns.csv")
+        files.append("campaigns.csv")
+        summary["ima_dir"] = str(ima_dir)
+    summary["files"] = [*files, "summary.json"]
     write_json(summary, out / "summary.json")
     report("done", 1.0)
+    return summary
+
+
+def simulate_loop_to_dir(
+    *,
+    out_dir: str | Path,
+    seed: int = 0,
+    weeks: int = 52,
+    channels: int = 5,
+    world_weeks: int = 104,
+    shift_channel: str | None = None,
+    shift_week: int = 26,
+    shift_factor: float = 0.3,
+    margin: float = 1.0,
+    forget: float = 1.0,
+    prior_error: float = 0.3,
+    prior_sd: float = 0.3,
+    delivery_cv: float = 0.2,
+    progress: ProgressCallback | None = None,
+) -> dict[str, Any]:
+    """Run the closed loop in a simulated MMM world and write ``regret.csv`` and ``summary.json``.
+
+    Parameters
+    ----------
+    out_dir
+        Output folder (created if absent).
+    seed
+        World seed and loop seed.
+    weeks
+        Weeks simulated in the loop.
+    channels, world_weeks
+        The MMM world (``MMMWorldConfig(n_channels=channels, weeks=world_weeks)``); its
+        last 52 weeks (or fewer) define the weekly curves.
+    shift_channel, shift_week, shift_factor
+        The mid-year shift, see :class:`~mixlens.allocation.closed_loop.LoopWorld`.
+    margin, forget, prior_error, prior_sd, delivery_cv
+        See :func:`~mixlens.allocation.closed_loop.simulate_closed_loop`.
+    progress
+        Optional callback ``(stage, fraction_done)``.
+
+    Returns
+    -------
+    dict
+        The summary written to ``summary.json``.
+    """
+    from mixlens.data.simulate.mmm import MMMWorldConfig
+
+    config = MMMWorldConfig(weeks=world_weeks, n_channels=channels)
+    world = LoopWorld.from_simulator(
+        config, seed=seed, horizon=min(52, world_weeks), shift_channel=shift_channel,
+        shift_week=shift_week, shift_factor=shift_factor,
+    )  # fmt: skip
+    result = simulate_closed_loop(
+        world, weeks=weeks, margin=margin, forget=forget, prior_error=prior_error,
+        prior_sd=prior_sd, delivery_cv=delivery_cv, seed=seed, progress=progress,
+    )  # fmt: skip
+    out = Path(out_dir)
+    summary = {**result.summary(), "world": {"channels": channels, "weeks": world_weeks}}
+    write_table(result.to_frame(), out / "regret.csv")
+    write_json(summary, out / "summary.json")
     return summary

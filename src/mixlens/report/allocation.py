@@ -7,8 +7,8 @@ from typing import Any
 
 import pandas as pd
 
-from mixlens.report import charts
-from mixlens.report.html import Figure, Metrics, Section, Table, Text
+from mixlens.report import charts, charts_allocation
+from mixlens.report.html import Block, Figure, Metrics, Section, Table, Text
 
 
 def allocation_section(
@@ -17,6 +17,10 @@ def allocation_section(
     *,
     true_current: float | None,
     true_recommended: float | None,
+    curves: pd.DataFrame | None = None,
+    pareto: pd.DataFrame | None = None,
+    regret: pd.DataFrame | None = None,
+    loop_summary: Mapping[str, Any] | None = None,
 ) -> Section:
     """Show current vs recommended spend and the expected gain under the model and the truth.
 
@@ -29,6 +33,12 @@ def allocation_section(
         ``prob_better_than_current``, ``weeks``).
     true_current, true_recommended
         Outcome of each plan on the simulator's true response curves (``None`` if unknown).
+    curves
+        Optional ``curves.csv``: response curves with both plans marked.
+    pareto
+        Optional ``pareto.csv`` (outcome against spend).
+    regret, loop_summary
+        Optional ``regret.csv`` and ``summary.json`` of ``mixlens allocate simulate``.
     """
     current = float(summary["current_expected"]["mean"])
     recommended = float(summary["recommended_expected"]["mean"])
@@ -41,6 +51,73 @@ def allocation_section(
     spend = plan[["channel", "current_spend", "recommended_spend"]].rename(
         columns={"current_spend": "current", "recommended_spend": "recommended"}
     )
+    blocks: list[Block] = [
+        Metrics(metrics),
+        Figure(
+            charts.bar_comparison(
+                spend,
+                label="channel",
+                series=["current", "recommended"],
+                title="Spend per channel: current vs recommended",
+                ylabel="spend",
+            ),
+            "Current spend is the last weeks' split; the plan keeps each channel's flighting.",
+        ),
+        Table(
+            plan,
+            "Expected contribution of the recommended plan per channel, with intervals.",
+            {c: ",.0f" for c in plan.columns if c != "channel"},
+        ),
+    ]
+    mroi = summary.get("marginal_roi")
+    if isinstance(mroi, Mapping) and mroi:
+        frame = pd.DataFrame(
+            [
+                {"channel": name, "current": v["current"], "recommended": v["recommended"]}
+                for name, v in mroi.items()
+            ]
+        )
+        blocks.append(
+            Table(
+                frame,
+                "Marginal ROI (outcome per extra currency unit, posterior mean) at each plan: "
+                "an optimal fixed-budget plan equalises it across unconstrained channels.",
+                {"current": ".3f", "recommended": ".3f"},
+            )
+        )
+    if curves is not None:
+        blocks.append(
+            Figure(
+                charts_allocation.response_curves(curves, plan),
+                "Each channel's response over the horizon (others at the recommended plan), "
+                "with its posterior interval; circle: current spend, star: recommended.",
+            )
+        )
+    if pareto is not None and len(pareto) > 1:
+        blocks.append(
+            Figure(
+                charts_allocation.pareto_front(pareto),
+                "Best expected outcome at each total spend (epsilon-constraint front); each "
+                "point is a full plan in pareto.csv.",
+            )
+        )
+    if regret is not None:
+        shift = (loop_summary or {}).get("meta", {}).get("shift", {})
+        blocks.append(
+            Figure(
+                charts_allocation.regret_curves(regret, shift_week=shift.get("week")),
+                "Closed loop in the simulator's world: each week a policy allocates, observes "
+                "a noisy outcome and updates its posterior (one conjugate Gaussian step). "
+                f"At the dashed line {shift.get('channel', 'a channel')}'s response changes.",
+            )
+        )
+    blocks.append(
+        Text(
+            "A recommendation is only as good as the model behind it: where the MMM "
+            "misjudges a channel (see its ROI intervals above), the true gain can fall short "
+            "of the expected one. Lift tests that calibrate the MMM close that gap."
+        )
+    )
     return Section(
         key="allocation",
         title="Budget allocation",
@@ -49,27 +126,5 @@ def allocation_section(
             "channels to maximise the MMM's expected contribution (posterior draws, carryover "
             "from past spend included). The simulator then scores both plans on the true curves."
         ),
-        blocks=[
-            Metrics(metrics),
-            Figure(
-                charts.bar_comparison(
-                    spend,
-                    label="channel",
-                    series=["current", "recommended"],
-                    title="Spend per channel: current vs recommended",
-                    ylabel="spend",
-                ),
-                "Current spend is the last weeks' split; the plan keeps each channel's flighting.",
-            ),
-            Table(
-                plan,
-                "Expected contribution of the recommended plan per channel, with intervals.",
-                {c: ",.0f" for c in plan.columns if c != "channel"},
-            ),
-            Text(
-                "A recommendation is only as good as the model behind it: where the MMM "
-                "misjudges a channel (see its ROI intervals above), the true gain can fall short "
-                "of the expected one. Lift tests that calibrate the MMM close that gap."
-            ),
-        ],
+        blocks=blocks,
     )

@@ -1,0 +1,406 @@
+"""Closed-loop re-allocation in the MMM simulator's world.
+
+Each simulated week a policy splits a fixed weekly budget over the channels, the world
+returns a noisy outcome from its true curves, the policy's posterior over per-channel
+coefficients takes one conjugate Gaussian update, and the next week is re-planned.
+
+World. Channel ``c``'s true weekly response to a steady weekly spend ``s`` is
+``f_c(s) = F_c(H s) / H``: the simulator's true daily Hill curves applied to ``H`` weeks
+of the channel's own flighting (:class:`~mixlens.allocation.response.TrueResponse` with
+no carry-in). Week ``t`` feeds the curve the geometrically adstocked spend
+``e_c(t) = theta_c e_c(t-1) + (1 - theta_c) s_c(t)`` (``theta_c`` the channel's true weekly
+decay; ``e`` starts at the historical spend), so carryover links weeks. The outcome is
+``y_t = sum_c m_c(t) f_c(e_c(t)) + noise``, with ``m_c = 1`` until the shift week, when
+one channel's response is multiplied by ``shift_factor``.
+
+Learner. ``y_t = sum_c b_c phi_c(t) + noise`` with known features
+``phi_c(t) = f_c(e_c(t))`` (the response shapes and carryover are known, their scale is
+not) and ``b ~ N(m, P^-1)``. The prior (the "initial model") is off by a lognormal error
+per channel; each week the precision is discounted towards the prior by ``forget`` (so
+the posterior can follow the shift) and updated with the week's observation: a
+sequential Bayesian update, no refit.
+
+Delivery. The spend delivered each week is the plan times a mean-one lognormal factor
+per channel (``delivery_cv``), the same draws for every policy, as media buys deliver.
+
+Policies: ``historical`` (the last year's split), ``static`` (optimise once on the prior
+mean), ``greedy`` (optimise on the posterior mean each week), ``thompson`` (optimise on one
+posterior draw each week), ``oracle`` (optimise on the true, shifted curves). Every plan
+comes from :func:`~mixlens.allocation.optimize.optimize_budget`. Profit is
+``margin * expected outcome - spend`` (noise-free, so regret measures decisions, not luck);
+regret is the oracle's cumulative profit minus the policy's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from mixlens.allocation.optimize import optimize_budget
+from mixlens.allocation.response import TrueResponse
+from mixlens.allocation.scenarios import ScaledResponse
+from mixlens.errors import DataError
+
+if TYPE_CHECKING:
+    from mixlens.data.simulate.mmm import MMMWorldConfig
+
+__all__ = [
+    "POLICIES",
+    "ClosedLoopResult",
+    "LoopWorld",
+    "WeeklyResponse",
+    "simulate_closed_loop",
+]
+
+FloatArray = NDArray[np.float64]
+ProgressCallback = Callable[[str, float], None]
+
+#: Policies in the order they are reported.
+POLICIES: tuple[str, ...] = ("historical", "static", "greedy", "thompson", "oracle")
+
+
+@dataclass(frozen=True, eq=False)
+class WeeklyResponse:
+    """True weekly response ``f_c(s) = F_c(horizon * s) / horizon`` to a steady weekly spend.
+
+    Attributes
+    ----------
+    curve
+        The simulator's true curves over ``horizon`` weeks, without carry-in.
+    horizon
+        Weeks the curve spans.
+    """
+
+    curve: TrueResponse
+    horizon: int
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        """Channel names."""
+        return self.curve.channels
+
+    @property
+    def current(self) -> FloatArray:
+        """Historical weekly spend per channel, currency."""
+        out: FloatArray = self.curve.current / self.horizon
+        return out
+
+    def contributions(self, spend: FloatArray) -> FloatArray:
+        """Weekly contribution per channel, target units, ``(1, C)``."""
+        out: FloatArray = self.curve.contributions(spend * self.horizon) / self.horizon
+        return out
+
+    def expected(self, spend: FloatArray) -> FloatArray:
+        """Weekly media outcome, target units, ``(1,)``."""
+        out: FloatArray = self.contributions(spend).sum(axis=1)
+        return out
+
+    def gradient(self, spend: FloatArray) -> FloatArray:
+        """Weekly marginal return per channel, target units per currency, ``(1, C)``."""
+        return self.curve.gradient(spend * self.horizon)
+
+
+@dataclass(frozen=True, eq=False)
+class LoopWorld:
+    """The world a closed loop runs in: weekly curves, carryover, noise and one shift.
+
+    Attributes
+    ----------
+    response
+        True weekly curves.
+    theta
+        Weekly geometric carryover per channel, ``[0, 1)``.
+    noise_sd
+        Weekly outcome noise, target units.
+    shift_channel, shift_week, shift_factor
+        From week ``shift_week`` (1-based) on, channel ``shift_channel``'s response is
+        multiplied by ``shift_factor``.
+    """
+
+    response: WeeklyResponse
+    theta: FloatArray
+    noise_sd: float
+    shift_channel: str
+    shift_week: int
+    shift_factor: float
+
+    @classmethod
+    def from_simulator(
+        cls,
+        config: MMMWorldConfig,
+        *,
+        seed: int,
+        horizon: int = 52,
+        shift_channel: str | None = None,
+        shift_week: int = 26,
+        shift_factor: float = 0.3,
+    ) -> LoopWorld:
+        """Build the loop's world from an MMM world configuration and seed.
+
+        Parameters
+        ----------
+        config, seed
+            As given to ``simulate_mmm`` (a national world).
+        horizon
+            Weeks of flighting behind the weekly curves (``<= config.weeks``).
+        shift_channel
+            Channel whose response shifts; default: the one with the largest share of
+            the oracle's plan, so that the shift (a fall, by default) changes the best plan.
+        shift_week, shift_factor
+            When the shift happens (1-based week) and its multiplier (``> 0``).
+
+        Returns
+        -------
+        LoopWorld
+
+        Raises
+        ------
+        DataError
+            On an unknown channel or a non-positive factor.
+        """
+        curve = TrueResponse.from_world(config, seed=seed, weeks=horizon)
+        curve = replace(curve, carry=np.zeros_like(curve.carry))
+        response = WeeklyResponse(curve, horizon)
+        if not (np.isfinite(shift_factor) and shift_factor > 0):
+            raise DataError(f"shift factor must be a positive number, got {shift_factor}")
+        if shift_channel is None:
+            best = optimize_budget(response, budget=float(response.current.sum()))
+            shift_channel = response.channels[int(np.argmax(best.recommended))]
+        if shift_channel not in response.channels:
+            raise DataError(f"unknown shift channel {shift_channel!r}; {response.channels}")
+        theta = np.array([spec.theta for spec in config.channel_specs])
+        weekly_media = float(response.expected(response.current)[0])
+        daily_sales = weekly_media / config.media_share / 7
+        return cls(
+            response=response,
+            theta=theta,
+            noise_sd=config.noise_cv * np.sqrt(7.0) * daily_sales,
+            shift_channel=shift_channel,
+            shift_week=shift_week,
+            shift_factor=shift_factor,
+        )
+
+    def multiplier(self, week: int) -> FloatArray:
+        """Return the true coefficient per channel in ``week`` (1-based): ones until the shift."""
+        out = np.ones(len(self.response.channels))
+        if week >= self.shift_week:
+            out[self.response.channels.index(self.shift_channel)] = self.shift_factor
+        return out
+
+
+@dataclass
+class _Posterior:
+    """Gaussian posterior ``N(P^-1 h, P^-1)`` over the channel coefficients."""
+
+    prior_mean: FloatArray
+    prior_precision: FloatArray
+    precision: FloatArray = field(init=False)
+    shift: FloatArray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.precision = self.prior_precision.copy()
+        self.shift = self.prior_precision @ self.prior_mean
+
+    @property
+    def mean(self) -> FloatArray:
+        out = np.linalg.solve(self.precision, self.shift)
+        return np.asarray(out, dtype=np.float64)
+
+    def update(self, phi: FloatArray, y: float, noise_sd: float, forget: float) -> None:
+        self.precision = forget * self.precision + (1 - forget) * self.prior_precision
+        self.shift = forget * self.shift + (1 - forget) * (self.prior_precision @ self.prior_mean)
+        x = phi / noise_sd
+        self.precision = self.precision + np.outer(x, x)
+        self.shift = self.shift + x * (y / noise_sd)
+
+    def sample(self, rng: np.random.Generator) -> FloatArray:
+        cov = np.linalg.inv(self.precision)
+        cov = 0.5 * (cov + cov.T)
+        out: FloatArray = rng.multivariate_normal(self.mean, cov, method="cholesky")
+        return out
+
+
+@dataclass(frozen=True)
+class ClosedLoopResult:
+    """Week-by-week outcome of every policy.
+
+    Attributes
+    ----------
+    frame
+        ``regret.csv``: ``week, policy, spend, outcome, observed, profit,
+        cumulative_profit, cumulative_regret`` plus ``spend_<channel>`` columns.
+    meta
+        World and learner settings (channels, shift, noise, prior, forgetting).
+    """
+
+    frame: pd.DataFrame
+    meta: dict[str, Any]
+
+    def to_frame(self) -> pd.DataFrame:
+        """Return ``regret.csv`` (see ``frame``)."""
+        return self.frame
+
+    def summary(self, checkpoints: Sequence[int] = (13, 26, 39, 52)) -> dict[str, Any]:
+        """JSON-safe summary: cumulative regret per policy at ``checkpoints`` and profit."""
+        out: dict[str, Any] = {"meta": self.meta, "policies": {}}
+        for policy, part in self.frame.groupby("policy", sort=False):
+            regret = part.set_index("week")["cumulative_regret"].astype(np.float64)
+            weeks = [w for w in checkpoints if w in regret.index]
+            out["policies"][str(policy)] = {
+                "cumulative_profit": float(part["cumulative_profit"].iloc[-1]),
+                "cumulative_regret": float(regret.iloc[-1]),
+                "regret_at": {str(w): float(regret[w]) for w in weeks},
+            }
+        return out
+
+
+def _plan(world: LoopWorld, coef: FloatArray, budget: float, current: FloatArray) -> FloatArray:
+    model = ScaledResponse(world.response, np.maximum(coef, 1e-6)[None, :])
+    plan: FloatArray = optimize_budget(model, budget=budget, current=current).recommended
+    return plan
+
+
+def simulate_closed_loop(
+    world: LoopWorld,
+    *,
+    weeks: int = 52,
+    policies: Sequence[str] = POLICIES,
+    margin: float = 1.0,
+    prior_error: float = 0.3,
+    prior_sd: float = 0.3,
+    forget: float = 1.0,
+    delivery_cv: float = 0.2,
+    seed: int = 0,
+    progress: ProgressCallback | None = None,
+) -> ClosedLoopResult:
+    """Run each policy for ``weeks`` weeks in ``world`` at the historical weekly budget.
+
+    Parameters
+    ----------
+    world
+        See :class:`LoopWorld`.
+    weeks
+        Weeks simulated.
+    policies
+        Any of :data:`POLICIES`; ``oracle`` is always run (regret is measured against it).
+    margin
+        Profit per target unit of outcome; profit is ``margin * outcome - spend``.
+    prior_error
+        Standard deviation of the log error of the initial model's coefficients.
+    prior_sd
+        Prior standard deviation of each coefficient (the truth before the shift is 1).
+    forget
+        Weekly discount of the data's precision, ``(0, 1]`` (1: no forgetting).
+    delivery_cv
+        Delivery noise: the spend delivered in a week is the plan times a mean-one
+        lognormal factor per channel with this coefficient of variation (as media buys
+        deliver in practice); the same draws for every policy. It is also what lets the
+        learner tell channels apart when plans change little.
+    seed
+        Seeds the initial model's error, the outcome noise (common to all policies) and
+        Thompson sampling.
+    progress
+        Optional callback ``(stage, fraction_done)``.
+
+    Returns
+    -------
+    ClosedLoopResult
+
+    Raises
+    ------
+    DataError
+        On an unknown policy or a setting out of range.
+    """
+    unknown = [p for p in policies if p not in POLICIES]
+    if unknown:
+        raise DataError(f"unknown policy {unknown[0]!r}; choose from {POLICIES}")
+    if not 0 < forget <= 1:
+        raise DataError(f"forget must lie in (0, 1], got {forget}")
+    if weeks < 1:
+        raise DataError(f"weeks must be >= 1, got {weeks}")
+    if not delivery_cv >= 0:
+        raise DataError(f"delivery_cv must be >= 0, got {delivery_cv}")
+    run = [p for p in POLICIES if p in policies or p == "oracle"]
+    report = progress or (lambda stage, fraction: None)
+    streams = np.random.SeedSequence(seed).spawn(4)
+    prior_rng, noise_rng, ts_rng, delivery_rng = (np.random.default_rng(s) for s in streams)
+    channels = world.response.channels
+    n = len(channels)
+    current = world.response.current
+    budget = float(current.sum())
+    prior_mean = np.exp(prior_rng.normal(0.0, prior_error, n))
+    noise = noise_rng.normal(0.0, world.noise_sd, weeks)
+    sigma = np.sqrt(np.log1p(delivery_cv**2))
+    delivery = np.exp(delivery_rng.normal(-0.5 * sigma**2, sigma, (weeks, n)))
+    static_plan = _plan(world, prior_mean, budget, current)
+    rows: list[dict[str, Any]] = []
+    oracle_plans: dict[tuple[float, ...], FloatArray] = {}
+    for k, policy in enumerate(run):
+        report(policy, k / len(run))
+        post = _Posterior(prior_mean, np.eye(n) / prior_sd**2)
+        state = current.copy()
+        for week in range(1, weeks + 1):
+            truth = world.multiplier(week)
+            if policy == "historical":
+                plan = current
+            elif policy == "static":
+                plan = static_plan
+            elif policy == "greedy":
+                plan = _plan(world, post.mean, budget, current)
+            elif policy == "thompson":
+                plan = _plan(world, post.sample(ts_rng), budget, current)
+            else:
+                key = tuple(truth.tolist())
+                if key not in oracle_plans:
+                    oracle_plans[key] = _plan(world, truth, budget, current)
+                plan = oracle_plans[key]
+            plan = plan * delivery[week - 1]
+            state = world.theta * state + (1 - world.theta) * plan
+            phi = world.response.contributions(state)[0]
+            outcome = float(truth @ phi)
+            observed = outcome + float(noise[week - 1])
+            post.update(phi, observed, world.noise_sd, forget)
+            rows.append(
+                {
+                    "week": week,
+                    "policy": policy,
+                    "spend": float(plan.sum()),
+                    "outcome": outcome,
+                    "observed": observed,
+                    "profit": margin * outcome - float(plan.sum()),
+                    **{f"spend_{c}": float(v) for c, v in zip(channels, plan, strict=True)},
+                }
+            )
+    frame = pd.DataFrame(rows)
+    frame["cumulative_profit"] = frame.groupby("policy", sort=False)["profit"].cumsum()
+    oracle = frame[frame["policy"] == "oracle"].set_index("week")["cumulative_profit"]
+    frame["cumulative_regret"] = frame["week"].map(oracle) - frame["cumulative_profit"]
+    head = ["week", "policy", "spend", "outcome", "observed", "profit"]
+    tail = ["cumulative_profit", "cumulative_regret"]
+    frame = frame[head + tail + [f"spend_{c}" for c in channels]]
+    meta = {
+        "channels": list(channels),
+        "weeks": weeks,
+        "weekly_budget": budget,
+        "margin": margin,
+        "shift": {
+            "channel": world.shift_channel,
+            "week": world.shift_week,
+            "factor": world.shift_factor,
+        },
+        "noise_sd": world.noise_sd,
+        "prior_error": prior_error,
+        "prior_sd": prior_sd,
+        "forget": forget,
+        "delivery_cv": delivery_cv,
+        "seed": seed,
+        "theta": dict(zip(channels, world.theta.tolist(), strict=True)),
+        "initial_model": dict(zip(channels, prior_mean.tolist(), strict=True)),
+    }
+    report("done", 1.0)
+    return ClosedLoopResult(frame=frame, meta=meta)
