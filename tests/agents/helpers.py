@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 
 from mixlens.agents import Agent, SharedModel
+from mixlens.agents.agent import LiftTest
 
 CHANNELS = ("tv", "search", "social")
 
@@ -27,6 +28,7 @@ def synthetic_agents(
     seed: int = 0,
     betas: tuple[float, ...] = (0.4, -0.3, 0.2),
     model: SharedModel | None = None,
+    lift: LiftTest | None = None,
 ) -> list[Agent]:
     """Agents with shards drawn from the shared model; a negative true beta makes NNLS bind."""
     rng = np.random.default_rng(seed)
@@ -47,5 +49,6 @@ def synthetic_agents(
         )[0]
         coef = np.array([1.0 + 0.1 * i, 0.2, -0.3, 0.1, *betas])
         frame["sales"] = 1000.0 * (x @ coef + 0.05 * rng.standard_normal(weeks))
-        agents.append(Agent(f"a{i:03d}", frame, m))
+        last = i == n_agents - 1
+        agents.append(Agent(f"a{i:03d}", frame, m, lift=lift if last else None))
     return agents

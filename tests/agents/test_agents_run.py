@@ -51,7 +51,7 @@ def test_dp_run_reports_epsilon(tmp_path: Path) -> None:
 
 
 def test_unavailable_or_unknown_choices_raise(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="not available yet"):
+    with pytest.raises(DataError, match="--protocol admm"):
         run_to_dir("channels", out_dir=tmp_path)
     with pytest.raises(DataError, match="unknown scenario"):
         run_to_dir("mixed-up", out_dir=tmp_path)

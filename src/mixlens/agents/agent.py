@@ -24,7 +24,9 @@ from mixlens.errors import DataError
 from mixlens.transforms.adstock import geometric_adstock
 from mixlens.transforms.saturation import hill
 
-__all__ = ["Agent", "SharedModel", "SufficientStats"]
+__all__ = ["OBJECTIVES", "Agent", "LiftTest", "LocalObjective", "SharedModel", "SufficientStats"]
+
+OBJECTIVES = ("revenue", "profit", "ltv")
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -157,6 +159,76 @@ class SufficientStats:
         )
 
 
+@dataclass(frozen=True)
+class LiftTest:
+    """A lift-test result an agent brings: media of ``channel`` off in its weeks ``[start, end]``.
+
+    Attributes
+    ----------
+    channel
+        The tested channel.
+    start, end
+        First and last week of the test (ISO dates, inclusive).
+    lift, se
+        Measured incremental outcome over those weeks and its standard error (target units).
+
+    The agent turns it into a Gaussian prior on the channel's coefficient: with
+    ``F = sum f_c`` over the test weeks of its own rows, ``beta_c ~ N(lift / (s F),
+    (se / (s F))**2)`` where ``s`` is the shared ``target_scale``.
+    """
+
+    channel: str
+    start: str
+    end: str
+    lift: float
+    se: float
+
+    def __post_init__(self) -> None:
+        if not self.se > 0 or not np.isfinite(self.lift):
+            raise DataError("a lift test needs a finite lift and a standard error > 0")
+
+
+@dataclass(frozen=True)
+class LocalObjective:
+    """How an agent values the outcome: revenue, profit with a margin, or long-term value.
+
+    Attributes
+    ----------
+    kind
+        ``"revenue"`` (factor 1), ``"profit"`` (factor = margin in ``(0, 1]``) or
+        ``"ltv"`` (factor = long-term value per unit of outcome, ``> 0``).
+    factor
+        Value of one unit of outcome in the agent's own units.
+
+    The agent's loss is the squared error in its own value units,
+    ``factor**2 * 0.5 ||y - X b||^2``: convex, so any protocol that converges reaches the
+    unique weighted least-squares equilibrium, whatever its start.
+
+    Examples
+    --------
+    >>> LocalObjective("profit", 0.3).loss_weight
+    0.09
+    """
+
+    kind: str = "revenue"
+    factor: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in OBJECTIVES:
+            raise DataError(f"objective must be one of {', '.join(OBJECTIVES)}, got {self.kind!r}")
+        if not (self.factor > 0 and np.isfinite(self.factor)):
+            raise DataError(f"objective factor must be finite and > 0, got {self.factor}")
+        if self.kind == "revenue" and self.factor != 1.0:
+            raise DataError("a revenue objective has factor 1")
+        if self.kind == "profit" and self.factor > 1.0:
+            raise DataError(f"a profit margin must be in (0, 1], got {self.factor}")
+
+    @property
+    def loss_weight(self) -> float:
+        """Weight of the agent's squared error, ``factor**2``."""
+        return round(self.factor**2, 15)
+
+
 class Agent:
     """A party holding a private shard; it reveals only aggregates.
 
@@ -168,6 +240,11 @@ class Agent:
         Its weekly rows, in date order: ``date``, the target, ``{c}_spend`` and controls.
     model
         The shared response model.
+    lift
+        Optional lift-test result, a Gaussian prior on one channel's coefficient in the
+        agent's local objective.
+    objective
+        How the agent values the outcome (default revenue); weights its squared error.
 
     Examples
     --------
@@ -179,20 +256,34 @@ class Agent:
     4.0
     """
 
-    def __init__(self, name: str, data: pd.DataFrame, model: SharedModel) -> None:
+    def __init__(
+        self,
+        name: str,
+        data: pd.DataFrame,
+        model: SharedModel,
+        *,
+        lift: LiftTest | None = None,
+        objective: LocalObjective | None = None,
+    ) -> None:
         needed = ["date", model.target, *model.controls, *(f"{c}_spend" for c in model.channels)]
         missing = [c for c in needed if c not in data.columns]
         if missing:
             raise DataError(f"agent {name!r}: missing columns {missing}")
         if len(data) == 0:
             raise DataError(f"agent {name!r}: empty shard")
+        if lift is not None and lift.channel not in model.channels:
+            raise DataError(f"agent {name!r}: lift test on unknown channel {lift.channel!r}")
         self.name = name
+        self.lift = lift
+        self.objective = objective if objective is not None else LocalObjective()
         self._data = data.reset_index(drop=True)
         self.model = model
         self._cache: tuple[FloatArray, FloatArray] | None = None
         self._u: FloatArray | None = None
         self._x: FloatArray | None = None
         self._factor: tuple[Any, float] | None = None
+        self.local_coef: FloatArray | None = None
+        """Own coefficients after :meth:`fit_local` (hierarchical variant); never sent."""
 
     @property
     def n_rows(self) -> int:
@@ -225,13 +316,46 @@ class Agent:
             ``(row_norm, target_bound)``: if given, each design row is scaled to L2 norm
             at most ``row_norm`` and the scaled target clipped to ``[-bound, bound]``
             (what bounds the sensitivity for differential privacy).
+
+        ``X'X``, ``X'y`` and ``y'y`` are weighted by the objective's ``loss_weight``.
         """
         x, y = self._xy()
         if clip is not None:
             norms = np.linalg.norm(x, axis=1)
             x = x * np.minimum(1.0, clip[0] / np.maximum(norms, 1e-300))[:, None]
             y = np.clip(y, -clip[1], clip[1])
-        return SufficientStats(x.T @ x, x.T @ y, float(y @ y), float(len(y)))
+        w = self.objective.loss_weight
+        return SufficientStats(w * (x.T @ x), w * (x.T @ y), w * float(y @ y), float(len(y)))
+
+    def prior_statistics(self) -> SufficientStats:
+        """Return the lift-test prior as quadratic terms: ``(diag(precision), precision * mean)``.
+
+        Zero without a lift test. Adding them to ``X'X`` and ``X'y`` gives the MAP fit
+        with the prior; ``n`` and ``y'y`` are 0 (the prior holds no rows).
+        """
+        p = self.model.n_features
+        prec = np.zeros(p)
+        pm = np.zeros(p)
+        mean_sd = self.lift_prior()
+        if mean_sd is not None:
+            j = self.model.feature_names.index(self.lift.channel)  # type: ignore[union-attr]
+            prec[j] = 1.0 / mean_sd[1] ** 2
+            pm[j] = mean_sd[0] * prec[j]
+        return SufficientStats(np.diag(prec), pm, 0.0, 0.0)
+
+    def lift_prior(self) -> tuple[float, float] | None:
+        """Prior ``(mean, sd)`` of the tested channel's coefficient (scaled units), or None."""
+        if self.lift is None:
+            return None
+        x, _ = self._xy()
+        dates = pd.to_datetime(self._data["date"])
+        lo, hi = pd.Timestamp(self.lift.start), pd.Timestamp(self.lift.end)
+        inside = ((dates >= lo) & (dates <= hi)).to_numpy()
+        j = self.model.feature_names.index(self.lift.channel)
+        total = float(x[inside, j].sum()) * self.model.target_scale
+        if not total > 0:
+            raise DataError(f"agent {self.name!r}: no {self.lift.channel} media in the lift weeks")
+        return self.lift.lift / total, self.lift.se / total
 
     def admm_step(
         self, z: FloatArray, rho: float, *, u_scale: float = 1.0
@@ -241,7 +365,8 @@ class Agent:
         First the dual update with the received ``z``: ``u_i = (u_i + x_i - z) * u_scale``
         (``u_scale = rho_old / rho`` when the coordinator changed ``rho``); then the local
         proximal step ``x_i = argmin 0.5 ||y_i - X_i x||^2 + rho/2 ||x - z + u_i||^2``
-        (a Cholesky solve with ``scipy.linalg``, factorized once per ``rho``).
+        (a Cholesky solve with ``scipy.linalg``, factorized once per ``rho``), plus the
+        lift-test prior's quadratic term when the agent has one.
         """
         x_mat, y = self._xy()
         p = x_mat.shape[1]
@@ -249,17 +374,44 @@ class Agent:
             self._u = np.zeros(p)
         if self._x is not None:
             self._u = (self._u + self._x - z) * u_scale
+        prior = self.prior_statistics()
+        w = self.objective.loss_weight
         if self._factor is None or self._factor[1] != rho:
-            gram = x_mat.T @ x_mat + rho * np.eye(p)
+            gram = w * (x_mat.T @ x_mat) + prior.xtx + rho * np.eye(p)
             self._factor = (scipy.linalg.cho_factor(gram), rho)
-        rhs = x_mat.T @ y + rho * (z - self._u)
+        rhs = w * (x_mat.T @ y) + prior.xty + rho * (z - self._u)
         self._x = np.asarray(scipy.linalg.cho_solve(self._factor[0], rhs), dtype=np.float64)
         return self._x, self._u
 
-    def reset(self) -> None:
-        """Forget protocol state (local iterate and dual variable)."""
+    def fit_local(self, z: npt.ArrayLike, lam: float) -> FloatArray:
+        """Fit own coefficients shrunk toward the global ``z`` with strength ``lam``.
+
+        ``x = argmin 0.5 ||y - X x||^2 + prior(x) + lam/2 ||x - z||^2``, kept in
+        :attr:`local_coef`. Returns ``[SSE, SST, ||x - z||^2]`` (SST about the shard's mean),
+        the scalars the trade-off curve needs.
+        """
+        x_mat, y = self._xy()
+        zz = np.asarray(z, dtype=np.float64)
+        stats = self.statistics() + self.prior_statistics()
+        a = stats.xtx + lam * np.eye(zz.size)
+        self.local_coef = np.asarray(np.linalg.solve(a, stats.xty + lam * zz), dtype=np.float64)
+        resid = y - x_mat @ self.local_coef
+        return np.array(
+            [
+                float(resid @ resid),
+                float(((y - y.mean()) ** 2).sum()),
+                float(((self.local_coef - zz) ** 2).sum()),
+            ]
+        )
+
+    def current_iterate(self) -> FloatArray | None:
+        """Return the local ADMM iterate ``x_i`` (None before the first step); never sent bare."""
+        return None if self._x is None else self._x.copy()
+
+    def reset(self, start: npt.ArrayLike | None = None) -> None:
+        """Forget protocol state; optionally start the local iterate at ``start`` ``(p,)``."""
         self._u = None
-        self._x = None
+        self._x = None if start is None else np.array(start, dtype=np.float64)
 
     def channel_sums(self, beta: npt.ArrayLike) -> tuple[float, FloatArray]:
         """Predicted baseline total and per-channel totals over this shard's weeks.
@@ -277,5 +429,7 @@ class Agent:
         return base, media
 
     def pooled_design_for_check(self) -> tuple[FloatArray, FloatArray]:
-        """Raw design and target; used ONLY by the centralized check, never sent."""
-        return self._xy()
+        """Design and target times ``sqrt(loss_weight)``; ONLY for the centralized check."""
+        x, y = self._xy()
+        s = float(np.sqrt(self.objective.loss_weight))
+        return (x, y) if s == 1.0 else (x * s, y * s)

@@ -319,9 +319,9 @@ def exact_protocol(
     sigma = 0.0 if dp is None else gaussian_sigma(dp.epsilon, dp.delta, dp.sensitivity())
     vecs: dict[str, FloatArray] = {}
     for a in agents:
-        vec = a.statistics(clip=clip).to_vector()
-        if sigma > 0:
-            vec = vec + gen.normal(0.0, sigma, vec.size)
+        vec = (a.statistics(clip=clip) + a.prior_statistics()).to_vector()
+        if sigma > 0:  # a weighted objective scales the sensitivity by its loss weight
+            vec = vec + gen.normal(0.0, sigma * max(a.objective.loss_weight, 1.0), vec.size)
         vecs[a.name] = vec
     scale = mask_scale if mask_scale is not None else 1e3 * max(a.n_rows for a in agents)
     total, _ = secure_sum(vecs, bus, seeds=seeds, round=1, kind="stats", scale=scale)
@@ -387,6 +387,9 @@ def admm_protocol(
     config: AdmmConfig | None = None,
     n_total: float | None = None,
     progress: Progress = None,
+    z0: npt.ArrayLike | None = None,
+    starts: Mapping[str, npt.ArrayLike] | None = None,
+    seeds: Mapping[str, Mapping[str, int]] | None = None,
 ) -> FitResult:
     """Consensus ADMM for the (non-negative) ridge fit.
 
@@ -407,6 +410,17 @@ def admm_protocol(
         Pooled rows (known from the setup round); sets the scale of ``rho``.
     progress
         Called with a one-line status every 50 rounds.
+    z0, starts
+        Starting consensus ``(p,)`` and each agent's starting local iterate (by name);
+        default zeros. The objective is convex, so the answer does not depend on them.
+    seeds
+        If given, secure mode: each agent sends ``[x_i + u_i, ||x_i_prev - z||^2]`` with
+        pairwise masks, so the coordinator learns only their sums (what the ``z`` step
+        and the primal residual need), never one agent's iterate. Each agent reports the
+        previous round's residual (it needs that round's ``z``), so the stopping rule
+        lags one round. Masks on ``x + u`` have amplitude ``1e3 * max(1, ||z||)``, on
+        the residual ``agents * max(1, ||z||)**2``; their rounding (~1e-16 of that) is far
+        below ``tol``.
 
     Returns
     -------
@@ -419,12 +433,14 @@ def admm_protocol(
     n_agents = len(agents)
     rows = n_total if n_total is not None else float(sum(a.n_rows for a in agents))
     rho = cfg.rho * rows / n_agents
-    z = np.zeros(p)
+    z = np.zeros(p) if z0 is None else np.array(z0, dtype=np.float64)
     u_scale = 1.0
     records: list[dict[str, Any]] = []
     converged = False
     for a in agents:
-        a.reset()
+        a.reset(None if starts is None else starts.get(a.name))
+    if seeds is not None:
+        return _secure_admm(agents, bus, cfg, model, rho, z, seeds, progress)
     for k in range(1, cfg.max_rounds + 1):
         xs: list[FloatArray] = []
         us: list[FloatArray] = []
@@ -473,8 +489,95 @@ def admm_protocol(
     return FitResult(z, model, records, converged=converged)
 
 
-def centralized_fit(agents: Sequence[Agent], *, nonnegative: bool = False) -> FloatArray:
+def _secure_admm(
+    agents: Sequence[Agent],
+    bus: Bus,
+    cfg: AdmmConfig,
+    model: SharedModel,
+    rho: float,
+    z: FloatArray,
+    seeds: Mapping[str, Mapping[str, int]],
+    progress: Progress,
+) -> FitResult:
+    n_agents = len(agents)
+    p = model.n_features
+    u_scale = 1.0
+    records: list[dict[str, Any]] = []
+    converged = False
+    dz_prev = math.inf
+    norm_prev = 1.0
+    for k in range(1, cfg.max_rounds + 1):
+        big = max(1.0, float(np.linalg.norm(z)))
+        amp = np.concatenate([np.full(p, 1e3 * big), [n_agents * big**2]])
+        total = np.zeros(p + 1)
+        for a in agents:
+            got = bus.send(
+                Message(
+                    COORDINATOR,
+                    a.name,
+                    "admm_global",
+                    k,
+                    {"z": z, "rho": np.array(rho), "u_scale": np.array(u_scale)},
+                )
+            )
+            z_got = got.payload["z"]
+            prev = a.current_iterate()
+            r_prev = 0.0 if prev is None else float(((prev - z_got) ** 2).sum())
+            x_i, u_i = a.admm_step(
+                z_got, float(got.payload["rho"]), u_scale=float(got.payload["u_scale"])
+            )
+            mask = pairwise_mask(
+                a.name, seeds[a.name], round=k, kind="admm_masked", size=p + 1, scale=1.0
+            )
+            vec = np.concatenate([x_i + u_i, [r_prev]]) + mask * amp
+            reply = bus.send(Message(a.name, COORDINATOR, "admm_masked", k, {"masked": vec}))
+            total += reply.payload["masked"]
+        z_old = z
+        z = _z_step(total[:p] / n_agents, n_agents, rho, model, cfg.nonnegative)
+        if k > 1:
+            # primal residual of round k - 1 (reported now) with that round's dual residual
+            r = math.sqrt(max(float(total[p]), 0.0))
+            records.append(
+                {
+                    "round": k - 1,
+                    "phase": "admm",
+                    "primal_residual": r / norm_prev,
+                    "dual_residual": dz_prev / norm_prev,
+                    "rho": rho,
+                }
+            )
+            if progress is not None and k % 50 == 0:
+                progress(f"admm round {k - 1}: primal {r / norm_prev:.2e}")
+            if k > 2 and r / norm_prev < cfg.tol and dz_prev / norm_prev < cfg.tol:
+                converged = True
+                break
+            u_scale = 1.0
+            if cfg.adaptive:
+                if r > 10 * rho * dz_prev:
+                    rho, u_scale = rho * 2.0, 0.5
+                elif rho * dz_prev > 10 * r:
+                    rho, u_scale = rho / 2.0, 2.0
+        dz_prev = float(math.sqrt(n_agents) * np.linalg.norm(z - z_old))
+        norm_prev = math.sqrt(n_agents) * max(float(np.linalg.norm(z)), 1e-12)
+    records.append(
+        {
+            "round": len(records) + 1,
+            "phase": "admm",
+            "primal_residual": float("nan"),
+            "dual_residual": dz_prev / norm_prev,
+            "rho": rho,
+        }
+    )
+    return FitResult(z, model, records, converged=converged)
+
+
+def centralized_fit(
+    agents: Sequence[Agent], *, nonnegative: bool = False, with_priors: bool = True
+) -> FloatArray:
     """Fit the reference model on the pooled rows (for the check only; no protocol uses it).
+
+    Agents' lift-test priors (:meth:`Agent.prior_statistics`) enter as quadratic terms
+    unless ``with_priors`` is false.
 
     ``nonnegative`` constrains the channel coefficients with bounded-variable least
     squares (``scipy.optimize.lsq_linear``, method ``bvls``) on the ridge-augmented system.
@@ -484,11 +587,19 @@ def centralized_fit(agents: Sequence[Agent], *, nonnegative: bool = False) -> Fl
     x = np.vstack([p[0] for p in parts])
     y = np.concatenate([p[1] for p in parts])
     lam = model.penalty()
+    prec = np.zeros(len(lam))
+    pm = np.zeros(len(lam))
+    if with_priors:
+        for a in agents:
+            prior = a.prior_statistics()
+            prec += np.diag(prior.xtx)
+            pm += prior.xty
     if not nonnegative:
-        stats = SufficientStats(x.T @ x, x.T @ y, float(y @ y), float(len(y)))
+        stats = SufficientStats(x.T @ x + np.diag(prec), x.T @ y + pm, float(y @ y), len(y))
         return solve_ridge(stats, lam)
-    aug_x = np.vstack([x, np.diag(np.sqrt(lam))])
-    aug_y = np.concatenate([y, np.zeros(len(lam))])
+    has = prec > 0
+    aug_x = np.vstack([x, np.diag(np.sqrt(lam)), np.diag(np.sqrt(prec))[has]])
+    aug_y = np.concatenate([y, np.zeros(len(lam)), pm[has] / np.sqrt(prec[has])])
     lower = np.full(len(lam), -np.inf)
     lower[model.media_slice] = 0.0
     res = scipy.optimize.lsq_linear(

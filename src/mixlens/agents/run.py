@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from mixlens.agents.agent import Agent, SharedModel
+from mixlens.agents.hierarchical import centralized_hierarchical, hierarchical_protocol, tradeoff
 from mixlens.agents.messages import Bus
 from mixlens.agents.protocols import (
     DPConfig,
@@ -22,13 +23,21 @@ from mixlens.agents.protocols import (
     rel_diff,
     setup_protocol,
 )
+from mixlens.agents.scenarios import MixedScenario, channel_owners, mixed_agents
 from mixlens.agents.shapley import attribute
+from mixlens.agents.vertical import (
+    SharingConfig,
+    attribute_vertical,
+    centralized_vertical_fit,
+    sharing_admm,
+)
 from mixlens.data.io import write_json, write_table
 from mixlens.errors import DataError
 
-__all__ = ["PROTOCOLS", "SCENARIOS", "region_agents", "run_to_dir"]
+__all__ = ["PROTOCOLS", "SCENARIOS", "TRADEOFF_STRENGTHS", "region_agents", "run_to_dir"]
 
-SCENARIOS = ("regions", "channels")
+SCENARIOS = ("regions", "channels", "mixed")
+TRADEOFF_STRENGTHS = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0)
 PROTOCOLS = ("exact", "admm")
 
 
@@ -71,26 +80,42 @@ def run_to_dir(
     dp_epsilon: float | None = None,
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
+    shrinkage: float | None = None,
+    tradeoff: bool = False,
+    mask_admm: bool = False,
 ) -> dict[str, Any]:
     """Run one scenario end to end and write its files.
 
     Parameters
     ----------
     scenario
-        ``"regions"`` (5 regions, horizontal split). ``"channels"`` is not available yet.
+        ``"regions"`` (5 regions, horizontal split), ``"channels"`` (4 channel teams and
+        a sales owner, vertical split, sharing ADMM) or ``"mixed"`` (weekly-aggregate
+        regions, a user-level journeys unit and a region bringing a lift test).
     scale
-        Multiplies every agent's rows (more simulated weeks).
+        Multiplies every agent's rows (more simulated weeks; more users for journeys).
     out_dir
         Folder for ``rounds.csv``, ``attribution.csv``, ``audit.jsonl``, ``summary.json``.
     protocol
         ``"exact"`` (secure aggregation of sufficient statistics, ridge) or ``"admm"``
-        (consensus ADMM, non-negative channel coefficients).
+        (consensus ADMM, non-negative channel coefficients). The ``channels`` scenario
+        always runs sharing ADMM (non-negative) and accepts only ``"admm"``.
     dp_epsilon
         If given, Gaussian-mechanism DP on the shared statistics (``exact`` only).
     seed
         Seed of the simulation, pairwise masks and DP noise.
     progress
         Called with one-line status messages.
+    shrinkage
+        Hierarchical variant (``regions`` and ``mixed``, protocol ``exact``): each agent
+        keeps local coefficients shrunk toward the global ones with strength
+        ``lam = shrinkage * rows per agent``; credit uses each agent's local model.
+    tradeoff
+        Also write ``tradeoff.csv``: local fit versus disagreement with the global model
+        over shrinkage strengths 1e-3 to 1e3 (``regions`` and ``mixed``).
+    mask_admm
+        Consensus ADMM in secure mode: pairwise masks on what agents send, so the
+        coordinator learns only sums (``regions`` and ``mixed``, protocol ``admm``).
 
     Returns
     -------
@@ -99,39 +124,70 @@ def run_to_dir(
     """
     if scenario not in SCENARIOS:
         raise DataError(f"unknown scenario {scenario!r}; choose one of {', '.join(SCENARIOS)}")
-    if scenario == "channels":
-        raise DataError("scenario 'channels' (vertical split) is not available yet; use 'regions'")
     if protocol not in PROTOCOLS:
         raise DataError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
     if dp_epsilon is not None and protocol != "exact":
         raise DataError("differential privacy is available with protocol 'exact' only")
+    if (shrinkage is not None or tradeoff) and (scenario == "channels" or protocol != "exact"):
+        raise DataError("--shrinkage and --tradeoff need scenario regions or mixed, protocol exact")
+    if shrinkage is not None and dp_epsilon is not None:
+        raise DataError("--shrinkage cannot be combined with --dp-epsilon")
+    if mask_admm and (scenario == "channels" or protocol != "admm"):
+        raise DataError("--mask-admm needs scenario regions or mixed with protocol admm")
+    if scenario == "channels" and protocol != "admm":
+        raise DataError(
+            "scenario 'channels' (vertical split) runs sharing ADMM: use --protocol admm"
+        )
     t0 = time.perf_counter()
     out = Path(out_dir)
-    agents = region_agents(scale, seed=seed)
-    rng = np.random.default_rng(seed)
-    seeds = pairwise_seeds([a.name for a in agents], rng)
-    bus = Bus()
-    model = setup_protocol(agents, bus, seeds=seeds)
-    n_total = float(sum(a.n_rows for a in agents))  # equals the setup round's securely summed n
-    result: FitResult
-    if protocol == "exact":
-        dp = None if dp_epsilon is None else DPConfig(epsilon=dp_epsilon)
-        result = exact_protocol(agents, bus, seeds=seeds, dp=dp, rng=rng)
-        reference = centralized_fit(agents, nonnegative=False)
+    if scenario == "channels":
+        summary, result_rounds, attribution, bus = _run_channels(scale, seed, progress)
     else:
-        result = admm_protocol(agents, bus, n_total=n_total, progress=progress)
-        reference = centralized_fit(agents, nonnegative=True)
-    fit_rounds = len(result.rounds)
-    attribution = attribute(agents, result.coef, bus, seeds=seeds, round=fit_rounds + 1)
+        summary, result_rounds, attribution, bus = _run_horizontal(
+            scenario,
+            scale,
+            protocol,
+            dp_epsilon,
+            seed,
+            progress,
+            shrinkage,
+            out if tradeoff else None,
+            mask_admm,
+        )
+    fit_rounds = len(result_rounds)
     if progress is not None:
-        progress(f"{protocol}: {fit_rounds} rounds, {bus.audit.total_bytes()} bytes")
+        progress(f"{scenario}/{protocol}: {fit_rounds} rounds, {bus.audit.total_bytes()} bytes")
+    _write_rounds(result_rounds, bus, out / "rounds.csv", setup=scenario != "channels")
+    write_table(attribution, out / "attribution.csv")
+    bus.audit.write(out / "audit.jsonl")
+    summary = {
+        "scenario": scenario,
+        "protocol": protocol,
+        "scale": scale,
+        "seed": seed,
+        **summary,
+        "rounds": fit_rounds,
+        "bytes_total": bus.audit.total_bytes(),
+        "messages_total": len(bus.audit.rows),
+        "seconds": time.perf_counter() - t0,
+    }
+    write_json(summary, out / "summary.json")
+    return summary
+
+
+def _write_rounds(
+    result_rounds: list[dict[str, Any]], bus: Bus, path: Path, *, setup: bool
+) -> None:
+    fit_rounds = len(result_rounds)
     per_round = bus.audit.bytes_by_round()
     msgs: dict[int, int] = {}
     for row in bus.audit.rows:
         msgs[int(row["round"])] = msgs.get(int(row["round"]), 0) + 1
     nan = float("nan")
-    records = [{"round": 0, "phase": "setup", "primal_residual": nan, "dual_residual": nan}]
-    records += [dict(r) for r in result.rounds]
+    records: list[dict[str, Any]] = []
+    if setup:
+        records.append({"round": 0, "phase": "setup", "primal_residual": nan, "dual_residual": nan})
+    records += [dict(r) for r in result_rounds]
     records.append(
         {
             "round": fit_rounds + 1,
@@ -144,28 +200,152 @@ def run_to_dir(
     rounds["messages"] = [msgs.get(int(r), 0) for r in rounds["round"]]
     rounds["bytes_sent"] = [per_round.get(int(r), 0) for r in rounds["round"]]
     cols = ["round", "phase", "primal_residual", "dual_residual", "rho", "messages", "bytes_sent"]
-    rounds = rounds.reindex(columns=cols)
-    write_table(rounds, out / "rounds.csv")
-    write_table(attribution, out / "attribution.csv")
-    bus.audit.write(out / "audit.jsonl")
+    write_table(rounds.reindex(columns=cols), path)
+
+
+def _run_horizontal(
+    scenario: str,
+    scale: int,
+    protocol: str,
+    dp_epsilon: float | None,
+    seed: int,
+    progress: Callable[[str], None] | None,
+    shrinkage: float | None = None,
+    tradeoff_dir: Path | None = None,
+    mask_admm: bool = False,
+) -> tuple[dict[str, Any], list[dict[str, Any]], pd.DataFrame, Bus]:
+    mixed = mixed_agents(scale, seed=seed) if scenario == "mixed" else None
+    agents = mixed.agents if mixed is not None else region_agents(scale, seed=seed)
+    rng = np.random.default_rng(seed)
+    seeds = pairwise_seeds([a.name for a in agents], rng)
+    bus = Bus()
+    model = setup_protocol(agents, bus, seeds=seeds)
+    n_total = float(sum(a.n_rows for a in agents))  # equals the setup round's securely summed n
+    result: FitResult
+    nonneg = protocol == "admm"
+    extra: dict[str, Any] = {}
+    if tradeoff_dir is not None:
+        curve = tradeoff(agents, TRADEOFF_STRENGTHS, seeds=seeds)
+        write_table(curve, tradeoff_dir / "tradeoff.csv")
+        extra["tradeoff_bytes"] = int(curve["bytes"].sum())
+    if shrinkage is not None:
+        hier = hierarchical_protocol(agents, bus, shrinkage=shrinkage, seeds=seeds)
+        result = FitResult(hier.coef, model, hier.rounds)
+        joint = centralized_hierarchical(agents, hier.shrinkage)
+        mine = np.concatenate([hier.coef, *(_local(a) for a in agents)])
+        extra |= {
+            "shrinkage": shrinkage,
+            "shrinkage_lam": hier.shrinkage,
+            "local_fit": hier.local_fit,
+            "disagreement": hier.disagreement,
+            "rel_diff_vs_centralized": rel_diff(mine, joint),
+        }
+    elif protocol == "exact":
+        dp = None if dp_epsilon is None else DPConfig(epsilon=dp_epsilon)
+        result = exact_protocol(agents, bus, seeds=seeds, dp=dp, rng=rng)
+    else:
+        result = admm_protocol(
+            agents, bus, n_total=n_total, progress=progress, seeds=seeds if mask_admm else None
+        )
+    reference = centralized_fit(agents, nonnegative=nonneg)
+    fit_rounds = len(result.rounds)
+    attribution = attribute(
+        agents, result.coef, bus, seeds=seeds, round=fit_rounds + 1, local=shrinkage is not None
+    )
     summary: dict[str, Any] = {
-        "scenario": scenario,
-        "protocol": protocol,
-        "scale": scale,
-        "seed": seed,
         "agents": [a.name for a in agents],
         "rows_per_agent": [a.n_rows for a in agents],
-        "rounds": fit_rounds,
         "converged": result.converged,
-        "bytes_total": bus.audit.total_bytes(),
-        "messages_total": len(bus.audit.rows),
         "rel_diff_vs_centralized": rel_diff(result.coef, reference),
         "epsilon_spent": result.epsilon_spent,
         "delta_spent": result.delta_spent,
         "dp_note": "DP covers the statistics round; the setup round reveals pooled means only",
         "coefficients": dict(zip(model.feature_names, result.coef.tolist(), strict=True)),
         "target_scale": model.target_scale,
-        "seconds": time.perf_counter() - t0,
+        "admm_masked": mask_admm,
     }
-    write_json(summary, out / "summary.json")
-    return summary
+    summary |= extra
+    summary["objectives"] = {
+        a.name: {"kind": a.objective.kind, "factor": a.objective.factor} for a in agents
+    }
+    if mixed is not None:
+        summary["journey_rows"] = mixed.journey_rows
+        summary["lift_test"] = _lift_summary(mixed, agents, result.coef, nonneg)
+    return summary, result.rounds, attribution, bus
+
+
+def _local(agent: Agent) -> np.ndarray:
+    if agent.local_coef is None:
+        raise DataError(f"agent {agent.name!r} has no local coefficients")
+    return agent.local_coef
+
+
+def _lift_summary(
+    mixed: MixedScenario, agents: list[Agent], coef: np.ndarray, nonneg: bool
+) -> dict[str, Any]:
+    lift = mixed.lift
+    holder = next(a for a in agents if a.name == mixed.lift_agent)
+    model = holder.model
+    j = model.feature_names.index(lift.channel)
+    c = model.channels.index(lift.channel)
+    prior = holder.lift_prior()
+    without = centralized_fit(agents, nonnegative=nonneg, with_priors=False)
+
+    def credit(beta: np.ndarray) -> float:
+        return float(sum(a.channel_sums(beta)[1][c] for a in agents))
+
+    def window_lift(beta: np.ndarray) -> float:
+        # the lift implied by a coefficient: beta * (target_scale * F) = beta * se / sd
+        return 0.0 if prior is None else float(beta[j]) * lift.se / prior[1]
+
+    return {
+        "agent": mixed.lift_agent,
+        "channel": lift.channel,
+        "weeks": [lift.start, lift.end],
+        "measured_lift": lift.lift,
+        "lift_se": lift.se,
+        "true_lift": mixed.true_lift,
+        "prior_coef_mean": None if prior is None else prior[0],
+        "prior_coef_sd": None if prior is None else prior[1],
+        "coef_with_lift": float(coef[j]),
+        "coef_without_lift": float(without[j]),
+        "implied_lift_with": window_lift(coef),
+        "implied_lift_without": window_lift(without),
+        "credit_with_lift": credit(coef),
+        "credit_without_lift": credit(without),
+        "true_credit_regions": mixed.true_credit,
+        "note": "'without' is the pooled fit with the prior left out, computed for the check",
+    }
+
+
+def _run_channels(
+    scale: int, seed: int, progress: Callable[[str], None] | None
+) -> tuple[dict[str, Any], list[dict[str, Any]], pd.DataFrame, Bus]:
+    sales, owners = channel_owners(scale, seed=seed)
+    rng = np.random.default_rng(seed)
+    seeds = pairwise_seeds([o.name for o in owners], rng)
+    bus = Bus()
+    result = sharing_admm(
+        sales, owners, bus, seeds=seeds, config=SharingConfig(), progress=progress
+    )
+    order = [sales.name, *(o.name for o in owners)]
+    reference = centralized_vertical_fit(sales, owners)
+    attribution = attribute_vertical(sales, owners, bus, round=len(result.rounds) + 1)
+    names = [*sales.feature_names, *(c for o in owners for c in o.channels)]
+    summary: dict[str, Any] = {
+        "agents": order,
+        "rows_per_agent": [sales.y.size] * len(order),
+        "channel_owners": {o.name: list(o.channels) for o in owners},
+        "converged": result.converged,
+        "rel_diff_vs_centralized": rel_diff(result.vector(order), reference),
+        "epsilon_spent": 0.0,
+        "delta_spent": 0.0,
+        "coefficients": dict(zip(names, result.vector(order).tolist(), strict=True)),
+        "target_scale": sales.target_scale,
+        "revealed": (
+            "per round: the sales owner gets the owners' pairwise-masked per-week contributions "
+            "(it learns only their per-week sum); each owner gets the per-week vector "
+            "zbar - Abar - u; at the end each owner's coefficients and channel totals"
+        ),
+    }
+    return summary, result.rounds, attribution, bus

@@ -9,18 +9,28 @@ linear in the value function, so agents' local credits sum to the global credit.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from mixlens._rng import RandomLike, as_generator
 from mixlens.agents.agent import Agent, FloatArray
 from mixlens.agents.messages import Bus, Message
 from mixlens.agents.protocols import COORDINATOR, secure_sum
 from mixlens.errors import DataError
 
-__all__ = ["MAX_EXACT_PLAYERS", "attribute", "coalition_values", "exact_shapley"]
+__all__ = [
+    "MAX_EXACT_PLAYERS",
+    "SampledShapley",
+    "attribute",
+    "coalition_values",
+    "exact_shapley",
+    "sampled_shapley",
+    "shapley_credit",
+]
 
 MAX_EXACT_PLAYERS = 15
 
@@ -98,6 +108,109 @@ def coalition_values(base: float, media: npt.ArrayLike) -> FloatArray:
     return np.asarray(base + bits @ m, dtype=np.float64)
 
 
+@dataclass(frozen=True)
+class SampledShapley:
+    """Permutation-sampled Shapley values with their error bounds.
+
+    Attributes
+    ----------
+    values
+        Estimated Shapley value per player, shape ``(n,)``; they sum to
+        ``v(all) - v(empty)`` exactly (to floating point).
+    stderr
+        Standard error per player (sample standard deviation of the marginal
+        contributions over ``sqrt(permutations)``).
+    hoeffding
+        Half-width per player of a two-sided ``1 - delta`` Hoeffding interval,
+        ``range_i * sqrt(ln(2 / delta) / (2 m))``, where ``range_i`` is the spread of the
+        player's observed marginal contributions (a bound if the spread covers every
+        marginal, as it does for additive games where it is zero).
+    permutations, delta
+        Sample size ``m`` and the bound's failure probability.
+    """
+
+    values: FloatArray
+    stderr: FloatArray
+    hoeffding: FloatArray
+    permutations: int
+    delta: float
+
+
+def sampled_shapley(
+    value: Callable[[npt.NDArray[np.bool_]], float],
+    n: int,
+    *,
+    permutations: int = 200,
+    delta: float = 0.05,
+    rng: RandomLike = None,
+) -> SampledShapley:
+    """Shapley values by permutation sampling (Castro et al. 2009), for any ``n``.
+
+    Each permutation adds players one at a time; a player's marginal contribution is
+    the change of ``value`` when it joins. Every permutation's marginals telescope to
+    ``v(all) - v(empty)``, so the estimate conserves the total; the rounding left over is
+    spread evenly so the sum is exact to floating point.
+
+    Parameters
+    ----------
+    value
+        Characteristic function of a boolean membership vector ``(n,)``.
+    n
+        Number of players.
+    permutations
+        Sampled permutations ``m``.
+    delta
+        Failure probability of the Hoeffding half-width.
+    rng
+        Randomness of the permutations.
+
+    Examples
+    --------
+    >>> est = sampled_shapley(lambda s: float(s @ [1.0, 2.0, 3.0]), 3, permutations=5, rng=0)
+    >>> est.values.tolist(), est.stderr.tolist()
+    ([1.0, 2.0, 3.0], [0.0, 0.0, 0.0])
+    """
+    if n < 1 or permutations < 2:
+        raise DataError("sampled Shapley needs n >= 1 players and at least 2 permutations")
+    gen = as_generator(rng)
+    marg = np.empty((permutations, n))
+    empty = float(value(np.zeros(n, dtype=bool)))
+    full = float(value(np.ones(n, dtype=bool)))
+    for m in range(permutations):
+        members = np.zeros(n, dtype=bool)
+        prev = empty
+        for player in gen.permutation(n):
+            members[player] = True
+            cur = float(value(members))
+            marg[m, player] = cur - prev
+            prev = cur
+    values = marg.mean(axis=0)
+    values += (full - empty - values.sum()) / n
+    stderr = marg.std(axis=0, ddof=1) / math.sqrt(permutations)
+    spread = marg.max(axis=0) - marg.min(axis=0)
+    half = spread * math.sqrt(math.log(2.0 / delta) / (2.0 * permutations))
+    return SampledShapley(values, stderr, half, permutations, delta)
+
+
+def shapley_credit(
+    base: float, media: npt.ArrayLike, *, permutations: int = 200, rng: RandomLike = None
+) -> FloatArray:
+    """Shapley credit of channels in an additive game: exact up to 15, sampled beyond.
+
+    Examples
+    --------
+    >>> shapley_credit(1.0, [10.0, 100.0]).tolist()
+    [10.0, 100.0]
+    """
+    m = np.asarray(media, dtype=np.float64)
+    if m.size <= MAX_EXACT_PLAYERS:
+        return exact_shapley(coalition_values(base, m))
+    est = sampled_shapley(
+        lambda s: base + float(m[s].sum()), m.size, permutations=permutations, rng=rng
+    )
+    return est.values
+
+
 def attribute(
     agents: Sequence[Agent],
     coef: npt.ArrayLike,
@@ -106,13 +219,16 @@ def attribute(
     seeds: Mapping[str, Mapping[str, int]],
     round: int,
     mask_scale: float | None = None,
+    local: bool = False,
 ) -> pd.DataFrame:
     """Per-agent and global Shapley credit on the shared fitted model.
 
     The coordinator broadcasts the coefficients; each agent computes its coalition
     values and its own Shapley credit on its rows; the coalition values are securely
     summed and the coordinator computes the global credit from the sum; each agent
-    reports its own credit.
+    reports its own credit. With ``local=True`` each agent uses its own shrunk
+    coefficients (:attr:`Agent.local_coef`, hierarchical variant) where it has them, so
+    the global credit is the sum over agents of their local models' values.
 
     Returns
     -------
@@ -125,7 +241,8 @@ def attribute(
     rows: list[dict[str, object]] = []
     for a in agents:
         got = bus.send(Message(COORDINATOR, a.name, "coef", round, {"coef": np.asarray(coef)}))
-        base, media = a.channel_sums(got.payload["coef"])
+        own = a.local_coef if local and a.local_coef is not None else got.payload["coef"]
+        base, media = a.channel_sums(own)
         local_values[a.name] = coalition_values(base, media)
     scale = (
         mask_scale

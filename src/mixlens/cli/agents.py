@@ -24,9 +24,14 @@ agents_app = _group(
 @agents_app.command("run")
 def agents_run_command(
     out: OutDir = Path("agents"),
-    scenario: Annotated[str, typer.Option(help="regions (5 regions, horizontal split).")] = (
-        "regions"
-    ),
+    scenario: Annotated[
+        str,
+        typer.Option(
+            help="regions (5 regions, horizontal split), channels (4 channel teams and a "
+            "sales owner, vertical split; needs --protocol admm) or mixed (weekly regions, "
+            "a user-level journeys unit, a region with a lift test)."
+        ),
+    ] = "regions",
     scale: Annotated[int, typer.Option(min=1, help="Multiply every agent's rows by K.")] = 1,
     protocol: Annotated[
         str, typer.Option(help="exact (secure sufficient statistics) or admm (non-negative).")
@@ -34,6 +39,19 @@ def agents_run_command(
     dp_epsilon: Annotated[
         float | None, typer.Option(help="Differential privacy budget per agent (exact only).")
     ] = None,
+    shrinkage: Annotated[
+        float | None,
+        typer.Option(
+            help="Hierarchical variant: local coefficients shrunk toward the global ones "
+            "with strength lambda = S x rows per agent (regions/mixed, exact)."
+        ),
+    ] = None,
+    tradeoff: Annotated[
+        bool, typer.Option(help="Also write tradeoff.csv (local fit vs disagreement).")
+    ] = False,
+    mask_admm: Annotated[
+        bool, typer.Option(help="ADMM with pairwise masks: the coordinator sees only sums.")
+    ] = False,
     seed: Seed = 0,
 ) -> None:
     """Fit the shared response model across agents: rounds.csv, attribution.csv, audit.jsonl."""
@@ -49,6 +67,9 @@ def agents_run_command(
             dp_epsilon=dp_epsilon,
             seed=seed,
             progress=lambda stage: update(stage, 0.5),
+            shrinkage=shrinkage,
+            tradeoff=tradeoff,
+            mask_admm=mask_admm,
         )
         update("done", 1.0)
     out_console.print(
