@@ -65,20 +65,20 @@ def worker(users: int, *, models: bool) -> dict[str, Any]:
     out["markov_paths_s"] = time.perf_counter() - t
     out["models_s"] = {}
     if models:
-        for result, seconds in run_models(jt, AVAILABLE_MODELS, order=1, seed=SEED):
+        for result, seconds in run_models(jt, AVAILABLE_MODELS, order=1, seed=SEED, logs=(tp, cv)):
             out["models_s"][result.model] = seconds
         for order in (2, 3, 4):
             t = time.perf_counter()
             markov_attribution(from_paths, order=order)
             out["models_s"][f"markov{order}"] = time.perf_counter() - t
         if users == ACCURACY_USERS:
-            out["accuracy"] = accuracy(jt, world.channel_truth)
+            out["accuracy"] = accuracy(jt, world.channel_truth, (tp, cv))
     out["peak_rss_mib"] = peak_rss_mib()
     return out
 
 
-def accuracy(jt: JourneyTable, truth: Any) -> dict[str, dict[str, float]]:
-    runs = [r for r, _ in run_models(jt, AVAILABLE_MODELS, order=1, seed=SEED)]
+def accuracy(jt: JourneyTable, truth: Any, logs: Any) -> dict[str, dict[str, float]]:
+    runs = [r for r, _ in run_models(jt, AVAILABLE_MODELS, order=1, seed=SEED, logs=logs)]
     runs += [markov_attribution(jt, order=k) for k in (2, 3)]
     frames = []
     for result in runs:

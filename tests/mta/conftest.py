@@ -9,6 +9,7 @@ from tests.mta.helpers import ts
 from mixlens.data.schemas import validate_conversions, validate_touchpoints
 from mixlens.data.simulate.journeys import JourneyWorldConfig, SimulatedJourneys, simulate_journeys
 from mixlens.mta import JourneyTable, build_journeys
+from mixlens.mta.hazard import HazardFit, fit_hazard
 
 CA_DATA = Path("/work/shared/data/external/channelattribution/Data.csv")
 if not CA_DATA.exists():  # the shared folder next to the checkout, as the issue names it
@@ -59,3 +60,22 @@ def hand_logs() -> tuple[pd.DataFrame, pd.DataFrame]:
         }
     )
     return tp, cv
+
+
+@pytest.fixture(scope="session")
+def mid_world() -> SimulatedJourneys:
+    """A 15k-user world: enough conversions (about 1,200) for the hazard model's tests."""
+    return simulate_journeys(JourneyWorldConfig(users=15_000), seed=11)
+
+
+@pytest.fixture(scope="session")
+def mid_logs(mid_world: SimulatedJourneys) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return (
+        validate_touchpoints(mid_world.touchpoints),
+        validate_conversions(mid_world.conversions),
+    )
+
+
+@pytest.fixture(scope="session")
+def mid_fit(mid_logs: tuple[pd.DataFrame, pd.DataFrame]) -> HazardFit:
+    return fit_hazard(*mid_logs, seed=0)

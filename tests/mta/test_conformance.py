@@ -11,12 +11,16 @@ from tests.mta.helpers import paths
 
 from mixlens.mta import AVAILABLE_MODELS, JourneyTable, path_table, run_models
 from mixlens.mta.result import AttributionResult
+from mixlens.mta.run import TIMED_MODELS
 
-PATH_MODELS = [m for m in AVAILABLE_MODELS if m != "time_decay"]
+PATH_MODELS = [m for m in AVAILABLE_MODELS if m not in TIMED_MODELS]
+Logs = tuple[pd.DataFrame, pd.DataFrame]
 
 
-def run_one(jt: JourneyTable, model: str, *, seed: int = 0, order: int = 1) -> AttributionResult:
-    ((result, _),) = run_models(jt, [model], order=order, seed=seed)
+def run_one(
+    jt: JourneyTable, model: str, *, seed: int = 0, order: int = 1, logs: Logs | None = None
+) -> AttributionResult:
+    ((result, _),) = run_models(jt, [model], order=order, seed=seed, logs=logs)
     return result
 
 
@@ -33,11 +37,27 @@ def check_conservation(result: AttributionResult, jt: JourneyTable) -> None:
 
 
 @pytest.mark.parametrize("model", AVAILABLE_MODELS)
-def test_conserves_and_is_deterministic(model: str, world_journeys: JourneyTable) -> None:
-    result = run_one(world_journeys, model, seed=3)
+def test_conserves_and_is_deterministic(
+    model: str, world_journeys: JourneyTable, logs: Logs
+) -> None:
+    result = run_one(world_journeys, model, seed=3, logs=logs)
     check_conservation(result, world_journeys)
-    again = run_one(world_journeys, model, seed=3)
+    again = run_one(world_journeys, model, seed=3, logs=logs)
     pd.testing.assert_frame_equal(result.to_frame(), again.to_frame())
+
+
+@pytest.mark.parametrize("model", ["last", "markov", "shapley", "logistic", "incremental"])
+def test_bootstrap_intervals_cover_the_estimate(
+    model: str, world_journeys: JourneyTable, logs: Logs
+) -> None:
+    ((result, _),) = run_models(world_journeys, [model], seed=1, logs=logs, bootstrap=6)
+    intervals = result.meta["intervals"]
+    assert list(intervals["channel"]) == list(result.credit["channel"])
+    lo, hi = intervals["conversions_lo"].to_numpy(), intervals["conversions_hi"].to_numpy()
+    assert (lo >= 0).all() and (lo <= hi).all()
+    assert (hi > lo).any()  # the replicates differ
+    ((again, _),) = run_models(world_journeys, [model], seed=1, logs=logs, bootstrap=6)
+    pd.testing.assert_frame_equal(intervals, again.meta["intervals"])
 
 
 @pytest.mark.parametrize("model", PATH_MODELS)

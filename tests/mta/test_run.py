@@ -71,7 +71,7 @@ def test_paths_default_models_skip_time_decay(world_dir: Path, tmp_path: Path) -
     ("models", "match"),
     [
         (["markov", "nope"], r"unknown model 'nope'; available models: first, last"),
-        (["logistic"], r"'logistic' is not available yet"),
+        (["neural"], r"'neural' is not available yet"),
         ([], "no model given"),
     ],
 )

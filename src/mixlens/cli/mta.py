@@ -16,7 +16,11 @@ from mixlens.cli._app import (
     out_console,
 )
 
-mta_app = _group("mta", "Multi-touch attribution on user journeys: heuristics, Markov, Shapley.")
+mta_app = _group(
+    "mta",
+    "Multi-touch attribution on user journeys: heuristics, Markov, Shapley, hazard and "
+    "incrementality-aware credit.",
+)
 
 
 @mta_app.command("fit")
@@ -36,6 +40,25 @@ def mta_fit_command(
     ] = "",
     order: Annotated[int, typer.Option(help="Markov chain order (1 to 4).")] = 1,
     lookback: Annotated[float, typer.Option(help="Journey lookback window, days.")] = 30.0,
+    lift_tests: Annotated[
+        Path | None,
+        typer.Option(
+            "--lift-tests",
+            help="Lift tests calibrating 'incremental': channel, incremental_conversions, se "
+            "[, incremental_value], or the lift_tests.csv of 'mixlens experiment analyze'.",
+        ),
+    ] = None,
+    mmm: Annotated[
+        Path | None,
+        typer.Option(help="MMM run folder (roi.csv, contributions.csv) bounding the total."),
+    ] = None,
+    bootstrap: Annotated[
+        int,
+        typer.Option(
+            help="Bootstrap replicates over users for credit intervals "
+            "(conversions_lo/hi, value_lo/hi columns); 0 for none, 20 is a modest start."
+        ),
+    ] = 0,
     seed: Seed = 0,
 ) -> None:
     """Credit conversions to channels: attribution.csv (model, channel, conversions, value)."""
@@ -52,6 +75,9 @@ def mta_fit_command(
             lookback_days=lookback,
             out_dir=out,
             seed=seed,
+            lift_tests=lift_tests,
+            mmm_dir=mmm,
+            bootstrap=bootstrap,
             progress=step("mta fit"),
         )
     ran = ", ".join(summary.get("models", {}))

@@ -1,11 +1,14 @@
-"""Multi-touch attribution: journeys, heuristics, Markov chains and Shapley values.
+"""Multi-touch attribution: journeys, heuristics, Markov chains, Shapley values, a hazard model.
 
-Every model is a pure function of a :class:`JourneyTable` returning an
-:class:`AttributionResult`; :func:`fit_to_dir` is the ``mixlens mta fit`` pipeline.
+Every journey model is a pure function of a :class:`JourneyTable` returning an
+:class:`AttributionResult`; the hazard models (``logistic``, ``incremental``) fit on the
+touchpoint and conversion logs (:func:`fit_hazard`); :func:`fit_to_dir` is the
+``mixlens mta fit`` pipeline.
 """
 
 from __future__ import annotations
 
+from mixlens.mta.hazard import HazardFit, fit_hazard, hazard_attribution
 from mixlens.mta.heuristics import (
     first_touch,
     last_non_direct,
@@ -14,6 +17,7 @@ from mixlens.mta.heuristics import (
     position_based,
     time_decay,
 )
+from mixlens.mta.incremental import incremental_attribution, read_lift_tests
 from mixlens.mta.journeys import JourneyTable, build_journeys, path_table
 from mixlens.mta.markov import markov_attribution
 from mixlens.mta.result import AttributionResult, make_result
@@ -23,10 +27,14 @@ from mixlens.mta.shapley import shapley_attribution
 __all__ = [
     "AVAILABLE_MODELS",
     "AttributionResult",
+    "HazardFit",
     "JourneyTable",
     "build_journeys",
     "first_touch",
+    "fit_hazard",
     "fit_to_dir",
+    "hazard_attribution",
+    "incremental_attribution",
     "last_non_direct",
     "last_touch",
     "linear",
@@ -34,6 +42,7 @@ __all__ = [
     "markov_attribution",
     "path_table",
     "position_based",
+    "read_lift_tests",
     "run_models",
     "shapley_attribution",
     "time_decay",

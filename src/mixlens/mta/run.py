@@ -4,8 +4,11 @@ Writes, atomically, under ``out_dir``:
 
 * ``attribution.csv``: ``model, channel, conversions, value, share`` (docs/design.md); each
   model's rows sum to the conversions observed, conversions no channel gets as ``baseline``.
+  With ``bootstrap > 0``, 95 % intervals follow: ``conversions_lo, conversions_hi, value_lo,
+  value_hi`` (bootstrap over users, :mod:`mixlens.mta.bootstrap`).
 * ``summary.json``: inputs, journeys, conversions and value, and per model its settings,
-  diagnostics and seconds.
+  diagnostics and seconds; the hazard models (``logistic``, ``incremental``) report the
+  held-out ``auc`` and ``log_loss`` of the daily hazard at ``models.<name>``.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import pandas as pd
 from mixlens.data.io import write_json, write_table
 from mixlens.data.loaders import load_conversions, load_paths, load_touchpoints
 from mixlens.errors import DataError
+from mixlens.mta.bootstrap import INTERVAL_COLUMNS, bootstrap_hazard, bootstrap_journeys
+from mixlens.mta.hazard import HazardFit, credit_arrays, fit_hazard, hazard_attribution
 from mixlens.mta.heuristics import (
     first_touch,
     last_non_direct,
@@ -28,9 +33,15 @@ from mixlens.mta.heuristics import (
     position_based,
     time_decay,
 )
+from mixlens.mta.incremental import (
+    MmmShare,
+    incremental_attribution,
+    read_lift_tests,
+    read_mmm_share,
+)
 from mixlens.mta.journeys import JourneyTable, build_journeys
 from mixlens.mta.markov import check_order, markov_attribution
-from mixlens.mta.result import ATTRIBUTION_COLUMNS, AttributionResult
+from mixlens.mta.result import ATTRIBUTION_COLUMNS, AttributionResult, make_result
 from mixlens.mta.shapley import shapley_attribution
 
 __all__ = ["AVAILABLE_MODELS", "PLANNED_MODELS", "fit_to_dir", "resolve_models", "run_models"]
@@ -47,17 +58,24 @@ AVAILABLE_MODELS = (
     "position",
     "markov",
     "shapley",
+    "logistic",
+    "incremental",
 )
 """Models this version runs, in ``attribution.csv`` order."""
 
-PLANNED_MODELS = ("logistic", "incremental", "neural")
+PLANNED_MODELS = ("neural",)
 """Models named by the CLI contract that are not available yet."""
 
-TIMED_MODELS = frozenset({"time_decay"})
+HAZARD_MODELS = frozenset({"logistic", "incremental"})
+"""Models fitted on the touchpoint and conversion logs themselves (the daily hazard)."""
+
+TIMED_MODELS = frozenset({"time_decay"}) | HAZARD_MODELS
 """Models that need touch timestamps (not available from a path table)."""
 
 
-def resolve_models(models: Sequence[str] | str | None, *, has_timing: bool = True) -> list[str]:
+def resolve_models(
+    models: Sequence[str] | str | None, *, has_timing: bool = True, has_logs: bool | None = None
+) -> list[str]:
     """Check model names; ``None`` means every available model that the input supports.
 
     Parameters
@@ -66,6 +84,9 @@ def resolve_models(models: Sequence[str] | str | None, *, has_timing: bool = Tru
         Names, or one comma-separated string, or ``None``.
     has_timing
         Whether the input has touch timestamps (logs) or not (a path table).
+    has_logs
+        Whether the touchpoint and conversion logs themselves are at hand (the hazard models
+        fit on them); defaults to ``has_timing``.
 
     Raises
     ------
@@ -79,8 +100,15 @@ def resolve_models(models: Sequence[str] | str | None, *, has_timing: bool = Tru
     ['last', 'markov']
     """
     available = ", ".join(AVAILABLE_MODELS)
+    logs = has_timing if has_logs is None else has_logs
+
+    def supported(name: str) -> bool:
+        if name in HAZARD_MODELS:
+            return logs
+        return has_timing or name not in TIMED_MODELS
+
     if models is None:
-        return [m for m in AVAILABLE_MODELS if has_timing or m not in TIMED_MODELS]
+        return [m for m in AVAILABLE_MODELS if supported(m)]
     names = models.split(",") if isinstance(models, str) else list(models)
     out: list[str] = []
     for raw in names:
@@ -89,7 +117,7 @@ def resolve_models(models: Sequence[str] | str | None, *, has_timing: bool = Tru
             raise DataError(f"model {name!r} is not available yet; available models: {available}")
         if name not in AVAILABLE_MODELS:
             raise DataError(f"unknown model {name!r}; available models: {available}")
-        if name in TIMED_MODELS and not has_timing:
+        if not supported(name):
             raise DataError(
                 f"model {name!r} needs touch timestamps; give --touchpoints and --conversions "
                 "instead of a path table"
@@ -101,33 +129,119 @@ def resolve_models(models: Sequence[str] | str | None, *, has_timing: bool = Tru
     return out
 
 
+def _journey_runner(
+    name: str, *, order: int, seed: int
+) -> Callable[[JourneyTable], AttributionResult]:
+    """Return the function running journey model ``name`` on a journey table."""
+    runners: dict[str, Callable[[JourneyTable], AttributionResult]] = {
+        "first": first_touch,
+        "last": last_touch,
+        "last_non_direct": last_non_direct,
+        "linear": linear,
+        "time_decay": time_decay,
+        "position": position_based,
+        "markov": lambda jt: markov_attribution(jt, order=order),
+        "shapley": lambda jt: shapley_attribution(jt, seed=seed),
+    }
+    return runners[name]
+
+
 def run_models(
     journeys: JourneyTable,
     models: Sequence[str] | None = None,
     *,
     order: int = 1,
     seed: int = 0,
+    logs: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+    lift_tests: pd.DataFrame | None = None,
+    mmm: MmmShare | None = None,
+    bootstrap: int = 0,
     progress: Progress | None = None,
 ) -> list[tuple[AttributionResult, float]]:
-    """Run models on journeys; return each result with its wall time in seconds."""
-    names = resolve_models(models, has_timing=journeys.has_timing)
+    """Run models on journeys; return each result with its wall time in seconds.
+
+    Parameters
+    ----------
+    journeys
+        The journeys (every model but the hazard ones).
+    models
+        Model names; ``None`` runs every one the input supports.
+    order
+        Markov order.
+    seed
+        Seed of the stochastic parts (Shapley sampling, hazard subsampling, bootstrap).
+    logs
+        ``(touchpoints, conversions)`` the journeys came from: the hazard models
+        (``logistic``, ``incremental``) fit on them.
+    lift_tests, mmm
+        Calibration of ``incremental`` (:func:`mixlens.mta.incremental.read_lift_tests`,
+        :func:`mixlens.mta.incremental.read_mmm_share`).
+    bootstrap
+        Replicates of the bootstrap over users; with ``> 0`` each result's ``meta`` holds
+        ``"intervals"``, a frame of ``model, channel`` and the interval columns.
+    progress
+        Optional callback ``progress(stage, fraction)``.
+    """
+    names = resolve_models(models, has_timing=journeys.has_timing, has_logs=logs is not None)
     order = check_order(order)
-    runners: dict[str, Callable[[], AttributionResult]] = {
-        "first": lambda: first_touch(journeys),
-        "last": lambda: last_touch(journeys),
-        "last_non_direct": lambda: last_non_direct(journeys),
-        "linear": lambda: linear(journeys),
-        "time_decay": lambda: time_decay(journeys),
-        "position": lambda: position_based(journeys),
-        "markov": lambda: markov_attribution(journeys, order=order),
-        "shapley": lambda: shapley_attribution(journeys, seed=seed),
-    }
+    if bootstrap < 0:
+        raise DataError(f"bootstrap={bootstrap} must be >= 0 replicates")
+    fitted: list[HazardFit] = []
+
+    def hazard() -> HazardFit:
+        if not fitted:
+            assert logs is not None
+            fitted.append(fit_hazard(*logs, seed=seed))
+        return fitted[0]
+
     out = []
     for i, name in enumerate(names):
         if progress is not None:
             progress(name, i / len(names))
         start = time.perf_counter()
-        result = runners[name]()
+        intervals: pd.DataFrame | None = None
+        if name in HAZARD_MODELS:
+            fit = hazard()
+            if name == "logistic":
+                result = hazard_attribution(fit)
+
+                def credit(
+                    coef: Any, rows: Any, rng: Any, fit: HazardFit = fit
+                ) -> AttributionResult:
+                    del rng
+                    conv, val, bc, bv = credit_arrays(fit, coef, rows)
+                    return make_result("logistic", fit.channels, conv, val, baseline=(bc, bv))
+
+            else:
+                result = incremental_attribution(fit, lift_tests=lift_tests, mmm=mmm)
+
+                def credit(
+                    coef: Any, rows: Any, rng: Any, fit: HazardFit = fit
+                ) -> AttributionResult:
+                    tests = None
+                    if lift_tests is not None:
+                        tests = read_lift_tests(lift_tests)
+                        noise = rng.normal(size=len(tests)) * tests["se"].to_numpy()
+                        tests["incremental_conversions"] += noise
+                    return incremental_attribution(
+                        fit, lift_tests=tests, mmm=mmm, coef=coef, rows=rows
+                    )
+
+            if bootstrap:
+                intervals = bootstrap_hazard(result, fit, credit, replicates=bootstrap, seed=seed)
+        else:
+            run = _journey_runner(name, order=order, seed=seed)
+            result = run(journeys)
+            if bootstrap:
+                intervals = bootstrap_journeys(
+                    result, journeys, run, replicates=bootstrap, seed=seed
+                )
+        if intervals is not None:
+            result = AttributionResult(
+                model=result.model,
+                credit=result.credit,
+                meta={**result.meta, "intervals": intervals},
+            )
         out.append((result, time.perf_counter() - start))
     return out
 
@@ -142,6 +256,9 @@ def fit_to_dir(
     lookback_days: float = 30.0,
     out_dir: PathLike,
     seed: int = 0,
+    lift_tests: PathLike | None = None,
+    mmm_dir: PathLike | None = None,
+    bootstrap: int = 0,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Run attribution models from files and write ``attribution.csv`` and ``summary.json``.
@@ -161,7 +278,14 @@ def fit_to_dir(
     out_dir
         Output folder (created if needed).
     seed
-        Seed of every stochastic model (Shapley's permutation sampling).
+        Seed of every stochastic part (Shapley sampling, hazard subsampling, bootstrap).
+    lift_tests
+        Lift tests calibrating ``incremental`` (``channel, incremental_conversions, se``
+        [, ``incremental_value``], or the ``lift_tests.csv`` of ``mixlens experiment analyze``).
+    mmm_dir
+        An MMM run (``roi.csv``, ``contributions.csv``) constraining ``incremental``'s total.
+    bootstrap
+        Bootstrap replicates over users for credit intervals (0: none).
     progress
         Optional callback ``progress(stage, fraction)``.
 
@@ -186,12 +310,18 @@ def fit_to_dir(
     if progress is not None:
         progress("load", 0.0)
     resolve_models(models, has_timing=logs)
+    if bootstrap < 0:
+        raise DataError(f"bootstrap={bootstrap} must be >= 0 replicates")
+    tests = read_lift_tests(lift_tests) if lift_tests is not None else None
+    mmm = read_mmm_share(mmm_dir) if mmm_dir is not None else None
+    log_frames: tuple[pd.DataFrame, pd.DataFrame] | None = None
     if touchpoints is not None and conversions is not None:
         tp = load_touchpoints(touchpoints)
         cv = load_conversions(conversions, touchpoints=tp)
         load_s = time.perf_counter() - started
         t0 = time.perf_counter()
         journeys = build_journeys(tp, cv, lookback_days=lookback_days)
+        log_frames = (tp, cv)
         inputs: dict[str, Any] = {
             "touchpoints": str(touchpoints),
             "conversions": str(conversions),
@@ -211,9 +341,27 @@ def fit_to_dir(
         if progress is not None:
             progress(stage, 0.1 + 0.85 * fraction)
 
-    results = run_models(journeys, models, order=order, seed=seed, progress=step)
+    results = run_models(
+        journeys,
+        models,
+        order=order,
+        seed=seed,
+        logs=log_frames,
+        lift_tests=tests,
+        mmm=mmm,
+        bootstrap=bootstrap,
+        progress=step,
+    )
     frame = pd.concat([r.to_frame() for r, _ in results], ignore_index=True)
     frame = frame.loc[:, list(ATTRIBUTION_COLUMNS)]
+    if bootstrap:
+        intervals = pd.concat([r.meta["intervals"] for r, _ in results], ignore_index=True)
+        frame = frame.merge(intervals, on=["model", "channel"], how="left", validate="1:1")
+        frame = frame.loc[:, [*ATTRIBUTION_COLUMNS, *INTERVAL_COLUMNS]]
+    if tests is not None:
+        inputs["lift_tests"] = str(lift_tests)
+    if mmm is not None:
+        inputs["mmm"] = str(mmm_dir)
     out = Path(out_dir)
     write_table(frame, out / "attribution.csv", float_format="%.10g")
     j = journeys.journeys
@@ -232,7 +380,8 @@ def fit_to_dir(
         },
         "conversions": journeys.conversions,
         "value": journeys.value,
-        "models": {r.model: {"seconds": round(s, 4), "meta": dict(r.meta)} for r, s in results},
+        "models": {r.model: _model_summary(r, s) for r, s in results},
+        "bootstrap": int(bootstrap),
         "seconds": {
             "load": round(load_s, 4),
             "journeys": round(journeys_s, 4),
@@ -244,3 +393,14 @@ def fit_to_dir(
     if progress is not None:
         progress("done", 1.0)
     return summary
+
+
+def _model_summary(result: AttributionResult, seconds: float) -> dict[str, Any]:
+    """JSON-safe per-model summary: seconds, meta, and the hazard fit's held-out scores."""
+    meta = {k: v for k, v in result.meta.items() if k != "intervals"}
+    out: dict[str, Any] = {"seconds": round(seconds, 4)}
+    for key in ("auc", "log_loss"):
+        if key in meta:
+            out[key] = meta[key]
+    out["meta"] = meta
+    return out

@@ -8,7 +8,39 @@ from mixlens.report import charts
 from mixlens.report.html import Figure, Metrics, Section, Table, Text
 
 #: Models drawn next to the truth (the table lists every model).
-CHART_MODELS: tuple[str, ...] = ("last_non_direct", "linear", "markov", "shapley")
+CHART_MODELS: tuple[str, ...] = (
+    "last_non_direct",
+    "linear",
+    "markov",
+    "shapley",
+    "logistic",
+    "incremental",
+)
+
+#: Interval columns of ``attribution.csv`` written with ``--bootstrap``.
+INTERVAL_COLUMNS: tuple[str, ...] = ("conversions_lo", "conversions_hi")
+
+
+def credit_with_intervals(attribution: pd.DataFrame) -> pd.DataFrame | None:
+    """Return ``model, channel, conversions, conversions_lo, conversions_hi`` rows, if present.
+
+    ``None`` when ``attribution`` has no bootstrap intervals (or none are finite).
+
+    Examples
+    --------
+    >>> a = pd.DataFrame({"model": ["m"], "channel": ["x"], "conversions": [3.0],
+    ...                   "conversions_lo": [2.0], "conversions_hi": [4.5]})
+    >>> credit_with_intervals(a).to_numpy().tolist()
+    [['m', 'x', 3.0, 2.0, 4.5]]
+    """
+    if not set(INTERVAL_COLUMNS) <= set(attribution.columns):
+        return None
+    rows = attribution.dropna(subset=list(INTERVAL_COLUMNS))
+    if rows.empty:
+        return None
+    return rows.loc[:, ["model", "channel", "conversions", *INTERVAL_COLUMNS]].reset_index(
+        drop=True
+    )
 
 
 def mta_section(
@@ -19,7 +51,9 @@ def mta_section(
     Parameters
     ----------
     attribution
-        ``attribution.csv`` rows: ``model, channel, conversions, value, share``.
+        ``attribution.csv`` rows: ``model, channel, conversions, value, share`` (with
+        ``conversions_lo, conversions_hi`` when fitted with ``--bootstrap``: then a table of
+        credit with its 95 % intervals is added).
     accuracy
         :func:`mixlens.mta.evaluate.accuracy_against_truth` of ``attribution``.
     channel_truth
@@ -34,6 +68,19 @@ def mta_section(
         on_paid = credit.reindex(compare["channel"], fill_value=0.0).to_numpy()
         compare[model] = on_paid / max(float(on_paid.sum()), 1e-12)
     ranked = accuracy.sort_values("share_error").reset_index(drop=True)
+    intervals = credit_with_intervals(attribution)
+    interval_blocks = (
+        [
+            Table(
+                intervals,
+                "Credit per channel with 95% bootstrap intervals over users (rescaled to the "
+                "conversions observed: the intervals show how uncertain the split is).",
+                {"conversions": ",.1f", "conversions_lo": ",.1f", "conversions_hi": ",.1f"},
+            )
+        ]
+        if intervals is not None
+        else []
+    )
     best = ranked.iloc[0]
     last = accuracy.set_index("model")["share_error"].get("last", float("nan"))
     return Section(
@@ -75,10 +122,14 @@ def mta_section(
                     "non_causal_share": ".1%",
                 },
             ),
+            *interval_blocks,
             Text(
                 "Correlational models (heuristics, Markov, Shapley) inherit the selection bias "
                 "of the journeys: high-intent users see more brand search and retargeting. The "
-                "incrementality-aware and calibrated models of the MTA roadmap address this."
+                "hazard model (logistic) follows every user day by day, converters and "
+                "non-converters alike, and credits each conversion by removing a channel's "
+                "exposure stock; what the baseline hazard explains goes to baseline. The "
+                "incremental model calibrates it to lift tests and the MMM when given."
             ),
         ],
     )
