@@ -21,6 +21,7 @@ STAGE_MODULES: tuple[str, ...] = (
     "agents",
     "allocate",
     "experiment",
+    "serve",
     "planned",
 )
 

@@ -13,8 +13,6 @@ from mixlens.cli._app import app, console
 #: Stages of design.md that later issues deliver: name, what it does, the issue.
 PLANNED_STAGES: tuple[tuple[str, str, int], ...] = (
     ("market", "Multi-agent reinforcement-learning market.", 9),
-    ("serve", "Real-time attribution service and live dashboard.", 10),
-    ("keys", "API keys for the real-time service.", 10),
 )
 
 
