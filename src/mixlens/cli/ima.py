@@ -38,7 +38,9 @@ def ima_fit_command(
     media: Annotated[
         str, typer.Option(help="Campaign media metric: impressions, spend or clicks.")
     ] = "impressions",
-    method: Annotated[str, typer.Option(help="advi (default) or nuts.")] = "advi",
+    method: Annotated[
+        str, typer.Option(help="advi (default), laplace (use with --lift-tests) or nuts.")
+    ] = "advi",
     model: Annotated[
         str,
         typer.Option(
@@ -47,6 +49,10 @@ def ima_fit_command(
         ),
     ] = "auto",
     draws: Annotated[int, typer.Option(min=10, help="Posterior draws.")] = 200,
+    lift_tests: Annotated[
+        Path | None,
+        typer.Option(help="Campaign lift tests (lift_tests.csv with a campaign column)."),
+    ] = None,
     seed: Seed = 0,
 ) -> None:
     """Split each channel's MMM contribution over its campaigns: campaign_daily.csv, ..."""
@@ -54,8 +60,8 @@ def ima_fit_command(
 
     if (mmm is None) == (contributions is None):
         raise _fail("give --mmm MMM_DIR, or --contributions FILE (with --adstock FILE)")
-    if method not in ("advi", "nuts"):
-        raise _fail(f"--method must be 'advi' or 'nuts', got {method!r}")
+    if method not in ("advi", "laplace", "nuts"):
+        raise _fail(f"--method must be advi, laplace or nuts, got {method!r}")
     if model not in ("auto", "saturating", "linear"):
         raise _fail(f"--model must be auto, saturating or linear, got {model!r}")
     if media not in ("impressions", "spend", "clicks"):
@@ -68,7 +74,7 @@ def ima_fit_command(
             mmm_contributions=contributions,
             adstock=adstock,
             media=media,
-            method="advi" if method == "advi" else "nuts",
+            method="advi" if method == "advi" else "laplace" if method == "laplace" else "nuts",
             model="auto"
             if model == "auto"
             else "saturating"
@@ -77,5 +83,6 @@ def ima_fit_command(
             draws=draws,
             seed=seed,
             progress=step("ima fit"),
+            lift_tests=lift_tests,
         )
     out_console.print(f"ima: {out / 'campaigns.csv'}", highlight=False)

@@ -9,6 +9,7 @@ credit with the channel every day.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -18,6 +19,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from mixlens.ima.disaggregate import daily_adstock, daily_grid, daily_media_matrix, split_weekly
+from mixlens.ima.lift import align_lifts
 from mixlens.ima.regression import (
     ChannelDesign,
     FitMethod,
@@ -226,6 +228,7 @@ def fit_ima(
     ci: float = 0.9,
     advi_steps: int = 8000,
     rule: ReconcileRule = "cap",
+    lift_tests: pd.DataFrame | None = None,
 ) -> IMAResult:
     """Attribute weekly channel contributions to campaigns, day by day.
 
@@ -245,7 +248,9 @@ def fit_ima(
         Media metric for every channel, or a mapping channel -> metric
         (``impressions`` by default).
     method
-        ``"advi"`` (default) or ``"nuts"``.
+        ``"advi"`` (default: mean-field ADVI), ``"laplace"`` (posterior mode by L-BFGS and
+        a Gaussian with the inverse Hessian, pooling hyperparameters at their mode: exact
+        mode and correlated uncertainty, the choice with lift tests) or ``"nuts"``.
     model
         ``"saturating"`` (campaigns through the channel's Hill curve of their weighted
         pressure, Aumann-Shapley split), ``"linear"`` (the paper's regression; see
@@ -262,6 +267,9 @@ def fit_ima(
         ADVI optimisation steps.
     rule
         Reconciliation rule, see :func:`~mixlens.ima.regression.reconcile`.
+    lift_tests
+        Campaign lift tests from :func:`mixlens.ima.lift.read_campaign_lifts`, as
+        evidence in the regression (``None``: none).
 
     Returns
     -------
@@ -275,9 +283,28 @@ def fit_ima(
     candidates: tuple[RegressionModel, ...] = (
         ("saturating", "linear") if model == "auto" else (model,)
     )
+    lifts = (
+        []
+        if lift_tests is None or lift_tests.empty
+        else align_lifts(lift_tests, designs, window_days, file=lift_tests.attrs.get("source"))
+    )
+    if lifts and method == "advi":
+        warnings.warn(
+            "campaign lift tests with mean-field ADVI: it barely moves along the ridge of "
+            "campaigns flighted together, where lift tests matter most; use method='laplace' "
+            "(or 'nuts') to let the tests separate them",
+            UserWarning,
+            stacklevel=2,
+        )
     fitted = {
         name: fit_regression(
-            designs, method=method, model=name, draws=draws, seed=seed, advi_steps=advi_steps
+            designs,
+            method=method,
+            model=name,
+            draws=draws,
+            seed=seed,
+            advi_steps=advi_steps,
+            lifts=lifts,
         )
         for name in candidates
     }
@@ -349,6 +376,7 @@ def fit_ima(
         "rule": rule,
         "model": model,
         "model_by_channel": chosen,
+        "lift_tests": len(lifts),
         "fit_seconds": round(fit_seconds, 3),
         "total_seconds": round(time.perf_counter() - start, 3),
     }

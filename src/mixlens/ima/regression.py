@@ -54,12 +54,13 @@ import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
+    "CampaignLift",
     "ChannelDesign",
     "FitMethod",
     "ReconcileRule",
@@ -70,9 +71,35 @@ __all__ = [
 ]
 
 FloatArray = NDArray[np.float64]
-FitMethod = Literal["advi", "nuts"]
+FitMethod = Literal["advi", "nuts", "laplace"]
 ReconcileRule = Literal["cap", "proportional"]
 RegressionModel = Literal["linear", "saturating"]
+
+
+@dataclass(frozen=True)
+class CampaignLift:
+    """One campaign lift test on the regression's day grid (see :mod:`mixlens.ima.lift`).
+
+    Parameters
+    ----------
+    channel
+        Channel name.
+    column
+        Index of the campaign among the channel's campaigns.
+    first, last
+        Window as day indices into the design's days (inclusive).
+    value
+        Measured incremental outcome, target units.
+    se
+        Its standard error, target units.
+    """
+
+    channel: str
+    column: int
+    first: int
+    last: int
+    value: float
+    se: float
 
 
 @dataclass(frozen=True, eq=False)
@@ -203,6 +230,7 @@ def fit_regression(
     advi_steps: int = 8000,
     tune: int = 500,
     progress: bool = False,
+    lifts: Sequence[CampaignLift] = (),
 ) -> RegressionDraws:
     """Fit the campaign regression of every channel jointly; return posterior draws.
 
@@ -226,6 +254,9 @@ def fit_regression(
         NUTS tuning steps per chain.
     progress
         Show the backend's progress bar.
+    lifts
+        Campaign lift tests (:class:`CampaignLift`), each adding
+        ``implied ~ Normal(value, se)`` to the likelihood (see :mod:`mixlens.ima.lift`).
 
     Returns
     -------
@@ -239,15 +270,14 @@ def fit_regression(
         unknown.
     """
     import pymc as pm
-    import pytensor.tensor as pt
 
     if not designs:
         raise ValueError("no channels to fit")
     n_days = {d.y.size for d in designs}
     if len(n_days) != 1:
         raise ValueError(f"channels have different numbers of days: {sorted(n_days)}")
-    if method not in ("advi", "nuts"):
-        raise ValueError(f"method must be 'advi' or 'nuts', got {method!r}")
+    if method not in ("advi", "nuts", "laplace"):
+        raise ValueError(f"method must be 'advi', 'nuts' or 'laplace', got {method!r}")
     if model not in ("linear", "saturating"):
         raise ValueError(f"model must be 'linear' or 'saturating', got {model!r}")
     if draws < 1:
@@ -261,31 +291,9 @@ def fit_regression(
     else:
         # Mean daily channel pressure one when every m_k is one.
         col_scale = [1.0 / _mean_media(d) for d in designs]
-    x_scaled = np.concatenate([d.x * f for d, f in zip(designs, col_scale, strict=True)], axis=1)
-    y_scaled = np.stack([d.y / d.y_scale for d in designs], axis=1)  # (T, C)
-    onehot = np.zeros((ch_idx.size, n_ch))
-    onehot[np.arange(ch_idx.size), ch_idx] = 1.0
     rng = np.random.default_rng(seed)
-    with _quiet(), pm.Model() as pm_model:
-        alpha = pm.HalfNormal("alpha", 0.05, shape=n_ch)
-        sigma = pm.HalfNormal("sigma", 1.0, shape=n_ch)
-        if model == "linear":
-            mu = pm.Normal("mu", 0.0, 0.5, shape=n_ch)
-            tau = pm.HalfNormal("tau", 0.5, shape=n_ch)
-            z = pm.Normal("z", 0.0, 1.0, shape=ch_idx.size)
-            m = pm.Deterministic("m", pt.exp(mu[ch_idx] + tau[ch_idx] * z))
-            media = pt.dot(pt.as_tensor(x_scaled) * m[None, :], pt.as_tensor(onehot))
-        else:
-            tau = pm.HalfNormal("tau", 0.5, shape=n_ch)
-            z = pm.Normal("z", 0.0, 1.0, shape=ch_idx.size)
-            m = pm.Deterministic("m", pt.exp(tau[ch_idx] * z))
-            half = pm.LogNormal("K", 0.0, 0.7, shape=n_ch)
-            slope = pm.LogNormal("s", 0.0, 0.5, shape=n_ch)
-            top = pm.LogNormal("B", np.log(2.0), 1.0, shape=n_ch)
-            pressure = pt.dot(pt.as_tensor(x_scaled) * m[None, :], pt.as_tensor(onehot))
-            ratio = (pressure / half[None, :] + 1e-12) ** slope[None, :]
-            media = top[None, :] * ratio / (1.0 + ratio)
-        pm.Normal("y", mu=media + alpha[None, :], sigma=sigma[None, :], observed=y_scaled)
+    with _quiet():
+        pm_model = _build_model(designs, model, col_scale, lifts)
         if method == "advi":
             approx = pm.fit(
                 n=advi_steps,
@@ -293,8 +301,12 @@ def fit_regression(
                 random_seed=int(rng.integers(2**31)),
                 progressbar=progress,
                 obj_optimizer=pm.adam(learning_rate=0.02),
+                model=pm_model,
             )
             idata = approx.sample(draws, random_seed=int(rng.integers(2**31)))
+            post = _posterior_arrays(idata["posterior"])
+        elif method == "laplace":
+            post = _laplace_draws(pm_model, draws, rng)
         else:
             idata = pm.sample(
                 draws=draws,
@@ -306,28 +318,154 @@ def fit_regression(
                 compute_convergence_checks=False,
                 model=pm_model,
             )
-    post = idata["posterior"]
-
-    def flat(name: str) -> FloatArray:
-        values = post[name].stack(sample=("chain", "draw")).transpose("sample", ...).values
-        return np.asarray(values, dtype=np.float64)
-
-    m_draws, a_draws = flat("m"), flat("alpha")
+            post = _posterior_arrays(idata["posterior"])
     beta: dict[str, FloatArray] = {}
     alpha_out: dict[str, FloatArray] = {}
     curve: dict[str, dict[str, FloatArray]] = {}
     for c, d in enumerate(designs):
         # Back to the data's units: x_scaled = x * col_scale, y_scaled = y / y_scale.
         scale = col_scale[c] * (d.y_scale if model == "linear" else 1.0)
-        beta[d.channel] = np.asarray(m_draws[:, ch_idx == c] * scale, dtype=np.float64)
-        alpha_out[d.channel] = np.asarray(a_draws[:, c] * d.y_scale, dtype=np.float64)
+        beta[d.channel] = np.asarray(post["m"][:, ch_idx == c] * scale, dtype=np.float64)
+        alpha_out[d.channel] = np.asarray(post["alpha"][:, c] * d.y_scale, dtype=np.float64)
         if model == "saturating":
             curve[d.channel] = {
-                "B": flat("B")[:, c] * d.y_scale,
-                "K": flat("K")[:, c],
-                "s": flat("s")[:, c],
+                "B": post["B"][:, c] * d.y_scale,
+                "K": post["K"][:, c],
+                "s": post["s"][:, c],
             }
     return RegressionDraws(beta=beta, alpha=alpha_out, method=method, model=model, curve=curve)
+
+
+def _build_model(
+    designs: Sequence[ChannelDesign],
+    model: RegressionModel,
+    col_scale: Sequence[float],
+    lifts: Sequence[CampaignLift],
+) -> Any:
+    """Build the PyMC model of every channel's regression (see the module docstring)."""
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    n_ch = len(designs)
+    sizes = [len(d.campaigns) for d in designs]
+    ch_idx = np.repeat(np.arange(n_ch), sizes)
+    x_scaled = np.concatenate([d.x * f for d, f in zip(designs, col_scale, strict=True)], axis=1)
+    y_scaled = np.stack([d.y / d.y_scale for d in designs], axis=1)  # (T, C)
+    onehot = np.zeros((ch_idx.size, n_ch))
+    onehot[np.arange(ch_idx.size), ch_idx] = 1.0
+    with pm.Model() as pm_model:
+        alpha = pm.HalfNormal("alpha", 0.05, shape=n_ch)
+        sigma = pm.HalfNormal("sigma", 1.0, shape=n_ch)
+        tau = pm.HalfNormal("tau", 0.5, shape=n_ch)
+        z = pm.Normal("z", 0.0, 1.0, shape=ch_idx.size)
+        if model == "linear":
+            mu = pm.Normal("mu", 0.0, 0.5, shape=n_ch)
+            m = pm.Deterministic("m", pt.exp(mu[ch_idx] + tau[ch_idx] * z))
+            media = pt.dot(pt.as_tensor(x_scaled) * m[None, :], pt.as_tensor(onehot))
+        else:
+            m = pm.Deterministic("m", pt.exp(tau[ch_idx] * z))
+            half = pm.LogNormal("K", 0.0, 0.7, shape=n_ch)
+            slope = pm.LogNormal("s", 0.0, 0.5, shape=n_ch)
+            top = pm.LogNormal("B", np.log(2.0), 1.0, shape=n_ch)
+            pressure = pt.dot(pt.as_tensor(x_scaled) * m[None, :], pt.as_tensor(onehot))
+            ratio = (pressure / half[None, :] + 1e-12) ** slope[None, :]
+            media = top[None, :] * ratio / (1.0 + ratio)
+        pm.Normal("y", mu=media + alpha[None, :], sigma=sigma[None, :], observed=y_scaled)
+        if lifts:
+            offsets = np.cumsum([0, *sizes])
+            index = {d.channel: i for i, d in enumerate(designs)}
+            implied, measured, se = [], [], []
+            for lift in lifts:
+                c = index[lift.channel]
+                j = int(offsets[c]) + lift.column
+                days = slice(lift.first, lift.last + 1)
+                part = pt.as_tensor(x_scaled[days, j]) * m[j]
+                if model == "linear":
+                    implied.append(part.sum())
+                else:
+
+                    def hill_of(u: Any, c: int = c) -> Any:
+                        r = (pt.maximum(u, 0.0) / half[c] + 1e-12) ** slope[c]
+                        return top[c] * r / (1.0 + r)
+
+                    total = pressure[days, c]
+                    implied.append((hill_of(total) - hill_of(total - part)).sum())
+                measured.append(lift.value / designs[c].y_scale)
+                se.append(lift.se / designs[c].y_scale)
+            pm.Normal(
+                "lift", mu=pt.stack(implied), sigma=np.asarray(se), observed=np.asarray(measured)
+            )
+    return pm_model
+
+
+_OUTPUTS = ("m", "alpha", "K", "s", "B")
+_HYPER = frozenset({"mu", "tau_log__"})
+
+
+def _posterior_arrays(post: Any) -> dict[str, FloatArray]:
+    """Posterior variables as ``(n_draws, ...)`` arrays (chains stacked)."""
+    out = {}
+    for name in _OUTPUTS:
+        if name in post:
+            values = post[name].stack(sample=("chain", "draw")).transpose("sample", ...).values
+            out[name] = np.asarray(values, dtype=np.float64)
+    return out
+
+
+def _laplace_draws(pm_model: Any, draws: int, rng: np.random.Generator) -> dict[str, FloatArray]:
+    """Draw from a Laplace approximation of the posterior.
+
+    The posterior mode (L-BFGS) and, with the pooling hyperparameters held at the mode, a
+    Gaussian with the inverse Hessian as covariance, on the unconstrained scale; ``draws``
+    samples of the outputs. The mode is exact and the uncertainty correlated (unlike
+    mean-field ADVI); the hyperparameters' own uncertainty is not propagated.
+    """
+    from pymc.blocking import DictToArrayBijection
+    from scipy.optimize import minimize
+
+    start = pm_model.initial_point()
+    value_vars = pm_model.value_vars
+    names = [v.name for v in value_vars]
+    x0 = DictToArrayBijection.map({n: start[n] for n in names})
+    logp = pm_model.compile_logp(jacobian=True)
+    dlogp = pm_model.compile_dlogp(jacobian=True)
+    d2logp = pm_model.compile_d2logp(jacobian=True)
+
+    def point(x: FloatArray) -> dict[str, Any]:
+        return dict(DictToArrayBijection.rmap(x0._replace(data=x), start))
+
+    def objective(x: FloatArray) -> tuple[float, FloatArray]:
+        p = point(x)
+        return -float(logp(p)), -np.asarray(dlogp(p), dtype=np.float64)
+
+    found = minimize(objective, x0.data, jac=True, method="L-BFGS-B", options={"maxiter": 5000})
+    # The pooling hyperparameters stay at their mode: sampled along with the campaign
+    # effects, the curved ridge exp(mu + tau * z) = const makes a Gaussian useless.
+    free = np.ones(found.x.size, dtype=bool)
+    offset = 0
+    for name, shape, *_ in x0.point_map_info:
+        size = int(np.prod(shape))
+        if name in _HYPER:
+            free[offset : offset + size] = False
+        offset += size
+    # compile_d2logp gives the negative Hessian (the precision at the mode).
+    hess = np.asarray(d2logp(point(found.x)), dtype=np.float64)[np.ix_(free, free)]
+    hess = (hess + hess.T) / 2
+    vals, vecs = np.linalg.eigh(hess)
+    vals = np.clip(vals, 1e-6 * max(float(vals.max()), 1e-12), None)
+    noise = rng.standard_normal((draws, vals.size)) / np.sqrt(vals)
+    samples = np.repeat(found.x[None, :], draws, axis=0)
+    samples[:, free] += noise @ vecs.T
+    outputs = [pm_model[name] for name in _OUTPUTS if name in pm_model.named_vars]
+    # Outputs as functions of the (unconstrained) value variables, not of random draws.
+    fn = pm_model.compile_fn(
+        pm_model.replace_rvs_by_values(outputs), inputs=value_vars, on_unused_input="ignore"
+    )
+    rows = [fn(point(x)) for x in samples]
+    return {
+        out.name: np.asarray([row[i] for row in rows], dtype=np.float64)
+        for i, out in enumerate(outputs)
+    }
 
 
 def _mean_media(design: ChannelDesign) -> float:

@@ -33,6 +33,7 @@ from mixlens.data.loaders import read_table
 from mixlens.data.schemas import validate_campaigns
 from mixlens.errors import DataError
 from mixlens.ima.fit import fit_ima, period_days
+from mixlens.ima.lift import read_campaign_lifts
 from mixlens.ima.regression import FitMethod, ReconcileRule, RegressionModel
 from mixlens.transforms.timescale import (
     AdstockParams,
@@ -232,6 +233,7 @@ def fit_to_dir(
     seed: int = 0,
     rule: ReconcileRule = "cap",
     progress: ProgressCallback | None = None,
+    lift_tests: TableSource | None = None,
 ) -> dict[str, Any]:
     """Run IMA and write its tables (``mixlens ima fit``).
 
@@ -263,6 +265,9 @@ def fit_to_dir(
         Reconciliation rule, see :func:`mixlens.ima.regression.reconcile`.
     progress
         Called as ``progress(stage, fraction)``.
+    lift_tests
+        Campaign lift tests (``lift_tests.csv`` format with a ``campaign`` column), file
+        or frame; see :mod:`mixlens.ima.lift`.
 
     Returns
     -------
@@ -301,6 +306,7 @@ def fit_to_dir(
             params.update(given)
     camp_raw, cfile = _table(campaigns, "campaigns")
     camp = _check_campaigns(validate_campaigns(camp_raw, file=cfile), cfile, weekly, mmm_file)
+    lifts = None if lift_tests is None else read_campaign_lifts(lift_tests)
     report("fit", 0.1)
     result = fit_ima(
         weekly,
@@ -312,6 +318,7 @@ def fit_to_dir(
         draws=draws,
         seed=seed,
         rule=rule,
+        lift_tests=lifts,
     )
     report("write", 0.9)
     out = Path(out_dir)
@@ -326,6 +333,7 @@ def fit_to_dir(
     summary["inputs"] = {
         "mmm": str(mmm_dir) if mmm_dir is not None else mmm_file,
         "campaigns": cfile,
+        "lift_tests": None if lift_tests is None else _source_name(lift_tests),
         "adstock": {c: (None if p is None else _params_dict(p)) for c, p in params.items()},
     }
     summary["seed"] = seed
@@ -334,6 +342,10 @@ def fit_to_dir(
     write_json(_json_safe(summary), out / "summary.json")
     report("done", 1.0)
     return summary
+
+
+def _source_name(source: TableSource) -> str:
+    return "<frame>" if isinstance(source, pd.DataFrame) else str(source)
 
 
 def _weekly_frame(weekly: pd.DataFrame) -> pd.DataFrame:
