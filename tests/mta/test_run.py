@@ -71,13 +71,17 @@ def test_paths_default_models_skip_time_decay(world_dir: Path, tmp_path: Path) -
     ("models", "match"),
     [
         (["markov", "nope"], r"unknown model 'nope'; available models: first, last"),
-        (["neural"], r"'neural' is not available yet"),
         ([], "no model given"),
     ],
 )
 def test_bad_models(models: list[str], match: str) -> None:
     with pytest.raises(DataError, match=match):
         resolve_models(models)
+
+
+def test_neural_needs_the_logs() -> None:
+    with pytest.raises(DataError, match="'neural' needs touch timestamps"):
+        resolve_models(["neural"], has_timing=False)
 
 
 def test_bad_order_and_inputs(world_dir: Path, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ Writes, atomically, under ``out_dir``:
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -60,16 +61,20 @@ AVAILABLE_MODELS = (
     "shapley",
     "logistic",
     "incremental",
+    "neural",
 )
 """Models this version runs, in ``attribution.csv`` order."""
 
-PLANNED_MODELS = ("neural",)
+PLANNED_MODELS: tuple[str, ...] = ()
 """Models named by the CLI contract that are not available yet."""
+
+NEURAL_MODELS = frozenset({"neural"})
+"""Models trained on the logs with the optional torch extra (``mixlens[neural]``)."""
 
 HAZARD_MODELS = frozenset({"logistic", "incremental"})
 """Models fitted on the touchpoint and conversion logs themselves (the daily hazard)."""
 
-TIMED_MODELS = frozenset({"time_decay"}) | HAZARD_MODELS
+TIMED_MODELS = frozenset({"time_decay"}) | HAZARD_MODELS | NEURAL_MODELS
 """Models that need touch timestamps (not available from a path table)."""
 
 
@@ -103,12 +108,16 @@ def resolve_models(
     logs = has_timing if has_logs is None else has_logs
 
     def supported(name: str) -> bool:
-        if name in HAZARD_MODELS:
+        if name in HAZARD_MODELS or name in NEURAL_MODELS:
             return logs
         return has_timing or name not in TIMED_MODELS
 
     if models is None:
-        return [m for m in AVAILABLE_MODELS if supported(m)]
+        return [
+            m
+            for m in AVAILABLE_MODELS
+            if supported(m) and (m not in NEURAL_MODELS or _torch_installed())
+        ]
     names = models.split(",") if isinstance(models, str) else list(models)
     out: list[str] = []
     for raw in names:
@@ -117,6 +126,8 @@ def resolve_models(
             raise DataError(f"model {name!r} is not available yet; available models: {available}")
         if name not in AVAILABLE_MODELS:
             raise DataError(f"unknown model {name!r}; available models: {available}")
+        if name in NEURAL_MODELS and not _torch_installed():
+            raise DataError(f"model {name!r} needs torch: pip install 'mixlens[neural]'")
         if not supported(name):
             raise DataError(
                 f"model {name!r} needs touch timestamps; give --touchpoints and --conversions "
@@ -127,6 +138,11 @@ def resolve_models(
     if not out:
         raise DataError(f"no model given; available models: {available}")
     return out
+
+
+def _torch_installed() -> bool:
+    """Whether the optional torch extra is importable (without importing it)."""
+    return importlib.util.find_spec("torch") is not None
 
 
 def _journey_runner(
@@ -157,6 +173,7 @@ def run_models(
     mmm: MmmShare | None = None,
     bootstrap: int = 0,
     progress: Progress | None = None,
+    artifact_dir: Path | None = None,
 ) -> list[tuple[AttributionResult, float]]:
     """Run models on journeys; return each result with its wall time in seconds.
 
@@ -178,9 +195,12 @@ def run_models(
         :func:`mixlens.mta.incremental.read_mmm_share`).
     bootstrap
         Replicates of the bootstrap over users; with ``> 0`` each result's ``meta`` holds
-        ``"intervals"``, a frame of ``model, channel`` and the interval columns.
+        ``"intervals"``, a frame of ``model, channel`` and the interval columns (not for
+        ``neural``, whose refits would each train a network).
     progress
         Optional callback ``progress(stage, fraction)``.
+    artifact_dir
+        Where ``neural`` saves its trained model (weights and config), if anywhere.
     """
     names = resolve_models(models, has_timing=journeys.has_timing, has_logs=logs is not None)
     order = check_order(order)
@@ -229,6 +249,16 @@ def run_models(
 
             if bootstrap:
                 intervals = bootstrap_hazard(result, fit, credit, replicates=bootstrap, seed=seed)
+        elif name in NEURAL_MODELS:
+            from mixlens.mta.neural import neural_attribution
+
+            assert logs is not None
+
+            def sub(stage: str, fraction: float, i: int = i) -> None:
+                if progress is not None:
+                    progress(f"neural {stage}", (i + fraction) / len(names))
+
+            result = neural_attribution(*logs, seed=seed, artifact_dir=artifact_dir, progress=sub)
         else:
             run = _journey_runner(name, order=order, seed=seed)
             result = run(journeys)
@@ -351,11 +381,14 @@ def fit_to_dir(
         mmm=mmm,
         bootstrap=bootstrap,
         progress=step,
+        artifact_dir=Path(out_dir) / "neural_model",
     )
     frame = pd.concat([r.to_frame() for r, _ in results], ignore_index=True)
     frame = frame.loc[:, list(ATTRIBUTION_COLUMNS)]
     if bootstrap:
-        intervals = pd.concat([r.meta["intervals"] for r, _ in results], ignore_index=True)
+        intervals = pd.concat(
+            [r.meta["intervals"] for r, _ in results if "intervals" in r.meta], ignore_index=True
+        )
         frame = frame.merge(intervals, on=["model", "channel"], how="left", validate="1:1")
         frame = frame.loc[:, [*ATTRIBUTION_COLUMNS, *INTERVAL_COLUMNS]]
     if tests is not None:
@@ -389,6 +422,8 @@ def fit_to_dir(
         },
         "files": ["attribution.csv", "summary.json"],
     }
+    if any(r.model in NEURAL_MODELS for r, _ in results):
+        summary["files"] += ["neural_model/neural_model.pt", "neural_model/neural_config.json"]
     write_json(summary, out / "summary.json")
     if progress is not None:
         progress("done", 1.0)
@@ -399,7 +434,7 @@ def _model_summary(result: AttributionResult, seconds: float) -> dict[str, Any]:
     """JSON-safe per-model summary: seconds, meta, and the hazard fit's held-out scores."""
     meta = {k: v for k, v in result.meta.items() if k != "intervals"}
     out: dict[str, Any] = {"seconds": round(seconds, 4)}
-    for key in ("auc", "log_loss"):
+    for key in ("auc", "log_loss", "reliability"):
         if key in meta:
             out[key] = meta[key]
     out["meta"] = meta
