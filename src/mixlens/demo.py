@@ -13,7 +13,7 @@ import pandas as pd
 
 from mixlens.agents.run import run_to_dir as run_agents
 from mixlens.allocation.response import TrueResponse
-from mixlens.allocation.run import allocate_to_dir
+from mixlens.allocation.run import allocate_to_dir, simulate_loop_to_dir
 from mixlens.data.io import write_json, write_text
 from mixlens.data.loaders import validate_file
 from mixlens.data.simulate.geo_experiment import GeoExperimentConfig, simulate_geo_experiment
@@ -165,16 +165,6 @@ def run_demo(
         )
     mmm_roi = pd.read_csv(out / "mmm" / "roi.csv")
 
-    horizon = min(52, cfg.weeks)
-    national = _national_panel(mmm_world.weekly_channel)
-    spend_columns = [f"{c}_spend" for c in mmm_world.roi["channel"]]
-    budget = float(national[spend_columns].tail(horizon).to_numpy().sum())
-    allocation_summary = allocate_to_dir(
-        out / "mmm", budget=budget, weeks=horizon, out_dir=out / "allocation", seed=cfg.seed
-    )
-    plan = pd.read_csv(out / "allocation" / "allocation.csv")
-    true_current, true_recommended = _true_plan_outcomes(cfg, horizon, plan)
-
     national_campaigns = _national_campaigns(mmm_world.daily_campaign)
     fit_ima(
         campaigns=national_campaigns,
@@ -193,6 +183,26 @@ def run_demo(
         mmm_world.daily_campaign_contributions,
     )
 
+    horizon = min(52, cfg.weeks)
+    national = _national_panel(mmm_world.weekly_channel)
+    spend_columns = [f"{c}_spend" for c in mmm_world.roi["channel"]]
+    budget = float(national[spend_columns].tail(horizon).to_numpy().sum())
+    allocation_summary = allocate_to_dir(
+        out / "mmm",
+        budget=budget,
+        weeks=horizon,
+        out_dir=out / "allocation",
+        seed=cfg.seed,
+        pareto=9,
+        ima_dir=out / "ima",
+        progress=step("allocate"),
+    )
+    plan = pd.read_csv(out / "allocation" / "allocation.csv")
+    true_current, true_recommended = _true_plan_outcomes(cfg, horizon, plan)
+    loop_summary = simulate_loop_to_dir(
+        out_dir=out / "allocation_loop", seed=cfg.seed, progress=step("closed loop")
+    )
+
     geo_world = simulate_geo_experiment(GeoExperimentConfig(), seed=cfg.seed)
     geo_world.write(out / "simulate_geo_experiment")
     geo_summary = analyze_geo_to_dir(
@@ -208,7 +218,11 @@ def run_demo(
     geo_counterfactual = pd.read_csv(out / "experiment" / "counterfactual.csv")
 
     agents_summary = run_agents(
-        "regions", out_dir=out / "agents", seed=cfg.seed, progress=lambda stage: None
+        "regions",
+        out_dir=out / "agents",
+        seed=cfg.seed,
+        protocol="admm",
+        progress=lambda stage: None,
     )
     agents_credit = pd.read_csv(out / "agents" / "attribution.csv")
 
@@ -248,10 +262,14 @@ def run_demo(
             allocation_summary,
             true_current=true_current,
             true_recommended=true_recommended,
+            curves=pd.read_csv(out / "allocation" / "curves.csv"),
+            pareto=pd.read_csv(out / "allocation" / "pareto.csv"),
+            regret=pd.read_csv(out / "allocation_loop" / "regret.csv"),
+            loop_summary=loop_summary,
         ),
         journey_world_section(journeys.paths, journeys.channel_truth, journeys.summary),
         mta_section(attribution, accuracy, journeys.channel_truth),
-        agents_section(agents_credit, agents_summary),
+        agents_section(agents_credit, agents_summary, pd.read_csv(out / "agents" / "rounds.csv")),
         experiment_section(
             geo_summary, geo_counterfactual, true_incremental=geo_world.incremental_outcome
         ),
@@ -277,8 +295,9 @@ def run_demo(
             "simulate journeys",
             "validate",
             "mmm fit",
-            "allocate",
             "ima fit",
+            "allocate",
+            "allocate simulate",
             "simulate geo-experiment",
             "experiment analyze",
             "agents run",
@@ -299,6 +318,7 @@ def run_demo(
             "prob_better_than_current": allocation_summary["prob_better_than_current"],
             "true_current_outcome": true_current,
             "true_recommended_outcome": true_recommended,
+            "closed_loop": loop_summary.get("policies"),
         },
         "agents": {
             key: agents_summary.get(key)
