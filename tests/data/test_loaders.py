@@ -341,3 +341,19 @@ def test_not_a_duckdb_database(tmp_path: Path) -> None:
     path.write_bytes(b"junk" * 100)
     with pytest.raises(DataError, match=r"junk.duckdb: cannot open DuckDB database: "):
         read_table(path)
+
+
+def test_path_tables_may_be_semicolon_separated(tmp_path: Path) -> None:
+    """ChannelAttribution's own sample path table is ';'-separated; other kinds stay strict."""
+    from mixlens.data.loaders import load_paths, read_table
+
+    file = tmp_path / "Data.csv"
+    file.write_text(
+        "path;total_conversions;total_conversion_value;total_null\n"
+        "alpha > beta;2;10.5;3\nbeta;0;0;4\n"
+    )
+    paths = load_paths(file)
+    assert paths["path"].tolist() == ["alpha > beta", "beta"]
+    assert paths["total_conversions"].tolist() == [2, 0]
+    with pytest.raises(DataError, match="looks ';'-separated"):
+        read_table(file)

@@ -80,8 +80,13 @@ def read_table(path: PathLike, *, table: str | None = None) -> pd.DataFrame:
     return _read(path, table)[0]
 
 
-def _read(path: PathLike, table: str | None = None) -> tuple[pd.DataFrame, str]:
-    """Read a table (see :func:`read_table`); return it and the name errors use for it."""
+def _read(
+    path: PathLike, table: str | None = None, *, delimiters: str = ","
+) -> tuple[pd.DataFrame, str]:
+    """Read a table (see :func:`read_table`); return it and the name errors use for it.
+
+    ``delimiters`` lists the CSV field separators accepted (detected from the header).
+    """
     spec = str(path)
     if "::" in spec:
         spec, _, in_path = spec.rpartition("::")
@@ -101,7 +106,7 @@ def _read(path: PathLike, table: str | None = None) -> tuple[pd.DataFrame, str]:
             file=label,
         )
     if name.endswith(_CSV):
-        frame = _read_csv(file, label)
+        frame = _read_csv(file, label, delimiters)
     elif name.endswith(_PARQUET):
         frame = _read_parquet(file, label)
     elif name.endswith(_DUCKDB):
@@ -124,8 +129,8 @@ def _open(file: Path) -> IO[bytes] | gzip.GzipFile:
     return file.open("rb")
 
 
-def _header(file: Path, label: str) -> list[str]:
-    """Read and check the header line of a CSV file; return the column names."""
+def _header(file: Path, label: str, delimiters: str = ",") -> tuple[list[str], str]:
+    """Read and check the header line of a CSV file; return the column names and separator."""
     try:
         with _open(file) as handle:
             line = handle.readline(_CHUNK)
@@ -146,10 +151,14 @@ def _header(file: Path, label: str) -> list[str]:
     if not text.strip():
         raise DataError("no header line (the first line is blank)", file=label)
     names = next(csv.reader([text.rstrip("\r\n")]))
+    delimiter = ","
     if len(names) == 1:
         counts = {sep: names[0].count(sep) for sep in _DELIMITERS}
         sep = max(counts, key=lambda key: counts[key])
-        if counts[sep]:
+        if counts[sep] and sep in delimiters:
+            delimiter = sep
+            names = next(csv.reader([text.rstrip("\r\n")], delimiter=sep))
+        elif counts[sep]:
             raise DataError(
                 f"looks {_DELIMITERS[sep]}-separated; mixlens reads comma-separated CSV", file=label
             )
@@ -160,19 +169,20 @@ def _header(file: Path, label: str) -> list[str]:
         if col in seen:
             raise DataError(f"duplicate column {col!r} in the header", file=label)
         seen.add(col)
-    return names
+    return names, delimiter
 
 
-def _read_csv(file: Path, label: str) -> pd.DataFrame:
+def _read_csv(file: Path, label: str, delimiters: str = ",") -> pd.DataFrame:
     """Read a CSV file with every column as text."""
-    names = _header(file, label)
+    names, delimiter = _header(file, label, delimiters)
+    parse = pacsv.ParseOptions(delimiter=delimiter)
     convert = pacsv.ConvertOptions(
         column_types=dict.fromkeys(names, pa.string()),
         strings_can_be_null=False,
         quoted_strings_can_be_null=False,
     )
     try:
-        table = pacsv.read_csv(str(file), convert_options=convert)
+        table = pacsv.read_csv(str(file), parse_options=parse, convert_options=convert)
     except pa.ArrowInvalid as err:
         message = str(err)
         if "UTF8" in message or "UTF-8" in message:
@@ -366,8 +376,11 @@ def _check_conversions(
 
 
 def load_paths(path: PathLike) -> pd.DataFrame:
-    """Read and validate a ChannelAttribution path table (see :func:`validate_paths`)."""
-    frame, label = _read(path)
+    """Read and validate a ChannelAttribution path table (see :func:`validate_paths`).
+
+    CSV files may be comma- or semicolon-separated (ChannelAttribution's own sample is).
+    """
+    frame, label = _read(path, delimiters=",;")
     return validate_paths(frame, file=label)
 
 
@@ -403,7 +416,7 @@ def validate_file(
         On an unknown kind or the first problem in the file.
     """
     checked = check_kind(kind)
-    frame, label = _read(path)
+    frame, label = _read(path, delimiters=",;" if checked == "paths" else ",")
     if checked == "weekly":
         valid = MediaPanel.from_frame(frame, target=target, controls=controls, file=label).frame
     elif checked == "campaigns":
