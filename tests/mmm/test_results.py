@@ -148,10 +148,16 @@ def test_fit_to_dir_writes_the_contract(
     )
     names = {p.name for p in out.iterdir()}
     assert {"roi.csv", "contributions.csv", "params.csv", "posterior.nc", "summary.json"} <= names
+    curves = pd.read_csv(out / "response_curves.csv")
+    assert list(curves.columns) == ["channel", "spend", "mean", "lo", "hi"]
+    assert set(curves["channel"]) == set(summary["spec"]["channels"])
+    assert (curves["lo"] <= curves["hi"]).all()
+    first = curves.groupby("channel")["mean"].first()
+    assert (first == 0).all()  # no spend, no contribution
     roi = pd.read_csv(out / "roi.csv")
     assert list(roi.columns) == [
         "channel", "spend", "contribution_mean", "contribution_lo", "contribution_hi",
-        "roi_mean", "roi_lo", "roi_hi", "mroi_mean",
+        "roi_mean", "roi_lo", "roi_hi", "mroi_mean", "mroi_lo", "mroi_hi",
     ]  # fmt: skip
     contributions = pd.read_csv(out / "contributions.csv")
     assert list(contributions.columns) == ["date", "component", "mean", "lo", "hi"]

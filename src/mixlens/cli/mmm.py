@@ -24,7 +24,12 @@ mmm_app = _group(
 
 @mmm_app.command("fit")
 def mmm_fit_command(
-    panel: Annotated[Path, typer.Argument(help="Weekly channel panel (CSV, Parquet, DuckDB).")],
+    panel: Annotated[
+        Path,
+        typer.Argument(
+            help="Weekly channel panel (CSV, Parquet, DuckDB); a 'geo' column fits the geo model."
+        ),
+    ],
     out: OutDir = Path("mmm"),
     target: Annotated[str, typer.Option(help="Outcome column.")] = "sales",
     controls: Annotated[str, typer.Option(help="Comma-separated control columns.")] = "",
@@ -43,7 +48,11 @@ def mmm_fit_command(
     ] = 0,
     seed: Seed = 0,
 ) -> None:
-    """Fit the MMM: roi.csv, contributions.csv, params.csv, posterior.nc, summary.json."""
+    """Fit the MMM: roi.csv, contributions.csv, params.csv, response_curves.csv, posterior.nc.
+
+    A panel with a ``geo`` column gets the hierarchical model (channel effects partially
+    pooled across geos); every table then has a ``geo`` column (each geo and ``all``).
+    """
     from mixlens.mmm.run import fit_to_dir
 
     if method not in ("nuts", "advi"):

@@ -31,6 +31,7 @@ from mixlens.mmm.spec import (
 if TYPE_CHECKING:
     from mixlens.mmm.data import MMMData
     from mixlens.mmm.fit import MMM, ConvergenceWarning
+    from mixlens.mmm.geo import GeoMMM, GeoMMMResult
     from mixlens.mmm.model import build_model
     from mixlens.mmm.results import Diagnostics, MMMResult
     from mixlens.mmm.run import fit_to_dir
@@ -42,6 +43,8 @@ __all__ = [
     "ConvergenceWarning",
     "DelayedAdstock",
     "Diagnostics",
+    "GeoMMM",
+    "GeoMMMResult",
     "GeometricAdstock",
     "HillSaturation",
     "LogisticSaturation",
@@ -58,6 +61,8 @@ __all__ = [
 _LAZY = {
     "MMM": "mixlens.mmm.fit",
     "ConvergenceWarning": "mixlens.mmm.fit",
+    "GeoMMM": "mixlens.mmm.geo",
+    "GeoMMMResult": "mixlens.mmm.geo",
     "MMMData": "mixlens.mmm.data",
     "build_model": "mixlens.mmm.model",
     "Diagnostics": "mixlens.mmm.results",

@@ -219,14 +219,16 @@ class MMMResult:
         -------
         pandas.DataFrame
             ``channel, spend, contribution_mean, contribution_lo, contribution_hi,
-            roi_mean, roi_lo, roi_hi, mroi_mean`` (spend in currency, contributions in
-            target units, ROI in target units per currency unit).
+            roi_mean, roi_lo, roi_hi, mroi_mean, mroi_lo, mroi_hi`` (spend in currency,
+            contributions in target units, ROI in target units per currency unit).
         """
         contribution, elasticity = self._engine.channel_totals()  # (S, C)
         spend = self.data.spend.sum(axis=0)
         roi = contribution / spend
+        mroi = elasticity / spend
         c_lo, c_hi = _quantiles(contribution, self.ci)
         r_lo, r_hi = _quantiles(roi, self.ci)
+        m_lo, m_hi = _quantiles(mroi, self.ci)
         return pd.DataFrame(
             {
                 "channel": list(self.spec.channels),
@@ -237,7 +239,9 @@ class MMMResult:
                 "roi_mean": roi.mean(axis=0),
                 "roi_lo": r_lo,
                 "roi_hi": r_hi,
-                "mroi_mean": (elasticity / spend).mean(axis=0),
+                "mroi_mean": mroi.mean(axis=0),
+                "mroi_lo": m_lo,
+                "mroi_hi": m_hi,
             }
         )
 

@@ -1,8 +1,12 @@
 """``mixlens mmm fit``: load a weekly panel, fit the MMM and write its files.
 
 Writes, atomically, under ``out_dir`` (design.md's table): ``roi.csv``,
-``contributions.csv``, ``params.csv``, ``posterior.nc`` (with ``spec.json`` beside it,
-so :meth:`MMMResult.load` restores the result) and ``summary.json``.
+``contributions.csv``, ``params.csv``, ``response_curves.csv``, ``posterior.nc`` (with
+``spec.json`` beside it, so :meth:`MMMResult.load` restores the result) and
+``summary.json``.
+
+A panel with a ``geo`` column gets the hierarchical geo model (:mod:`mixlens.mmm.geo`):
+the same files with a ``geo`` column, rows per geo and ``all`` (totals over geos).
 """
 
 from __future__ import annotations
@@ -15,14 +19,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mixlens.data.geo_panel import GeoPanel, is_geo_frame
 from mixlens.data.io import write_json, write_table
-from mixlens.data.loaders import load_weekly
+from mixlens.data.loaders import load_weekly, read_table
 from mixlens.data.schemas import MediaPanel
 from mixlens.errors import DataError
 from mixlens.mmm.fit import MMM, FitMethod
+from mixlens.mmm.geo import ALL_GEOS, GeoMMM, GeoMMMResult
+from mixlens.mmm.results import MMMResult
 from mixlens.mmm.spec import MMMSpec
 
-__all__ = ["ProgressCallback", "fit_to_dir"]
+__all__ = ["RESPONSE_GRID_POINTS", "ProgressCallback", "fit_to_dir", "response_curves"]
+
+#: Points of each channel's spend grid in ``response_curves.csv`` (0 to twice the
+#: channel's largest weekly spend).
+RESPONSE_GRID_POINTS = 41
 
 ProgressCallback = Callable[[str, float], None]
 
@@ -66,6 +77,9 @@ def fit_to_dir(
         out-of-sample fit of the held-out weeks (summary's ``holdout``: MAPE, R² and
         the coverage of the predictive interval; ``holdout.csv`` has the predictions).
 
+    A panel with a ``geo`` column is fitted with the geo model (no lift tests or
+    holdout yet); every table then has a ``geo`` column (each geo, and ``all``).
+
     Returns
     -------
     dict
@@ -82,6 +96,26 @@ def fit_to_dir(
     timings: dict[str, float] = {}
     clock = time.perf_counter()
     report("load", 0.0)
+    geo_panel = _geo_panel(panel, target=target, controls=controls)
+    if geo_panel is not None:
+        if lift_tests is not None or holdout_weeks:
+            raise DataError(
+                "lift tests and holdout weeks are not supported by the geo model yet",
+                file=geo_panel.source,
+                column="geo",
+            )
+        timings["load"] = time.perf_counter() - clock
+        return _fit_geo(
+            geo_panel,
+            out_dir=Path(out_dir),
+            method=method,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            seed=seed,
+            report=report,
+            timings=timings,
+        )
     if isinstance(panel, MediaPanel):
         media_panel = panel
     elif isinstance(panel, pd.DataFrame):
@@ -116,6 +150,7 @@ def fit_to_dir(
         write_table(roi, out / "roi.csv"),
         write_table(contributions, out / "contributions.csv"),
         write_table(result.params(), out / "params.csv"),
+        write_table(response_curves(result), out / "response_curves.csv"),
         *result.save(out),
     ]
     holdout: dict[str, Any] | None = None
@@ -132,11 +167,120 @@ def fit_to_dir(
         "seed": seed,
         "timings_s": timings,
         "sampler": result.diagnostics.sampler,
-        "roi": roi[["channel", "roi_mean", "roi_lo", "roi_hi", "mroi_mean"]].to_dict("records"),
+        "roi": roi[
+            ["channel", "roi_mean", "roi_lo", "roi_hi", "mroi_mean", "mroi_lo", "mroi_hi"]
+        ].to_dict("records"),
         "holdout": holdout,
         "files": sorted(path.name for path in [*files, out / "summary.json"]),
     }
     write_json(summary, out / "summary.json")
+    report("done", 1.0)
+    return summary
+
+
+def response_curves(
+    result: MMMResult | GeoMMMResult, *, points: int = RESPONSE_GRID_POINTS
+) -> pd.DataFrame:
+    """Posterior response curve of every channel on a spend grid (``response_curves.csv``).
+
+    Each channel's grid runs from 0 to twice its largest weekly spend (national, or per
+    geo); the value is the steady-state weekly contribution at that constant weekly
+    spend (see :meth:`MMMResult.response_curve`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``channel, spend, mean, lo, hi`` (with a leading ``geo`` column, each geo and
+        ``all``, for a geo result).
+    """
+    frames = []
+    if isinstance(result, GeoMMMResult):
+        spend = result.data.spend  # (T, G, C)
+        labels = [*result.geos, ALL_GEOS]
+        for g, geo in enumerate(labels):
+            weekly = spend.sum(axis=1) if geo == ALL_GEOS else spend[:, g, :]
+            for c, channel in enumerate(result.spec.channels):
+                grid = np.linspace(0.0, 2.0 * weekly[:, c].max(), points)
+                curve = result.response_curve(channel, grid, geo=geo)
+                frames.append(curve.assign(geo=geo, channel=channel))
+        columns = ["geo", "channel", "spend", "mean", "lo", "hi"]
+    else:
+        for c, channel in enumerate(result.spec.channels):
+            grid = np.linspace(0.0, 2.0 * result.data.spend[:, c].max(), points)
+            frames.append(result.response_curve(channel, grid).assign(channel=channel))
+        columns = ["channel", "spend", "mean", "lo", "hi"]
+    return pd.concat(frames, ignore_index=True)[columns]
+
+
+def _geo_panel(
+    panel: str | Path | pd.DataFrame | MediaPanel, *, target: str, controls: Sequence[str]
+) -> GeoPanel | None:
+    """Return the panel as a :class:`GeoPanel` if it has a ``geo`` column, else None."""
+    if isinstance(panel, MediaPanel):
+        if panel.geo is None:
+            return None
+        return GeoPanel.from_frame(
+            panel.frame, target=panel.target, controls=panel.controls, file=panel.source
+        )
+    if isinstance(panel, pd.DataFrame):
+        frame, file = panel, None
+    else:
+        frame, file = read_table(panel), str(panel)
+    if not is_geo_frame(frame):
+        return None
+    if file is None:
+        return GeoPanel.from_frame(frame, target=target, controls=controls)
+    return GeoPanel.from_frame(frame, target=target, controls=controls, file=file)
+
+
+def _fit_geo(
+    panel: GeoPanel,
+    *,
+    out_dir: Path,
+    method: FitMethod,
+    draws: int,
+    tune: int,
+    chains: int,
+    seed: int,
+    report: ProgressCallback,
+    timings: dict[str, float],
+) -> dict[str, Any]:
+    """Fit the geo model and write its files (see :func:`fit_to_dir`)."""
+    spec = MMMSpec(channels=panel.channels, target=panel.target, controls=panel.controls)
+    report(f"fit geo ({method})", 0.1)
+    result = GeoMMM(spec).fit(
+        panel, method=method, draws=draws, tune=tune, chains=chains, seed=seed
+    )
+    timings["fit"] = result.diagnostics.seconds
+    report("write", 0.9)
+    clock = time.perf_counter()
+    roi = result.roi()
+    contributions = result.contributions()
+    contributions["date"] = pd.DatetimeIndex(contributions["date"]).strftime("%Y-%m-%d")
+    files = [
+        write_table(roi, out_dir / "roi.csv"),
+        write_table(contributions, out_dir / "contributions.csv"),
+        write_table(result.params(), out_dir / "params.csv"),
+        write_table(response_curves(result), out_dir / "response_curves.csv"),
+        *result.save(out_dir),
+    ]
+    timings["write"] = time.perf_counter() - clock
+    total = roi[roi["geo"] == ALL_GEOS]
+    columns = ["channel", "roi_mean", "roi_lo", "roi_hi", "mroi_mean", "mroi_lo", "mroi_hi"]
+    summary = {
+        **result.summary(),
+        "command": "mmm fit",
+        "model": "geo",
+        "source": panel.source,
+        "seed": seed,
+        "timings_s": timings,
+        "sampler": result.diagnostics.sampler,
+        "roi": total[columns].to_dict("records"),
+        "holdout": None,
+        "lift_tests": [],
+        "files": sorted(path.name for path in [*files, out_dir / "summary.json"]),
+    }
+    write_json(summary, out_dir / "summary.json")
     report("done", 1.0)
     return summary
 

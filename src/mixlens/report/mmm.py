@@ -19,7 +19,7 @@ def mmm_section(
     Parameters
     ----------
     roi
-        ``roi.csv`` of ``mixlens mmm fit``.
+        ``roi.csv`` of ``mixlens mmm fit`` (for a geo fit, its ``all`` rows are shown).
     true_roi
         The simulator's ``channel, roi, mroi``.
     diagnostics
@@ -28,6 +28,8 @@ def mmm_section(
         Credible-interval mass of ``lo``/``hi`` (e.g. 0.9).
     """
     truth = true_roi.set_index("channel")
+    if "geo" in roi.columns:
+        roi = roi[roi["geo"] == "all"].reset_index(drop=True)
     frame = pd.DataFrame(
         {
             "channel": roi["channel"],
@@ -40,10 +42,11 @@ def mmm_section(
     covered = int(((frame["lo"] <= frame["truth"]) & (frame["truth"] <= frame["hi"])).sum())
     weights = roi["spend"] / roi["spend"].sum()
     weighted_error = float((weights * (frame["mean"] - frame["truth"]).abs()).sum())
-    table = roi[["channel", "spend", "roi_mean", "roi_lo", "roi_hi", "mroi_mean"]].copy()
+    mroi_columns = [c for c in ("mroi_mean", "mroi_lo", "mroi_hi") if c in roi.columns]
+    table = roi[["channel", "spend", "roi_mean", "roi_lo", "roi_hi", *mroi_columns]].copy()
     table["true_roi"] = frame["truth"]
     table["true_mroi"] = roi["channel"].map(truth["mroi"])
-    fmt = {c: ".2f" for c in ("roi_mean", "roi_lo", "roi_hi", "mroi_mean", "true_roi")}
+    fmt = {c: ".2f" for c in ("roi_mean", "roi_lo", "roi_hi", *mroi_columns, "true_roi")}
     return Section(
         key="mmm",
         title="Marketing mix model",

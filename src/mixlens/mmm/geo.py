@@ -1,0 +1,477 @@
+"""The geo MMM: fit the hierarchical model and read results per geo and in total.
+
+:class:`GeoMMM` fits :func:`~mixlens.mmm.geo_model.build_geo_model` with the national
+model's samplers; :class:`GeoMMMResult` evaluates each geo with the national chunked
+engine (one geo's parameters at a time), and totals over geos draw by draw, so the
+``all`` rows' intervals are those of the sum, not sums of intervals.
+"""
+
+# arviz's functions are only partly annotated.
+# mypy: disable-error-code="no-untyped-call"
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import xarray as xr
+from numpy.typing import ArrayLike, NDArray
+
+from mixlens.data.geo_panel import GeoPanel
+from mixlens.data.io import write_atomic, write_json
+from mixlens.errors import DataError, NotFittedError
+from mixlens.mmm._engine import Engine
+from mixlens.mmm.fit import MMM, FitMethod, NutsSampler, _diagnose, _quiet_backend
+from mixlens.mmm.geo_data import GeoMMMData
+from mixlens.mmm.geo_model import GEO_ROI_SD, build_geo_model
+from mixlens.mmm.model import MODEL_VARIABLES
+from mixlens.mmm.results import POSTERIOR_FILE, SPEC_FILE, Diagnostics
+from mixlens.mmm.spec import MMMSpec, Prior
+
+__all__ = ["ALL_GEOS", "GeoMMM", "GeoMMMResult"]
+
+FloatArray = NDArray[np.float64]
+#: Label of the rows that total over geos.
+ALL_GEOS = "all"
+
+
+def _quantiles(values: FloatArray, ci: float) -> tuple[FloatArray, FloatArray]:
+    lo, hi = np.quantile(values, [(1 - ci) / 2, (1 + ci) / 2], axis=0)
+    return lo, hi
+
+
+@dataclass(frozen=True, eq=False)
+class GeoMMMResult:
+    """A fitted geo MMM.
+
+    Parameters
+    ----------
+    idata
+        ArviZ InferenceData with a ``posterior`` group.
+    spec
+        The model specification.
+    data
+        The prepared geo panel.
+    diagnostics
+        Sampler and convergence information.
+    ci
+        Mass of the central credible intervals, in ``(0, 1)``.
+    chunk_size
+        Draws per chunk in the accessors (memory bound; results do not depend on it).
+    """
+
+    idata: az.InferenceData
+    spec: MMMSpec
+    data: GeoMMMData
+    diagnostics: Diagnostics
+    ci: float = 0.9
+    chunk_size: int = field(default=256, compare=False)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.ci < 1:
+            raise ValueError(f"ci must lie in (0, 1), got {self.ci}")
+
+    def with_ci(self, ci: float) -> GeoMMMResult:
+        """Return the same result with intervals of mass ``ci``."""
+        return replace(self, ci=ci)
+
+    @cached_property
+    def _params(self) -> dict[str, FloatArray]:
+        post = self.idata["posterior"]
+        names = [*self.spec.channel_parameters, "beta", "roi_geo_sd", "roi_geo_z"]
+        names += [v for k, v in MODEL_VARIABLES.items() if k != "sigma"]
+        out: dict[str, FloatArray] = {}
+        for name in dict.fromkeys(names):
+            if name not in post:
+                continue
+            da = post[name]
+            extra = [d for d in da.dims if d not in ("chain", "draw")]
+            stacked = da.stack(sample=("chain", "draw")).transpose("sample", *extra)
+            out[name] = np.asarray(stacked.values, dtype=np.float64)
+        return out
+
+    @property
+    def n_samples(self) -> int:
+        """Number of posterior draws over all chains."""
+        post = self.idata["posterior"]
+        return int(post.sizes["chain"] * post.sizes["draw"])
+
+    @property
+    def geos(self) -> tuple[str, ...]:
+        """The geos."""
+        return self.data.geos
+
+    def engine(self, index: int) -> Engine:
+        """Return the national engine on geo ``index``'s data and parameters."""
+        params = dict(self._params)
+        params["beta"] = self._params["beta"][:, index, :]
+        params["intercept"] = self._params["intercept"][:, index]
+        return Engine(self.spec, self.data.geo(index), params, chunk_size=self.chunk_size)
+
+    def _engines(self) -> Iterator[tuple[str, Engine]]:
+        for g, name in enumerate(self.geos):
+            yield name, self.engine(g)
+
+    @property
+    def components(self) -> tuple[str, ...]:
+        """Component names: channels, ``baseline``, controls."""
+        return (*self.spec.channels, "baseline", *self.spec.controls)
+
+    def roi(self) -> pd.DataFrame:
+        """ROI and marginal ROI per geo and channel, and over all geos (``geo == "all"``).
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``geo, channel, spend, contribution_mean, contribution_lo, contribution_hi,
+            roi_mean, roi_lo, roi_hi, mroi_mean, mroi_lo, mroi_hi`` (see
+            :meth:`mixlens.mmm.results.MMMResult.roi`); the ``all`` rows total draw by
+            draw, their marginal ROI is for a proportional increase in every geo.
+        """
+        frames = []
+        total_c = np.zeros((self.n_samples, len(self.spec.channels)))
+        total_e = np.zeros_like(total_c)
+        for g, (name, engine) in enumerate(self._engines()):
+            contribution, elasticity = engine.channel_totals()
+            total_c += contribution
+            total_e += elasticity
+            frames.append(
+                self._roi_frame(name, self.data.spend[:, g].sum(axis=0), contribution, elasticity)
+            )
+        spend = self.data.spend.sum(axis=(0, 1))
+        frames.append(self._roi_frame(ALL_GEOS, spend, total_c, total_e))
+        return pd.concat(frames, ignore_index=True)
+
+    def _roi_frame(
+        self, geo: str, spend: FloatArray, contribution: FloatArray, elasticity: FloatArray
+    ) -> pd.DataFrame:
+        safe = np.where(spend > 0, spend, np.nan)
+        roi = contribution / safe
+        mroi = elasticity / safe
+        with np.errstate(invalid="ignore"):
+            c_lo, c_hi = _quantiles(contribution, self.ci)
+            r_lo, r_hi = _quantiles(roi, self.ci)
+            m_lo, m_hi = _quantiles(mroi, self.ci)
+        return pd.DataFrame(
+            {
+                "geo": geo,
+                "channel": list(self.spec.channels),
+                "spend": spend,
+                "contribution_mean": contribution.mean(axis=0),
+                "contribution_lo": c_lo,
+                "contribution_hi": c_hi,
+                "roi_mean": roi.mean(axis=0),
+                "roi_lo": r_lo,
+                "roi_hi": r_hi,
+                "mroi_mean": mroi.mean(axis=0),
+                "mroi_lo": m_lo,
+                "mroi_hi": m_hi,
+            }
+        )
+
+    def contributions(self) -> pd.DataFrame:
+        """Weekly contribution of each component per geo and over all geos.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Long frame ``geo, date, component, mean, lo, hi`` in the target's units;
+            ``geo == "all"`` rows are the sums over geos, draw by draw.
+        """
+        engines = [engine for _, engine in self._engines()]
+        names = self.components
+        n_weeks = self.data.base.n_weeks
+        dates = self.data.base.dates.to_numpy()
+        frames = []
+        totals: list[tuple[FloatArray, FloatArray, FloatArray]] = []
+        per_geo: list[list[tuple[FloatArray, FloatArray, FloatArray]]] = [[] for _ in engines]
+        for weeks in engines[0].week_blocks():
+            every = slice(0, engines[0].n_samples)
+            total = None
+            for g, engine in enumerate(engines):
+                block = engine.components(every, weeks)  # (S, b, K)
+                lo, hi = _quantiles(block, self.ci)
+                per_geo[g].append((block.mean(axis=0), lo, hi))
+                total = block if total is None else total + block
+            assert total is not None
+            lo, hi = _quantiles(total, self.ci)
+            totals.append((total.mean(axis=0), lo, hi))
+        for label, parts in [*zip(self.geos, per_geo, strict=True), (ALL_GEOS, totals)]:
+            mean, lo_all, hi_all = (np.concatenate(p, axis=0) for p in zip(*parts, strict=True))
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "geo": label,
+                        "date": np.tile(dates, len(names)),
+                        "component": np.repeat(np.array(names, dtype=object), n_weeks),
+                        "mean": mean.T.reshape(-1),
+                        "lo": lo_all.T.reshape(-1),
+                        "hi": hi_all.T.reshape(-1),
+                    }
+                )
+            )
+        return pd.concat(frames, ignore_index=True)
+
+    def params(self) -> pd.DataFrame:
+        """Posterior of the channel parameters, shared (``geo == "all"``) and per geo.
+
+        Shared: adstock parameters, ``slope``, ``roi`` (target units per spend unit, the
+        mean of the geos' ROI distribution) and ``roi_geo_sd`` (spread of log ROI
+        across geos). Per geo: ``roi`` (the geo's ROI), ``beta`` (largest weekly
+        contribution, target units) and media-scale parameters in the geo's currency
+        (e.g. ``half_saturation`` per week).
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``geo, channel, parameter, mean, lo, hi``.
+        """
+        reference = (
+            self.spec.roi_reference
+            if self.spec.roi_reference is not None
+            else self.data.reference_roi
+        )
+        p = self._params
+        rows: list[tuple[str, str, str, float, float, float]] = []
+
+        def add(geo: str, name: str, values: FloatArray) -> None:
+            lo, hi = _quantiles(values, self.ci)
+            mean = values.mean(axis=0)
+            for i, channel in enumerate(self.spec.channels):
+                rows.append((geo, channel, name, mean[i], lo[i], hi[i]))
+
+        media = self.spec.saturation.media_power
+        for name in (*self.spec.adstock.parameters, *self.spec.saturation.parameters):
+            if not media.get(name, 0):
+                add(ALL_GEOS, name, p[name])
+        add(ALL_GEOS, "roi", p["roi"] * reference)
+        add(ALL_GEOS, "roi_geo_sd", p["roi_geo_sd"])
+        sd = p["roi_geo_sd"][:, None, :]
+        roi_geo = p["roi"][:, None, :] * np.exp(sd * p["roi_geo_z"] - 0.5 * sd**2)
+        for g, geo in enumerate(self.geos):
+            add(geo, "roi", roi_geo[:, g] * reference)
+            add(geo, "beta", p["beta"][:, g] * self.data.y_scale[g])
+            for name in self.spec.saturation.parameters:
+                power = media.get(name, 0)
+                if power:
+                    add(geo, name, p[name] * self.data.media_scale[g] ** power)
+        return pd.DataFrame(rows, columns=["geo", "channel", "parameter", "mean", "lo", "hi"])
+
+    def response_curve(
+        self, channel: str, spend_grid: ArrayLike, *, geo: str = ALL_GEOS
+    ) -> pd.DataFrame:
+        """Return the expected weekly contribution of ``channel`` at constant weekly spend.
+
+        For ``geo == "all"`` the weekly spend is split over geos in proportion to each
+        geo's share of the channel's spend in the window, and contributions are summed
+        draw by draw.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``spend, mean, lo, hi`` in target units per week.
+
+        Raises
+        ------
+        KeyError
+            If ``channel`` or ``geo`` is unknown.
+        ValueError
+            If a spend level is negative or not finite.
+        """
+        if channel not in self.spec.channels:
+            raise KeyError(
+                f"unknown channel {channel!r}; channels: {', '.join(self.spec.channels)}"
+            )
+        if geo != ALL_GEOS and geo not in self.geos:
+            raise KeyError(f"unknown geo {geo!r}; geos: {', '.join(self.geos)}, {ALL_GEOS}")
+        grid = np.atleast_1d(np.asarray(spend_grid, dtype=np.float64))
+        if grid.ndim != 1 or not np.all(np.isfinite(grid) & (grid >= 0)):
+            raise ValueError("spend_grid must be a 1-D array of finite, non-negative spend")
+        c = self.spec.channels.index(channel)
+        spend = self.data.spend[:, :, c].sum(axis=0)
+        shares = spend / spend.sum()
+        if geo != ALL_GEOS:
+            shares = (np.arange(len(self.geos)) == self.geos.index(geo)).astype(float)
+        values = np.zeros((self.n_samples, len(grid)))
+        for g, (_, engine) in enumerate(self._engines()):
+            if shares[g] <= 0:
+                continue
+            values += np.concatenate(
+                [engine.steady_state(c, grid * shares[g], d) for d in engine.draw_chunks()]
+            )
+        lo, hi = _quantiles(values, self.ci)
+        return pd.DataFrame({"spend": grid, "mean": values.mean(axis=0), "lo": lo, "hi": hi})
+
+    def to_frame(self) -> pd.DataFrame:
+        """Return :meth:`contributions` (the long decomposition)."""
+        return self.contributions()
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-safe summary: spec, diagnostics, interval mass, data sizes, geos."""
+        base = self.data.base
+        return {
+            "spec": self.spec.to_dict(),
+            "diagnostics": self.diagnostics.to_dict(),
+            "ci": self.ci,
+            "weeks": base.n_weeks,
+            "geos": list(self.geos),
+            "first_week": base.dates[0].date().isoformat(),
+            "last_week": base.dates[-1].date().isoformat(),
+            "samples": self.n_samples,
+        }
+
+    def save(self, directory: str | Path) -> list[Path]:
+        """Write ``posterior.nc`` (with the geo data) and ``spec.json``, atomically."""
+        out = Path(directory)
+        groups = {g: getattr(self.idata, g) for g in self.idata.groups() if g != "constant_data"}
+        idata = az.InferenceData(**groups, constant_data=self.data.to_dataset())
+        idata["posterior"].attrs["mixlens_spec"] = json.dumps(self.spec.to_dict())
+
+        def write_nc(tmp: Path) -> None:
+            idata.to_netcdf(str(tmp), engine="h5netcdf")
+
+        meta = {
+            "spec": self.spec.to_dict(),
+            "diagnostics": self.diagnostics.to_dict(),
+            "ci": self.ci,
+            "model": "geo",
+            "lift_tests": [],
+        }
+        return [write_atomic(out / POSTERIOR_FILE, write_nc), write_json(meta, out / SPEC_FILE)]
+
+    @classmethod
+    def load(cls, directory: str | Path) -> GeoMMMResult:
+        """Restore a result written by :meth:`save`.
+
+        Raises
+        ------
+        DataError
+            If the files are missing or were not written by a geo model.
+        """
+        root = Path(directory)
+        nc, meta_file = root / POSTERIOR_FILE, root / SPEC_FILE
+        for file in (nc, meta_file):
+            if not file.exists():
+                raise DataError(
+                    f"no {file.name} in {root}; was the MMM saved here?", file=str(file)
+                )
+        meta = json.loads(meta_file.read_text(encoding="utf-8"))
+        if meta.get("model") != "geo":
+            raise DataError("not a geo MMM (spec.json has no model: geo)", file=str(meta_file))
+        idata = az.from_netcdf(str(nc), engine="h5netcdf")
+        for group in idata.groups():
+            getattr(idata, group).load()
+        constant: xr.Dataset = idata["constant_data"]
+        return cls(
+            idata=idata,
+            spec=MMMSpec.from_dict(meta["spec"]),
+            data=GeoMMMData.from_dataset(constant),
+            diagnostics=Diagnostics.from_dict(meta["diagnostics"]),
+            ci=float(meta.get("ci", 0.9)),
+        )
+
+
+class GeoMMM:
+    """Hierarchical (geo) marketing mix model estimator.
+
+    Parameters
+    ----------
+    spec
+        What to fit (``roi`` parameterisation).
+    geo_roi_sd
+        Prior of each channel's spread of log ROI across geos.
+    nuts_sampler, advi_steps, advi_learning_rate, target_accept
+        As for :class:`mixlens.mmm.fit.MMM`.
+
+    Examples
+    --------
+    >>> GeoMMM(MMMSpec(channels=("tv",))).result_
+    Traceback (most recent call last):
+    ...
+    mixlens.errors.NotFittedError: GeoMMM is not fitted yet; call fit(panel) first
+    """
+
+    def __init__(
+        self,
+        spec: MMMSpec,
+        *,
+        geo_roi_sd: Prior = GEO_ROI_SD,
+        nuts_sampler: NutsSampler = "auto",
+        advi_steps: int = 20_000,
+        advi_learning_rate: float = 0.02,
+        target_accept: float = 0.95,
+    ) -> None:
+        self.spec = spec
+        self.geo_roi_sd = geo_roi_sd
+        self._backend = MMM(
+            spec,
+            nuts_sampler=nuts_sampler,
+            advi_steps=advi_steps,
+            advi_learning_rate=advi_learning_rate,
+            target_accept=target_accept,
+        )
+
+    @property
+    def result_(self) -> GeoMMMResult:
+        """The result of the last :meth:`fit`."""
+        result: GeoMMMResult | None = getattr(self, "_result", None)
+        if result is None:
+            raise NotFittedError("GeoMMM is not fitted yet; call fit(panel) first")
+        return result
+
+    def fit(
+        self,
+        panel: GeoPanel | pd.DataFrame,
+        *,
+        method: FitMethod = "nuts",
+        draws: int = 1000,
+        tune: int = 1000,
+        chains: int = 4,
+        seed: int = 0,
+        progress: bool = False,
+        ci: float = 0.9,
+    ) -> GeoMMMResult:
+        """Fit the model to a geo panel (a :class:`GeoPanel` or a long frame with ``geo``).
+
+        Raises
+        ------
+        DataError
+            If the panel is invalid (file, column and row named).
+        ValueError
+            On an unknown method or sampler, or non-positive sizes.
+        """
+        if method not in ("nuts", "advi"):
+            raise ValueError(f"method must be 'nuts' or 'advi', got {method!r}")
+        if draws < 1 or chains < 1 or tune < 0:
+            raise ValueError("draws and chains must be >= 1 and tune >= 0")
+        started = time.perf_counter()
+        if isinstance(panel, pd.DataFrame):
+            panel = GeoPanel.from_frame(panel, target=self.spec.target, controls=self.spec.controls)
+        data = GeoMMMData.from_panel(panel, self.spec)
+        model = build_geo_model(data, self.spec, geo_roi_sd=self.geo_roi_sd)
+        backend = self._backend
+        with _quiet_backend():
+            if method == "advi":
+                idata, sampler = backend._advi(model, draws=draws, seed=seed, progress=progress)
+                chains, tune = 1, backend.advi_steps
+            else:
+                idata, sampler = backend._nuts(
+                    model, draws=draws, tune=tune, chains=chains, seed=seed, progress=progress
+                )
+        diagnostics = _diagnose(
+            idata, method=method, sampler=sampler, chains=chains, draws=draws, tune=tune
+        )
+        diagnostics = replace(diagnostics, seconds=time.perf_counter() - started)
+        result = GeoMMMResult(
+            idata=idata, spec=self.spec, data=data, diagnostics=diagnostics, ci=ci
+        )
+        self._result = result
+        return result
