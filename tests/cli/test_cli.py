@@ -269,12 +269,19 @@ def test_mmm_fit_advi_writes_contract_files(tmp_path: Path) -> None:
         ],
     )
     assert result.exit_code == 0, result.output
-    for name in ("roi.csv", "contributions.csv", "params.csv", "posterior.nc", "summary.json"):
+    for name in (
+        "roi.csv",
+        "contributions.csv",
+        "params.csv",
+        "response_curves.csv",
+        "posterior.nc",
+        "summary.json",
+    ):
         assert (tmp_path / "fit" / name).exists(), name
     roi = pd.read_csv(tmp_path / "fit" / "roi.csv")
     assert list(roi.columns) == [
         "channel", "spend", "contribution_mean", "contribution_lo", "contribution_hi",
-        "roi_mean", "roi_lo", "roi_hi", "mroi_mean",
+        "roi_mean", "roi_lo", "roi_hi", "mroi_mean", "mroi_lo", "mroi_hi",
     ]  # fmt: skip
     assert (roi["roi_lo"] <= roi["roi_mean"]).all() and (roi["roi_mean"] <= roi["roi_hi"]).all()
 
