@@ -271,7 +271,10 @@ def run_demo(
         mta_section(attribution, accuracy, journeys.channel_truth),
         agents_section(agents_credit, agents_summary, pd.read_csv(out / "agents" / "rounds.csv")),
         experiment_section(
-            geo_summary, geo_counterfactual, true_incremental=geo_world.incremental_outcome
+            geo_summary,
+            geo_counterfactual,
+            true_incremental=geo_world.incremental_outcome,
+            placebos=pd.read_csv(out / "experiment" / "placebos.csv"),
         ),
     ]
     html = render_report(

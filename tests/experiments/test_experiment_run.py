@@ -38,6 +38,14 @@ def test_geo_end_to_end(tmp_path: Path) -> None:
     assert on_disk["direction"] == "holdout" and seen[-1] == "done"
     cf = pd.read_csv(tmp_path / "out" / "counterfactual.csv")
     assert set(cf["method"]) == {"did", "synthetic_control", "bayesian_ts"}
+    placebos = pd.read_csv(tmp_path / "out" / "placebos.csv")
+    assert list(placebos.columns) == ["method", "placebo", "relative_error"]
+    counts = placebos.groupby("method").size()
+    assert counts["synthetic_control"] == 100 and counts["did"] >= 2
+    # No effect in placebos: centred near zero, and smaller than this holdout's effect.
+    sc = placebos.loc[placebos["method"] == "synthetic_control", "relative_error"]
+    assert abs(sc.median()) < 0.05
+    assert abs(summary["methods"]["synthetic_control"]["relative"]) > sc.abs().median()
     # Same inputs, same seed: byte-identical outputs.
     analyze_to_dir(
         tmp_path / "world" / "panel.csv",
@@ -46,7 +54,7 @@ def test_geo_end_to_end(tmp_path: Path) -> None:
         end=sim.end,
         out_dir=tmp_path / "again",
     )
-    for name in ("lift_tests.csv", "summary.json", "counterfactual.csv"):
+    for name in ("lift_tests.csv", "summary.json", "counterfactual.csv", "placebos.csv"):
         assert (tmp_path / "out" / name).read_bytes() == (tmp_path / "again" / name).read_bytes()
 
 

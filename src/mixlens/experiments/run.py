@@ -5,7 +5,9 @@ method``: first the recommended estimate (``method`` is ``recommended:<method>``
 per method. ``incremental_outcome`` is what the tested media produced in the treated geos over
 the window: minus the estimated effect when the treated spend fell (a holdout), the effect
 itself when it rose, so it is positive when switching media off lost sales. It also writes
-``counterfactual.csv`` (``date, method, actual, counterfactual, window``) and
+``counterfactual.csv`` (``date, method, actual, counterfactual, window``),
+``placebos.csv`` (``method, placebo, relative_error``: the placebo windows' or placebo
+geo sets' relative gaps, the null distribution the intervals come from) and
 ``summary.json``.
 
 A user-level A/B test (``ab=``) writes ``lift_tests.csv`` with ``incremental_conversions``
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from mixlens.data.io import write_json, write_table
@@ -214,6 +217,7 @@ def analyze_to_dir(
     name = data.channel or "media"
     write_table(analysis.lift_tests(name), out / "lift_tests.csv")
     write_table(_counterfactuals(analysis), out / "counterfactual.csv")
+    write_table(_placebos(analysis), out / "placebos.csv")
     rec = analysis.recommendation
     summary: dict[str, Any] = {
         "kind": "geo",
@@ -231,10 +235,27 @@ def analyze_to_dir(
         "level": level,
         "recommendation": rec.to_dict(),
         "methods": {r.method: _method_summary(r, analysis.direction) for r in analysis.results},
-        "files": ["lift_tests.csv", "counterfactual.csv", "summary.json"],
+        "files": ["lift_tests.csv", "counterfactual.csv", "placebos.csv", "summary.json"],
     }
     write_json(summary, out / "summary.json")
     return summary
+
+
+def _placebos(analysis: GeoAnalysis) -> pd.DataFrame:
+    """Tabulate each placebo's relative gap: ``method, placebo, relative_error``."""
+    frames = [
+        pd.DataFrame(
+            {
+                "method": res.method,
+                "placebo": np.arange(1, len(res.details["placebo_errors"]) + 1),
+                "relative_error": np.asarray(res.details["placebo_errors"], dtype=np.float64),
+            }
+        )
+        for res in analysis.results
+        if "placebo_errors" in res.details
+    ]
+    columns = ["method", "placebo", "relative_error"]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
 
 def _method_summary(res: GeoLiftResult, direction: float) -> dict[str, Any]:

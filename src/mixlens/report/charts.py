@@ -212,3 +212,31 @@ def counterfactual(series: pd.DataFrame, *, title: str) -> str:
         ax.legend(frameon=False, loc="upper left")
         ax.set_title(title, loc="left", fontsize=10)
         return to_svg(fig)
+
+
+def placebo_distribution(placebos: pd.DataFrame, observed: dict[str, float], *, title: str) -> str:
+    """Histograms of placebo relative gaps per method, the observed relative effect marked.
+
+    Parameters
+    ----------
+    placebos
+        ``method, relative_error``: gaps where no effect exists (placebo windows or geos).
+    observed
+        Method -> the test's observed relative effect (estimate / counterfactual).
+    title
+        Figure title.
+    """
+    methods = list(dict.fromkeys(placebos["method"]))
+    with mpl.rc_context(_STYLE):
+        fig, axes = plt.subplots(1, len(methods), figsize=(9, 2.8), squeeze=False, sharey=False)
+        for ax, method in zip(axes[0], methods, strict=True):
+            errors = placebos.loc[placebos["method"] == method, "relative_error"].to_numpy()
+            ax.hist(errors * 100, bins=min(20, max(5, errors.size // 3)), color=PALETTE[0])
+            if method in observed:
+                ax.axvline(observed[method] * 100, color=PALETTE[5], lw=2, label="this test")
+                ax.legend(frameon=False, fontsize=8)
+            ax.set_xlabel("relative gap (%)")
+            ax.set_title(f"{method} ({errors.size} placebos)", fontsize=9)
+        axes[0, 0].set_ylabel("placebos")
+        fig.suptitle(title, x=0.01, ha="left", fontsize=10)
+        return to_svg(fig)

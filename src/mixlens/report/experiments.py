@@ -12,7 +12,11 @@ from mixlens.report.html import Figure, Metrics, Section, Table
 
 
 def experiment_section(
-    summary: Mapping[str, Any], counterfactual: pd.DataFrame, *, true_incremental: float
+    summary: Mapping[str, Any],
+    counterfactual: pd.DataFrame,
+    *,
+    true_incremental: float,
+    placebos: pd.DataFrame | None = None,
 ) -> Section:
     """Estimates with intervals per method next to the true lift, and the counterfactual.
 
@@ -24,6 +28,8 @@ def experiment_section(
         ``counterfactual.csv``: ``date, method, actual, counterfactual, window``.
     true_incremental
         The simulator's true incremental outcome in treated geos over the window.
+    placebos
+        ``placebos.csv``: ``method, placebo, relative_error`` (optional chart).
     """
     methods: Mapping[str, Mapping[str, Any]] = summary["methods"]
     recommended = str(summary["recommendation"]["method"])
@@ -42,6 +48,19 @@ def experiment_section(
     best = frame.set_index("method").loc[recommended]
     series = counterfactual[counterfactual["method"] == recommended]
     level = float(summary.get("level", 0.9))
+    extra: list[Figure] = []
+    if placebos is not None and len(placebos):
+        observed = {name: float(m["relative"]) for name, m in methods.items() if "relative" in m}
+        extra.append(
+            Figure(
+                charts.placebo_distribution(
+                    placebos, observed, title="Placebo gaps (no effect) vs this test's effect"
+                ),
+                "Where no media changed (earlier windows for DiD, sets of control geos for the "
+                "synthetic control), the gap between actual and counterfactual is pure noise: "
+                "its spread sets the interval, and a test effect far outside it is real.",
+            )
+        )
     return Section(
         key="experiment",
         title="Geo experiment",
@@ -74,6 +93,7 @@ def experiment_section(
                 ),
                 str(summary["recommendation"].get("reason", "")),
             ),
+            *extra,
             Table(
                 table,
                 "Estimates feed lift_tests.csv, which calibrates the MMM and MTA.",
