@@ -12,6 +12,8 @@ from typing import Any
 import pandas as pd
 
 from mixlens.agents.run import run_to_dir as run_agents
+from mixlens.allocation.market.run import evaluate_to_dir as evaluate_market
+from mixlens.allocation.market.run import train_to_dir as train_market
 from mixlens.allocation.response import TrueResponse
 from mixlens.allocation.run import allocate_to_dir, simulate_loop_to_dir
 from mixlens.data.io import write_json, write_text
@@ -31,6 +33,7 @@ from mixlens.report.allocation import allocation_section
 from mixlens.report.experiments import experiment_section
 from mixlens.report.html import Section, render_report
 from mixlens.report.ima import ima_section
+from mixlens.report.market import market_section
 from mixlens.report.mmm import mmm_section
 from mixlens.report.mta import mta_section
 from mixlens.report.sections import journey_world_section, mmm_world_section
@@ -226,6 +229,16 @@ def run_demo(
     )
     agents_credit = pd.read_csv(out / "agents" / "attribution.csv")
 
+    train_market(
+        out / "market" / "policy", updates=40, seed=cfg.seed, progress=step("market train")
+    )
+    evaluate_market(
+        out / "market" / "policy",
+        out / "market" / "evaluation",
+        seeds=5,
+        progress=step("market evaluate"),
+    )
+
     fit_mta(
         touchpoints=out / "simulate_journeys" / "touchpoints.csv",
         conversions=out / "simulate_journeys" / "conversions.csv",
@@ -269,6 +282,10 @@ def run_demo(
         ),
         journey_world_section(journeys.paths, journeys.channel_truth, journeys.summary),
         mta_section(attribution, accuracy, journeys.channel_truth),
+        market_section(
+            pd.read_csv(out / "market" / "evaluation" / "evaluation.csv"),
+            pd.read_csv(out / "market" / "evaluation" / "curve.csv"),
+        ),
         agents_section(agents_credit, agents_summary, pd.read_csv(out / "agents" / "rounds.csv")),
         experiment_section(
             geo_summary,
@@ -304,6 +321,8 @@ def run_demo(
             "simulate geo-experiment",
             "experiment analyze",
             "agents run",
+            "market train",
+            "market evaluate",
             "mta fit",
             "report",
         ],
@@ -328,6 +347,9 @@ def run_demo(
             for key in ("rounds", "bytes_total", "rel_diff_vs_centralized", "epsilon_spent")
         },
         "mta_accuracy": accuracy.to_dict(orient="records"),
+        "market": pd.read_csv(out / "market" / "evaluation" / "evaluation.csv").to_dict(
+            orient="records"
+        ),
         "experiment": {
             "true_incremental_outcome": geo_world.incremental_outcome,
             "recommendation": geo_summary["recommendation"],

@@ -22,15 +22,13 @@ STAGE_MODULES: tuple[str, ...] = (
     "allocate",
     "experiment",
     "serve",
-    "planned",
+    "market",
 )
 
 for _module in STAGE_MODULES:
     importlib.import_module(f"mixlens.cli.{_module}")
 
-from mixlens.cli.planned import PLANNED_STAGES  # noqa: E402  (after registration, on purpose)
-
-__all__ = ["PLANNED_STAGES", "STAGE_MODULES", "app", "main"]
+__all__ = ["STAGE_MODULES", "app", "main"]
 
 
 def main() -> None:
