@@ -238,5 +238,5 @@ def placebo_distribution(placebos: pd.DataFrame, observed: dict[str, float], *, 
             ax.set_xlabel("relative gap (%)")
             ax.set_title(f"{method} ({errors.size} placebos)", fontsize=9)
         axes[0, 0].set_ylabel("placebos")
-        fig.suptitle(title, x=0.01, ha="left", fontsize=10)
+        fig.suptitle(title, x=0.01, y=1.06, ha="left", fontsize=10)
         return to_svg(fig)
