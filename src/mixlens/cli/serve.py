@@ -39,6 +39,9 @@ def serve_command(
     model: Annotated[
         Path | None, typer.Option("--model", help="`mixlens mta fit` run dir (Markov model).")
     ] = None,
+    neural: Annotated[
+        bool, typer.Option("--neural", help="Serve the run dir's neural model, not its Markov.")
+    ] = False,
     allocation: Annotated[
         Path | None, typer.Option("--allocation", help="allocation.csv shown on the dashboard.")
     ] = None,
@@ -75,6 +78,7 @@ def serve_command(
         settings = ServiceSettings(
             db=db,
             model_dir=model,
+            neural=neural,
             allocation=allocation,
             lookback_days=lookback,
             rate_per_s=rate_limit,

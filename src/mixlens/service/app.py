@@ -73,6 +73,9 @@ class ServiceSettings:
         SQLite event store file.
     model_dir
         ``mixlens mta fit`` run dir whose Markov model is every tenant's default (else linear).
+    neural
+        Serve the run dir's trained neural model (``neural_model/``, ``--models neural``)
+        instead of its Markov model.
     allocation
         ``allocation.csv`` whose recommendation the dashboard shows.
     lookback_days
@@ -93,6 +96,7 @@ class ServiceSettings:
 
     db: Path
     model_dir: Path | None = None
+    neural: bool = False
     allocation: Path | None = None
     lookback_days: float = 30.0
     max_body_bytes: int = 4 * 1024 * 1024
@@ -174,8 +178,15 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     """Build the service: store, model registry, metrics and routes."""
     store = EventStore(settings.db)
     default = ActiveModel("linear")
-    if settings.model_dir is not None:
+    if settings.model_dir is not None and settings.neural:
+        from mixlens.mta.neural.model import load_model
+
+        folder = Path(settings.model_dir) / "neural_model"
+        default = ActiveModel("neural", scorer=load_model(folder), source=str(folder))
+    elif settings.model_dir is not None:
         default = ActiveModel("markov", load_run_dir(settings.model_dir))
+    elif settings.neural:
+        raise DataError("neural needs the run dir of `mixlens mta fit --models neural` (--model)")
     registry = ModelRegistry(store, default)
     allocation = load_allocation(settings.allocation) if settings.allocation else None
     metrics = Metrics(lambda: float(store.pending_writes))

@@ -30,10 +30,17 @@ __all__ = ["ActiveModel", "ModelRegistry", "attribute_conversion", "attribute_wi
 
 @dataclass(frozen=True)
 class ActiveModel:
-    """A rule and, for ``markov``, its fitted per-channel weights."""
+    """A rule and, for ``markov``, its fitted per-channel weights.
+
+    ``rule="neural"`` serves a trained sequence model (``scorer``, a
+    :class:`mixlens.mta.neural.model.NeuralScorer` loaded from ``source``): each conversion is
+    credited by :func:`mixlens.mta.neural.credit.journey_credit`, with a baseline share.
+    """
 
     rule: str
     weights: FittedWeights | None = None
+    scorer: Any = None
+    source: str | None = None
 
     @property
     def name(self) -> str:
@@ -43,9 +50,10 @@ class ActiveModel:
     def info(self) -> dict[str, Any]:
         """JSON-safe description (``GET /v1/model``)."""
         w = self.weights
+        source = w.source if w is not None else self.source or "builtin"
         return {
             "model": self.rule,
-            "source": w.source if w is not None else "builtin",
+            "source": source,
             "weights": dict(w.weights) if w is not None else None,
         }
 
@@ -94,8 +102,18 @@ class ModelRegistry:
         self._models = {**self._models, tenant_id: model}
 
 
-def _shares(model: ActiveModel, conv: Conversion, path: list[Touch]) -> tuple[list[float], bool]:
-    """Shares per touch and whether ``markov`` fell back to linear."""
+def _shares(
+    model: ActiveModel, conv: Conversion, path: list[Touch]
+) -> tuple[list[float], bool, float]:
+    """Shares per touch, whether ``markov`` fell back to linear, and the baseline share."""
+    if model.rule == "neural":
+        if model.scorer is None:
+            raise DataError("no neural model is loaded: start `mixlens serve --model DIR --neural`")
+        from mixlens.mta.neural.credit import journey_credit
+
+        hours = [(conv.ts_us - t.ts_us) / 3.6e9 for t in path]
+        shares, base = journey_credit(model.scorer, [t.channel for t in path], hours)
+        return shares, False, base
     if model.rule == "markov" and model.weights is None:
         raise DataError("model 'markov' has no fitted weights; set them with PUT /v1/model")
     seconds = [(conv.ts_us - t.ts_us) / 1e6 for t in path]
@@ -105,7 +123,7 @@ def _shares(model: ActiveModel, conv: Conversion, path: list[Touch]) -> tuple[li
     fallback = (
         model.rule == "markov" and bool(path) and not any(w.get(c, 0.0) > 0 for c in channels)
     )
-    return shares, fallback
+    return shares, fallback, 0.0 if path else 1.0
 
 
 def attribute_conversion(
@@ -117,13 +135,13 @@ def attribute_conversion(
     conversion's value (0 when it has none).
     """
     total = (conv.value or 0.0) if by_value else 1.0
-    shares, fallback = _shares(model, conv, path)
+    shares, fallback, base = _shares(model, conv, path)
     return {
         "conversion_id": conv.event_id,
         "model": model.name,
         "by": "value" if by_value else "conversion",
         "total": total,
-        "baseline": 0.0 if path else total,
+        "baseline": base * total,
         "fallback": "linear" if fallback else None,
         "credits": [
             {
@@ -148,7 +166,8 @@ def attribute_window(
 ) -> dict[str, Any]:
     """Credit per channel of the tenant's conversions in ``[start_us, end_us)``.
 
-    Channels in order of first appearance; ``baseline`` last (conversions without touches).
+    Channels in order of first appearance; ``baseline`` last (conversions without touches,
+    and a neural model's would-have-converted-anyway shares).
     Conversions and value credited sum to the window's conversions and value.
     """
     conv_credit: dict[str, float] = {}
@@ -163,10 +182,13 @@ def attribute_window(
             conv_credit["\0baseline"] = conv_credit.get("\0baseline", 0.0) + 1.0
             value_credit["\0baseline"] = value_credit.get("\0baseline", 0.0) + value
             continue
-        shares, _ = _shares(model, conv, path)
+        shares, _, base = _shares(model, conv, path)
         for t, s in zip(path, shares, strict=True):
             conv_credit[t.channel] = conv_credit.get(t.channel, 0.0) + s
             value_credit[t.channel] = value_credit.get(t.channel, 0.0) + s * value
+        if base > 0:
+            conv_credit["\0baseline"] = conv_credit.get("\0baseline", 0.0) + base
+            value_credit["\0baseline"] = value_credit.get("\0baseline", 0.0) + base * value
     rows = [
         {"channel": c, "conversions": v, "value": value_credit[c]}
         for c, v in conv_credit.items()

@@ -21,7 +21,7 @@ per channel over conversion journeys' touches), never as credit.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +29,12 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from mixlens.mta.neural.encode import PAD, conversion_examples, encode_padded
+from mixlens.mta.neural.encode import NON_EXPOSURE, PAD, conversion_examples, encode_padded
 from mixlens.mta.neural.model import NeuralScorer, torch_threads
 from mixlens.mta.neural.train import TrainConfig, fit_neural
 from mixlens.mta.result import AttributionResult, make_result
 
-__all__ = ["credit_fractions", "neural_attribution", "removal_credit"]
+__all__ = ["credit_fractions", "journey_credit", "neural_attribution", "removal_credit"]
 
 FloatArray = npt.NDArray[np.float64]
 Progress = Callable[[str, float], None]
@@ -71,6 +71,65 @@ def credit_fractions(
     b = np.where(total > 0, b, 1.0)
     frac = d / np.where(total > 0, total, 1.0)[:, None] * (1 - b)[:, None]
     return frac, b
+
+
+def journey_credit(
+    scorer: NeuralScorer,
+    channels: Sequence[str],
+    hours_before: Sequence[float],
+    *,
+    baseline: bool = True,
+) -> tuple[list[float], float]:
+    """Credit of one journey's touches (the serving path of ``mixlens serve``).
+
+    The rules of the module docstring for one journey, touches oldest first: ``direct``
+    touches get nothing and only the ``max_len`` most recent exposure touches can get
+    credit; the user's exposure counts are the journey's own touches, held fixed while
+    touches are removed (as the whole-window counts are in :func:`removal_credit`).
+
+    Parameters
+    ----------
+    scorer
+        A trained model (:func:`~mixlens.mta.neural.model.load_model`).
+    channels, hours_before
+        Shape ``(n,)``: each touch's channel and hours before the conversion.
+    baseline
+        Give the would-have-converted-anyway share to the baseline.
+
+    Returns
+    -------
+    tuple
+        Fractions per touch (shape ``(n,)``, non-negative) and the baseline fraction; they
+        sum to 1.
+    """
+    keep = [i for i, c in enumerate(channels) if c not in NON_EXPOSURE]
+    keep = keep[-scorer.config.max_len :]
+    out = [0.0] * len(channels)
+    if not keep:
+        return out, 1.0
+    ch = [str(channels[i]) for i in keep]
+    hours = [float(hours_before[i]) for i in keep]
+    counts: dict[str, float] = {}
+    for c in ch:
+        counts[c] = counts.get(c, 0.0) + 1.0
+    p_full = scorer.score_journey(ch, hours, exposure_counts=counts)
+    p_empty = scorer.score_journey([], [], exposure_counts=counts)
+    removed = [
+        scorer.score_journey(
+            ch[:k] + ch[k + 1 :], hours[:k] + hours[k + 1 :], exposure_counts=counts
+        )
+        for k in range(len(ch))
+    ]
+    frac, base = credit_fractions(
+        np.array([p_full]),
+        np.array([removed]),
+        np.array([p_empty]),
+        np.array([len(ch)]),
+        baseline=baseline,
+    )
+    for j, i in enumerate(keep):
+        out[i] = float(frac[0, j])
+    return out, float(base[0])
 
 
 def removal_credit(
