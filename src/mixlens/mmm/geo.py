@@ -26,14 +26,13 @@ import xarray as xr
 from numpy.typing import ArrayLike, NDArray
 
 from mixlens.data.geo_panel import GeoPanel
-from mixlens.data.io import write_atomic, write_json
 from mixlens.errors import DataError, NotFittedError
 from mixlens.mmm._engine import Engine
 from mixlens.mmm.fit import MMM, FitMethod, NutsSampler, _diagnose, _quiet_backend
 from mixlens.mmm.geo_data import GeoMMMData
 from mixlens.mmm.geo_model import GEO_ROI_SD, build_geo_model
 from mixlens.mmm.model import MODEL_VARIABLES
-from mixlens.mmm.results import POSTERIOR_FILE, SPEC_FILE, Diagnostics
+from mixlens.mmm.results import POSTERIOR_FILE, SPEC_FILE, Diagnostics, write_posterior
 from mixlens.mmm.spec import MMMSpec, Prior
 
 __all__ = ["ALL_GEOS", "GeoMMM", "GeoMMMResult"]
@@ -330,14 +329,6 @@ class GeoMMMResult:
 
     def save(self, directory: str | Path) -> list[Path]:
         """Write ``posterior.nc`` (with the geo data) and ``spec.json``, atomically."""
-        out = Path(directory)
-        groups = {g: getattr(self.idata, g) for g in self.idata.groups() if g != "constant_data"}
-        idata = az.InferenceData(**groups, constant_data=self.data.to_dataset())
-        idata["posterior"].attrs["mixlens_spec"] = json.dumps(self.spec.to_dict())
-
-        def write_nc(tmp: Path) -> None:
-            idata.to_netcdf(str(tmp), engine="h5netcdf")
-
         meta = {
             "spec": self.spec.to_dict(),
             "diagnostics": self.diagnostics.to_dict(),
@@ -345,7 +336,7 @@ class GeoMMMResult:
             "model": "geo",
             "lift_tests": [],
         }
-        return [write_atomic(out / POSTERIOR_FILE, write_nc), write_json(meta, out / SPEC_FILE)]
+        return write_posterior(directory, self.idata, self.data.to_dataset(), meta)
 
     @classmethod
     def load(cls, directory: str | Path) -> GeoMMMResult:

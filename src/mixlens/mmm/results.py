@@ -34,11 +34,35 @@ from mixlens.mmm.data import MMMData
 from mixlens.mmm.model import MODEL_VARIABLES, roi_reference
 from mixlens.mmm.spec import MMMSpec
 
-__all__ = ["Diagnostics", "MMMResult"]
+__all__ = ["Diagnostics", "MMMResult", "write_posterior"]
 
 FloatArray = NDArray[np.float64]
 POSTERIOR_FILE = "posterior.nc"
 SPEC_FILE = "spec.json"
+
+
+def write_posterior(
+    directory: str | Path, idata: Any, data: Any, meta: dict[str, Any]
+) -> list[Path]:
+    """Write ``posterior.nc`` and ``spec.json`` under ``directory``, atomically.
+
+    ``posterior.nc`` holds the posterior with ``data`` as its constant data; ``spec.json``
+    holds ``meta``, which carries the ``spec``.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written.
+    """
+    out = Path(directory)
+    groups = {g: getattr(idata, g) for g in idata.groups() if g != "constant_data"}
+    full = az.InferenceData(**groups, constant_data=data)
+    full["posterior"].attrs["mixlens_spec"] = json.dumps(meta["spec"])
+
+    def write_nc(tmp: Path) -> None:
+        full.to_netcdf(str(tmp), engine="h5netcdf")
+
+    return [write_atomic(out / POSTERIOR_FILE, write_nc), write_json(meta, out / SPEC_FILE)]
 
 
 @dataclass(frozen=True)
@@ -432,21 +456,18 @@ class MMMResult:
         list of pathlib.Path
             The files written.
         """
-        out = Path(directory)
-        groups = {g: getattr(self.idata, g) for g in self.idata.groups() if g != "constant_data"}
-        idata = az.InferenceData(**groups, constant_data=self.data.to_dataset())
-        idata["posterior"].attrs["mixlens_spec"] = json.dumps(self.spec.to_dict())
-
-        def write_nc(tmp: Path) -> None:
-            idata.to_netcdf(str(tmp), engine="h5netcdf")
-
-        meta = {
-            "spec": self.spec.to_dict(),
-            "diagnostics": self.diagnostics.to_dict(),
-            "ci": self.ci,
-            "lift_tests": [] if self.lift_tests is None else self.lift_tests.to_records(),
-        }
-        return [write_atomic(out / POSTERIOR_FILE, write_nc), write_json(meta, out / SPEC_FILE)]
+        lift = [] if self.lift_tests is None else self.lift_tests.to_records()
+        return write_posterior(
+            directory,
+            self.idata,
+            self.data.to_dataset(),
+            {
+                "spec": self.spec.to_dict(),
+                "diagnostics": self.diagnostics.to_dict(),
+                "ci": self.ci,
+                "lift_tests": lift,
+            },
+        )
 
     @classmethod
     def load(cls, directory: str | Path) -> MMMResult:
