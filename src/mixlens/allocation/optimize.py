@@ -12,7 +12,7 @@ says so in ``message``.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -303,6 +303,88 @@ def _greedy(
     return _project(plan, box, budget)
 
 
+def _multistart_slsqp(
+    value_and_gradient: Callable[[FloatArray], tuple[float, FloatArray]],
+    box: _Box,
+    starts: Sequence[FloatArray],
+    *,
+    total: float,
+    equality: bool,
+    norm: float,
+    finish: Callable[[FloatArray], FloatArray],
+    score: Callable[[FloatArray], float],
+) -> tuple[FloatArray, float, bool, str] | None:
+    """Maximise a plan's value by SLSQP from several starts; return the best finished plan.
+
+    The channels free inside ``box`` are optimised on a scale where one unit is
+    ``total / n_free`` (so gradients neither vanish nor explode), under total spend
+    ``== total`` (``equality``) or ``<= total``. Each solution goes through ``finish``
+    (projection onto the constraints) and is ranked by ``score``.
+
+    Parameters
+    ----------
+    value_and_gradient
+        Plan ``(n_channels,)`` -> value to maximise and its gradient ``(n_channels,)``.
+    box
+        Per-channel bounds.
+    starts
+        Starting plans.
+    total
+        Budget (equality) or cap (inequality) on total spend.
+    equality
+        Whether total spend must equal ``total``.
+    norm
+        Positive scale of the value (the objective is divided by it).
+    finish, score
+        Projection of a solution, and the score that ranks finished plans.
+
+    Returns
+    -------
+    tuple or None
+        ``(plan, score, success, message)`` of the best start; ``None`` when no channel
+        is free.
+    """
+    free = box.hi - box.lo > 1e-12 * max(total, 1.0)
+    n_free = int(free.sum())
+    if n_free == 0:
+        return None
+    scale = total / n_free
+    fixed = float(box.lo[~free].sum())
+
+    def full(u: FloatArray) -> FloatArray:
+        plan = box.lo.copy()
+        plan[free] = np.clip(u * scale, box.lo[free], box.hi[free])
+        return plan
+
+    def fun(u: FloatArray) -> tuple[float, FloatArray]:
+        value, grad = value_and_gradient(full(u))
+        return -value / norm, -grad[free] * scale / norm
+
+    sign = 1.0 if equality else -1.0
+    constraint = {
+        "type": "eq" if equality else "ineq",
+        "fun": lambda u: np.array([sign * (u.sum() * scale + fixed - total) / total]),
+        "jac": lambda u: np.full((1, u.size), sign * scale / total),
+    }
+    limits = list(zip(box.lo[free] / scale, box.hi[free] / scale, strict=True))
+    best: tuple[FloatArray, float, bool, str] | None = None
+    for x0 in starts:
+        res = minimize(
+            fun,
+            x0[free] / scale,
+            jac=True,
+            method="SLSQP",
+            bounds=limits,
+            constraints=[constraint],
+            options={"maxiter": 500, "ftol": 1e-12},
+        )
+        plan = finish(full(np.asarray(res.x, dtype=np.float64)))
+        value = score(plan)
+        if best is None or value > best[1]:
+            best = (plan, value, bool(res.success), str(res.message))
+    return best
+
+
 def _solve(
     model: ResponseModel,
     box: _Box,
@@ -312,49 +394,24 @@ def _solve(
     budget: float,
     reference: float,
 ) -> tuple[FloatArray, bool, str]:
-    free = box.hi - box.lo > 1e-12 * max(budget, 1.0)
-    n_free = int(free.sum())
-    if n_free == 0:
-        return start[0], True, "every channel is fixed by its constraints"
-    scale = budget / n_free
-    norm = max(abs(reference), 1e-12)
-
-    def full(u: FloatArray) -> FloatArray:
-        s = box.lo.copy()
-        s[free] = np.clip(u * scale, box.lo[free], box.hi[free])
-        return s
-
-    def fun(u: FloatArray) -> tuple[float, FloatArray]:
-        s = full(u)
-        values = model.expected(s)
+    def value_and_gradient(plan: FloatArray) -> tuple[float, FloatArray]:
+        values = model.expected(plan)
         w = _weights(values, objective)
-        grad = w @ model.gradient(s)
-        return -float(w @ values) / norm, -grad[free] * scale / norm
+        return float(w @ values), w @ model.gradient(plan)
 
-    fixed = float(box.lo[~free].sum())
-    constraint = {
-        "type": "eq",
-        "fun": lambda u: np.array([(u.sum() * scale + fixed - budget) / budget]),
-        "jac": lambda u: np.full((1, u.size), scale / budget),
-    }
-    bounds = list(zip(box.lo[free] / scale, box.hi[free] / scale, strict=True))
-    best: tuple[float, FloatArray, bool, str] | None = None
-    for x0 in start:
-        res = minimize(
-            fun,
-            x0[free] / scale,
-            jac=True,
-            method="SLSQP",
-            bounds=bounds,
-            constraints=[constraint],
-            options={"maxiter": 500, "ftol": 1e-12},
-        )
-        plan = _project(full(np.asarray(res.x, dtype=np.float64)), box, budget)
-        value = utility(model.expected(plan), objective)
-        if best is None or value > best[0]:
-            best = (value, plan, bool(res.success), str(res.message))
-    assert best is not None
-    return best[1], best[2], best[3]
+    best = _multistart_slsqp(
+        value_and_gradient,
+        box,
+        start,
+        total=budget,
+        equality=True,
+        norm=max(abs(reference), 1e-12),
+        finish=lambda plan: _project(plan, box, budget),
+        score=lambda plan: utility(model.expected(plan), objective),
+    )
+    if best is None:
+        return start[0], True, "every channel is fixed by its constraints"
+    return best[0], best[2], best[3]
 
 
 def optimize_budget(

@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.optimize import minimize
 
 from mixlens.allocation.optimize import (
     AllocationResult,
@@ -32,6 +31,7 @@ from mixlens.allocation.optimize import (
     Objective,
     _Box,
     _box,
+    _multistart_slsqp,
     _sources,
     _weights,
     optimize_budget,
@@ -255,49 +255,29 @@ def maximize_profit(
                 objective=objective,
             )  # fmt: skip
             starts.append(fixed.recommended)
-    free = box.hi - box.lo > 1e-12 * max(cap, 1.0)
     best_plan, best_value, fallback = reference_plan, reference, True
     success, message = True, "every channel is fixed by its constraints"
-    if free.any():
-        scale = cap / int(free.sum())
-        norm = max(abs(reference), margin * abs(utility(model.expected(starts[-1]), objective)))
-        norm = max(norm, 1e-12)
+    norm = max(abs(reference), margin * abs(utility(model.expected(starts[-1]), objective)))
 
-        def full(u: FloatArray) -> FloatArray:
-            s = box.lo.copy()
-            s[free] = np.clip(u * scale, box.lo[free], box.hi[free])
-            return s
+    def value_and_gradient(plan: FloatArray) -> tuple[float, FloatArray]:
+        values = model.expected(plan)
+        w = _weights(values, objective)
+        value = margin * float(w @ values) - float(plan.sum())
+        return value, margin * (w @ model.gradient(plan)) - 1.0
 
-        def fun(u: FloatArray) -> tuple[float, FloatArray]:
-            s = full(u)
-            values = model.expected(s)
-            w = _weights(values, objective)
-            grad = margin * (w @ model.gradient(s)) - 1.0
-            value = margin * float(w @ values) - float(s.sum())
-            return -value / norm, -grad[free] * scale / norm
-
-        fixed_total = float(box.lo[~free].sum())
-        constraint = {
-            "type": "ineq",
-            "fun": lambda u: np.array([(cap - fixed_total - u.sum() * scale) / cap]),
-            "jac": lambda u: np.full((1, u.size), -scale / cap),
-        }
-        limits = list(zip(box.lo[free] / scale, box.hi[free] / scale, strict=True))
-        for x0 in starts:
-            res = minimize(
-                fun,
-                x0[free] / scale,
-                jac=True,
-                method="SLSQP",
-                bounds=limits,
-                constraints=[constraint],
-                options={"maxiter": 500, "ftol": 1e-12},
-            )
-            plan = _fit_cap(full(np.asarray(res.x, dtype=np.float64)), box, cap)
-            value = _profit(model, plan, margin, objective)
-            if value > best_value:
-                best_plan, best_value, fallback = plan, value, False
-                success, message = bool(res.success), str(res.message)
+    best = _multistart_slsqp(
+        value_and_gradient,
+        box,
+        starts,
+        total=cap,
+        equality=False,
+        norm=max(norm, 1e-12),
+        finish=lambda plan: _fit_cap(plan, box, cap),
+        score=lambda plan: _profit(model, plan, margin, objective),
+    )
+    if best is not None and best[1] > best_value:
+        best_plan, best_value, fallback = best[0], best[1], False
+        success, message = best[2], best[3]
     if fallback:
         message = f"{message}; no plan beat the current one (within the constraints), kept it"
     scenario = {
