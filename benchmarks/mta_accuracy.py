@@ -4,7 +4,9 @@ At 100k users (`simulate_journeys(JourneyWorldConfig(users=100_000), seed=0)`), 
 runs on the logs; then the incrementality-aware model is calibrated with simulated lift tests
 for a third of the paid channels (three rotations: channels 1, 4, 7 / 2, 5, 8 / 3, 6 of the
 simulator's order). A lift test is the channel's true incremental conversions plus normal noise
-with a stated standard error, se = 0.15 x truth + 5 conversions.
+with a stated standard error, se = 0.15 x truth + 5 conversions. Robustness: worlds of seeds
+0, 1 and 2, each with six tested thirds (the three rotations and three random draws of three
+channels), hazard model and calibration only.
 
     python benchmarks/mta_accuracy.py            # writes the RESULTS.md section
     python benchmarks/mta_accuracy.py --users 20000 --no-write
@@ -13,6 +15,7 @@ with a stated standard error, se = 0.15 x truth + 5 conversions.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from typing import Any
@@ -29,6 +32,7 @@ from mixlens.mta.hazard import fit_hazard
 from mixlens.mta.incremental import incremental_attribution
 
 SEED = 0
+ROBUSTNESS_SEEDS = (0, 1, 2)
 CORRELATIONAL = ("first", "last", "last_non_direct", "linear", "time_decay", "position", "markov",
                  "shapley", "markov (order 2)", "markov (order 3)")  # fmt: skip
 
@@ -40,6 +44,33 @@ def lift_tests(truth: pd.DataFrame, channels: list[str], seed: int) -> pd.DataFr
     se = 0.15 * true + 5.0
     noise = np.random.default_rng([SEED, seed]).normal(size=len(channels)) * se
     return pd.DataFrame({"channel": channels, "incremental_conversions": true + noise, "se": se})
+
+
+def tested_thirds(paid: list[str], seed: int) -> list[list[str]]:
+    """The three rotations plus three random draws of three channels."""
+    rng = np.random.default_rng([SEED, 100 + seed])
+    draws = [sorted(rng.choice(paid, size=3, replace=False).tolist()) for _ in range(3)]
+    return [paid[k::3] for k in range(3)] + draws
+
+
+def robustness(users: int) -> pd.DataFrame:
+    """Share and raw-count error of the hazard model over seeds and tested thirds."""
+    rows = []
+    for seed in ROBUSTNESS_SEEDS:
+        world = simulate_journeys(JourneyWorldConfig(users=users), seed=seed)
+        tp = validate_touchpoints(world.touchpoints)
+        cv = validate_conversions(world.conversions)
+        truth = world.channel_truth
+        fit = fit_hazard(tp, cv, seed=SEED)
+        paid = [c for c in truth["channel"] if c != "direct"]
+        frames = [incremental_attribution(fit).to_frame().assign(model="none")]
+        for k, tested in enumerate(tested_thirds(paid, seed)):
+            tests = lift_tests(truth, tested, 10 * seed + k)
+            frame = incremental_attribution(fit, lift_tests=tests).to_frame()
+            frames.append(frame.assign(model=", ".join(tested)))
+        acc = accuracy_against_truth(pd.concat(frames, ignore_index=True), truth)
+        rows.append(acc.assign(seed=seed))
+    return pd.concat(rows, ignore_index=True)
 
 
 def run(users: int) -> dict[str, Any]:
@@ -80,7 +111,13 @@ def run(users: int) -> dict[str, Any]:
         "calibrated": calibrated,
         "seconds": seconds,
         "hazard": fit.diagnostics,
+        "load": os.getloadavg()[0],
+        "robustness": robustness(users),
         "peak_rss_mib": peak_rss_mib(),
+        "hazard_credit": incremental_attribution(fit)
+        .to_frame()
+        .set_index("channel")["conversions"],
+        "truth": truth.set_index("channel")["incremental_conversions"],
     }
 
 
@@ -136,10 +173,59 @@ def body(out: dict[str, Any]) -> str:
         f"events, non-events sampled at {h['nonevent_sampling_rate']:.3f}), held-out AUC "
         f"{h['auc']:.3f}, log-loss {h['log_loss']:.4f}; "
         f"fit in {out['seconds']['hazard fit']:.1f} s "
-        f"(busy shared 2-core machine); peak RSS {out['peak_rss_mib']:,.0f} MiB. No peer "
-        "package (ChannelAttribution, DP6) was run here; the correlational rows stand in for "
-        "them. Known miss: the hazard model gives brand search and retargeting (strongest "
-        "selection on intent) about zero; only their own lift tests restore them."
+        f"(busy shared 2-core machine, 1-minute load average {out['load']:.1f}); peak RSS "
+        f"{out['peak_rss_mib']:,.0f} MiB. The peers (ChannelAttribution, DP6) are scored on "
+        "this same world in the `peers_mta` section (`benchmarks/peers/mta_channelattribution"
+        ".py`); their models match the mixlens correlational rows here.\n\n" + robustness_text(out)
+    )
+
+
+def robustness_text(out: dict[str, Any]) -> str:
+    """Per-channel hazard credit at seed 0 and the seeds x tested-thirds table."""
+    credit: pd.Series = out["hazard_credit"]
+    truth: pd.Series = out["truth"]
+    paid = [c for c in truth.index if c != "direct"]
+    per_channel = ", ".join(f"{c} {credit.get(c, 0.0):,.0f} ({truth[c]:,.0f})" for c in paid)
+    rob: pd.DataFrame = out["robustness"]
+    lines = [
+        "| world seed | lift tests | share error | raw-count error | Spearman rho |",
+        "|---:|---|---:|---:|---:|",
+    ]
+    for _, r in rob.iterrows():
+        lines.append(
+            f"| {r['seed']} | {r['model']} | {r['share_error']:.3f} | {r['raw_count_error']:.3f} "
+            f"| {r['spearman']:.2f} |"
+        )
+    cal = rob[rob["model"] != "none"]
+    none = rob[rob["model"] == "none"]
+    return (
+        f"Hazard credit per paid channel at seed {SEED} (truth in brackets): {per_channel}.\n\n"
+        f"Robustness over world seeds {', '.join(map(str, ROBUSTNESS_SEEDS))} and six tested "
+        "thirds each (three rotations, three random draws of three channels); `none` is the "
+        "hazard model without lift tests:\n\n"
+        + "\n".join(lines)
+        + f"\n\nWith lift tests, over {len(cal)} (seed, third) pairs: share error "
+        f"{cal['share_error'].min():.3f}-{cal['share_error'].max():.3f} (mean "
+        f"{cal['share_error'].mean():.3f}; < 0.2 in {int((cal['share_error'] < 0.2).sum())} of "
+        f"{len(cal)}), raw-count error {cal['raw_count_error'].min():.3f}-"
+        f"{cal['raw_count_error'].max():.3f} (< 0.3 in "
+        f"{int((cal['raw_count_error'] < 0.3).sum())} of {len(cal)}). Without: share error "
+        f"{none['share_error'].min():.3f}-{none['share_error'].max():.3f}, raw-count error "
+        f"{none['raw_count_error'].min():.3f}-{none['raw_count_error'].max():.3f}.\n\n"
+        "Why brand search, retargeting and email used to get about zero: the hazard model "
+        "compared converters' exposure stocks at the conversion instant with non-converters' "
+        "stocks at the end of each day. Touches follow a diurnal profile, so the end-of-day "
+        "stocks held the whole day's touches while the event rows held only those before the "
+        "conversion; for channels with half-lives of a day or less this made exposure look "
+        "harmful or useless (at seed 0, unconstrained log-odds per fresh touch: brand search "
+        "-0.28, retargeting -0.20; credit with the non-negativity bound: 0, 0 and email 54 of "
+        "340 true). Non-events are now case-base samples at uniformly drawn instants of each "
+        "user's time at risk (the previous version measured share error 0.364 without and "
+        "0.257-0.266 with lift tests on this world). What remains under-credited is selection "
+        "on intent: brand search (intent lift 10, selection 1.5) and retargeting touch users "
+        "in market, whose hazard is already high; after controlling for who a channel targets "
+        "(window touch counts) and for being in market (each channel's touches in the next 1 "
+        "and 7 days), the short within-user bump after a touch is a weak signal."
     )
 
 

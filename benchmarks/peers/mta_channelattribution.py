@@ -1,12 +1,16 @@
-"""MTA parity and speed against ChannelAttribution, side by side in the same run.
+"""MTA parity, accuracy and speed against ChannelAttribution and DP6, in the same run.
 
 ChannelAttribution runs in its own environment (``bash benchmarks/peers/setup.sh``) through
-``_ca_runner.py``; mixlens runs in this interpreter's environment, each in a fresh process so
-wall time and peak RSS are the whole process's. Path tables: ChannelAttribution's own sample
-(``Data.csv``, semicolon separated) and ``mixlens simulate journeys`` path tables.
+``_ca_runner.py``; DP6's marketing-attribution-models (package ``mam``) in its own through this
+script's ``--dp6-worker`` mode; mixlens runs in this interpreter's environment, each in a fresh
+process so wall time and peak RSS are the whole process's. Path tables: ChannelAttribution's
+own sample (``Data.csv``, semicolon separated) and ``mixlens simulate journeys`` path tables,
+whose causal truth (``truth/channel_truth.csv``) scores every tool's credit.
 
     .venv/bin/python benchmarks/peers/mta_channelattribution.py [--users 100000,1000000]
     .venv/bin/python benchmarks/peers/mta_channelattribution.py --worker PATHS.csv --orders 1,2
+    benchmarks/.envs/dp6/bin/python benchmarks/peers/mta_channelattribution.py \
+        --dp6-worker PATHS.csv OUT.json
 """
 
 from __future__ import annotations
@@ -29,6 +33,17 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from _results import peak_rss_mib, update_section  # noqa: E402
 
 CA_ENV = ROOT / "benchmarks" / ".envs" / "channelattribution" / "bin" / "python"
+DP6_ENV = ROOT / "benchmarks" / ".envs" / "dp6" / "bin" / "python"
+DP6_MODELS = {
+    "first": "run_first_click",
+    "last": "run_last_click",
+    "linear": "run_linear",
+    "position": "run_position_based",
+    "markov1": "run_markov",
+    "shapley": "run_shapley",
+}
+"""mixlens model name -> DP6 ``MAM`` method (DP6 defaults: position 40/20/40, Markov without
+self-loops, Shapley ``max_size=4`` over conversion rates)."""
 RUNNER = Path(__file__).with_name("_ca_runner.py")
 CA_SAMPLE = ROOT.parent / "shared" / "data" / "external" / "channelattribution" / "Data.csv"
 HEURISTICS = {"first": "first_touch", "last": "last_touch", "linear": "linear_touch"}
@@ -37,8 +52,8 @@ HEURISTICS = {"first": "first_touch", "last": "last_touch", "linear": "linear_to
 def worker(paths: Path, orders: list[int]) -> dict[str, Any]:
     """mixlens side: read, validate, build journeys, heuristics and exact Markov; JSON out."""
     from mixlens.data.loaders import load_paths
-    from mixlens.mta import JourneyTable, markov_attribution
-    from mixlens.mta.heuristics import first_touch, last_touch, linear
+    from mixlens.mta import JourneyTable, markov_attribution, shapley_attribution
+    from mixlens.mta.heuristics import first_touch, last_touch, linear, position_based
 
     out: dict[str, Any] = {}
     t = time.perf_counter()
@@ -52,6 +67,10 @@ def worker(paths: Path, orders: list[int]) -> dict[str, Any]:
     for name, fn in (("first", first_touch), ("last", last_touch), ("linear", linear)):
         credit[name] = _credit(fn(jt))
     out["heuristic_s"] = time.perf_counter() - t
+    credit["position"] = _credit(position_based(jt))
+    t = time.perf_counter()
+    credit["shapley"] = _credit(shapley_attribution(jt, seed=0))
+    out["shapley_s"] = time.perf_counter() - t
     for k in orders:
         t = time.perf_counter()
         res = markov_attribution(jt, order=k)
@@ -107,6 +126,101 @@ def run_peer(paths: Path, orders: list[int], work: Path, seeds: list[int]) -> di
         out["seeds"][f"markov{k}"] = runs
     out["credit"] = credit
     return out
+
+
+def dp6_worker(paths: Path) -> dict[str, Any]:
+    """DP6 side (run in its environment): every ``DP6_MODELS`` model by conversions and value.
+
+    A path-table row becomes DP6 "grouped journeys": one converting row (occurrences = its
+    conversions, value = its value) and one non-converting row (occurrences = its nulls).
+    """
+    from importlib import metadata
+
+    import mam  # type: ignore[import-not-found]
+
+    t = time.perf_counter()
+    table = pd.read_csv(paths)
+    conv = table[table["total_conversions"] > 0]
+    null = table[table["total_null"] > 0]
+    grouped = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "path": conv["path"],
+                    "occ": conv["total_conversions"].astype("int64"),
+                    "conv": True,
+                    "value": conv["total_conversion_value"].astype("float64"),
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "path": null["path"],
+                    "occ": null["total_null"].astype("int64"),
+                    "conv": False,
+                    "value": 0.0,
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
+    out: dict[str, Any] = {"read_s": time.perf_counter() - t}
+    out["version"] = metadata.version("marketing-attribution-models")
+    credit: dict[str, dict[str, list[float]]] = {m: {} for m in DP6_MODELS}
+    for i, target in enumerate(("conversions", "value")):
+        t = time.perf_counter()
+        model = mam.MAM(
+            grouped,
+            format_type="grouped_journey",
+            channels_colname="path",
+            journey_with_conv_colname="conv",
+            occurrences_colname="occ",
+            conversion_value_colname="value" if target == "value" else None,
+        )
+        out[f"prepare_{target}_s"] = time.perf_counter() - t
+        for ours, method in DP6_MODELS.items():
+            t = time.perf_counter()
+            res = getattr(model, method)().to_pandas()
+            out[f"{ours}_{target}_s"] = time.perf_counter() - t
+            for ch, v in zip(res["channels"], res["attribution"], strict=True):
+                credit[ours].setdefault(str(ch), [0.0, 0.0])[i] = float(v)
+    out["credit"] = credit
+    out["peak_rss_mib"] = peak_rss_mib()
+    return out
+
+
+def run_dp6(paths: Path, work: Path) -> dict[str, Any]:
+    """Run :func:`dp6_worker` in DP6's environment; add whole-process wall seconds."""
+    work.mkdir(parents=True, exist_ok=True)
+    target = work / "dp6.json"
+    cmd = [str(DP6_ENV), __file__, "--dp6-worker", str(paths), str(target)]
+    t = time.perf_counter()
+    subprocess.run(cmd, check=True, capture_output=True, text=True)
+    out: dict[str, Any] = json.loads(target.read_text())
+    out["wall_s"] = time.perf_counter() - t
+    return out
+
+
+def accuracy_rows(row: dict[str, Any]) -> pd.DataFrame | None:
+    """Accuracy of every tool's credit against the simulator's truth (simulated tables)."""
+    truth_file = Path(row.get("paths_file", "")).parent / "truth" / "channel_truth.csv"
+    if not row.get("paths_file") or not truth_file.exists():
+        return None
+    from mixlens.mta.evaluate import accuracy_against_truth
+
+    truth = pd.read_csv(truth_file)
+    frames = []
+    for tool, key in (("mixlens", "ours"), ("ChannelAttribution", "theirs"), ("DP6", "dp6")):
+        for model, credit in (row.get(key) or {}).get("credit", {}).items():
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "model": f"{tool} | {model}",
+                        "channel": list(credit),
+                        "conversions": [v[0] for v in credit.values()],
+                    }
+                )
+            )
+    return accuracy_against_truth(pd.concat(frames, ignore_index=True), truth)
 
 
 def _markov_csv(file: Path) -> dict[str, list[float]]:
@@ -182,6 +296,7 @@ def simulate(users: int, data_dir: Path) -> tuple[Path, float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--worker", type=Path)
+    parser.add_argument("--dp6-worker", nargs=2, type=Path, metavar=("PATHS", "OUT"))
     parser.add_argument("--orders", default="1,2,3")
     parser.add_argument("--users", default="100000,1000000")
     parser.add_argument("--big-orders", default="1", help="Markov orders at 1M users and more")
@@ -196,6 +311,10 @@ def main() -> None:
     orders = [int(k) for k in args.orders.split(",")]
     if args.worker:
         sys.stdout.write(json.dumps(worker(args.worker, orders)) + "\n")
+        return
+    if args.dp6_worker:
+        src, dst = args.dp6_worker
+        dst.write_text(json.dumps(dp6_worker(src)))
         return
     if args.from_json:
         rows = json.loads((args.data_dir / "mta_peers.json").read_text())
@@ -223,12 +342,26 @@ def main() -> None:
     rows = []
     for name, paths, ks in cases:
         sys.stderr.write(f"[mta peers] {name}: orders {ks}\n")
+        load = [os.getloadavg()[0]]
         ours = run_mixlens(paths, ks)
         work = args.data_dir / f"ca_{paths.parent.name}_{paths.stem}"
         big = "1,000,000" in name or "0,000,000" in name
         theirs = run_peer(paths, ks, work, seeds[:1] if big else seeds)
+        dp6 = run_dp6(paths, work) if DP6_ENV.exists() and not big else None
         n_paths = len(pd.read_csv(paths, usecols=["path"]))
-        rows.append({"name": name, "paths": n_paths, "ours": ours, "theirs": theirs, "orders": ks})
+        load.append(os.getloadavg()[0])
+        rows.append(
+            {
+                "name": name,
+                "paths": n_paths,
+                "paths_file": str(paths),
+                "ours": ours,
+                "theirs": theirs,
+                "dp6": dp6,
+                "orders": ks,
+                "load": load,
+            }
+        )
         (args.data_dir / "mta_peers.json").write_text(json.dumps(rows))
     _write(rows)
 
@@ -284,7 +417,7 @@ def report(rows: list[dict[str, Any]]) -> str:
         "Speed (seconds of the call; wall = whole process incl. interpreter start, imports, "
         "reading the CSV and every Markov run it made (`runs`: orders x CA seeds; the timed "
         "Markov columns are the first seed's call); peak RSS of each process). The 2 cores "
-        "were shared with other jobs (load average 6 to 8), so absolute times are noisy:",
+        f"were shared with other jobs ({load_note(rows)}), so absolute times are noisy:",
         "",
         "| path table | tool | read s | heuristics s | markov o1 s | o2 s | o3 s | runs | wall s "
         "| peak RSS MiB |",
@@ -299,6 +432,9 @@ def report(rows: list[dict[str, Any]]) -> str:
                 f"| {r['name']} | {tool} | {read:.2f} | {d['heuristic_s']:.2f} "
                 f"| {' | '.join(mk)} | {runs} | {d['wall_s']:.2f} | {d['peak_rss_mib']:,.0f} |"
             )
+    lines += dp6_report(rows)
+    lines += accuracy_report(rows)
+    lines += value_report(rows)
     if rows:
         r = rows[0]
         lines += ["", f"Per-channel conversions on {r['name']} (Markov):", ""]
@@ -314,6 +450,112 @@ def report(rows: list[dict[str, Any]]) -> str:
             )
             lines.append(f"| {ch} | {cells} |")
     return "\n".join(lines)
+
+
+def load_note(rows: list[dict[str, Any]]) -> str:
+    """The 1-minute load average range recorded around the runs."""
+    loads = [x for r in rows for x in r.get("load", [])]
+    if not loads:
+        return "load average not recorded"
+    return f"1-minute load average {min(loads):.1f} to {max(loads):.1f} around the runs"
+
+
+def dp6_report(rows: list[dict[str, Any]]) -> list[str]:
+    """Markdown: DP6 versus mixlens per model, and DP6's timings."""
+    done = [r for r in rows if r.get("dp6")]
+    if not done:
+        return ["", "DP6 (marketing-attribution-models) was not run: its environment is missing."]
+    version = done[0]["dp6"].get("version", "")
+    lines = [
+        "",
+        f"DP6 marketing-attribution-models {version} (own venv, package `mam`) on the same path "
+        "tables (rows split into converting and non-converting grouped journeys), versus "
+        "mixlens: max over channels holding >= 1% of the credit of |mixlens - DP6| / DP6, "
+        "conversions (value in brackets). DP6's Markov spreads each journey's conversion over "
+        "its channels in proportion to their removal effects (ChannelAttribution and mixlens "
+        "scale removal effects to the total), and its Shapley is a characteristic-function "
+        "Shapley over conversion rates of channel sets up to size 4 (mixlens: the simplified "
+        "exact formula over observed sets, Zhao et al. 2018), so those two differ by "
+        "construction; first, last, linear and position (40/20/40) should agree.",
+        "",
+        "| path table | model | vs mixlens (>= 1%) | DP6 s (conversions run) |",
+        "|---|---|---:|---:|",
+    ]
+    for r in done:
+        for model in DP6_MODELS:
+            a, b = r["ours"]["credit"].get(model), r["dp6"]["credit"][model]
+            if a is None:
+                continue
+            dc, dv = max_rel_diff(a, b, 0, 0.01), max_rel_diff(a, b, 1, 0.01)
+            secs = r["dp6"].get(f"{model}_conversions_s", float("nan"))
+            label = "markov order 1" if model == "markov1" else model
+            lines.append(
+                f"| {r['name']} | {label} | {100 * dc:.2f}% ({100 * dv:.2f}%) | {secs:.2f} |"
+            )
+    lines += ["", "DP6 whole process (both runs, conversions and value): " + "; ".join(
+        f"{r['name']}: {r['dp6']['wall_s']:.1f} s wall, {r['dp6']['peak_rss_mib']:,.0f} MiB"
+        for r in done
+    ) + "."]  # fmt: skip
+    return lines
+
+
+def accuracy_report(rows: list[dict[str, Any]]) -> list[str]:
+    """Markdown: every tool's credit against the simulator's causal truth."""
+    lines: list[str] = []
+    for r in rows:
+        acc = accuracy_rows(r)
+        if acc is None:
+            continue
+        lines += [
+            "",
+            f"Accuracy against the causal truth on {r['name']} (seed 0; the 100,000-user world "
+            "is the `mta_accuracy` world; metrics as there; every model here credits all "
+            "conversions to channels, `direct` included):",
+            "",
+            "| tool | model | share error | Spearman rho | raw-count error |",
+            "|---|---|---:|---:|---:|",
+        ]
+        for _, a in acc.sort_values(["share_error", "model"]).iterrows():
+            tool, model = str(a["model"]).split(" | ")
+            lines.append(
+                f"| {tool} | {model} | {a['share_error']:.3f} | {a['spearman']:.2f} "
+                f"| {a['raw_count_error']:.3f} |"
+            )
+        peers = acc[~acc["model"].str.startswith("mixlens")]
+        lines.append(
+            f"\nBest peer: share error {peers['share_error'].min():.3f}, raw-count error "
+            f"{peers['raw_count_error'].min():.3f} (compare `mta_accuracy`: the mixlens hazard "
+            "model without lift tests, and with lift tests for a third of the channels)."
+        )
+    return lines
+
+
+def value_report(rows: list[dict[str, Any]]) -> list[str]:
+    """Markdown: per-channel value credit of order-1 Markov, mixlens vs ChannelAttribution."""
+    sim = [
+        r for r in rows if r["name"].startswith("simulated") and "markov1" in r["ours"]["credit"]
+    ]
+    if not sim:
+        return []
+    r = sim[0]
+    ours, runs = r["ours"]["credit"]["markov1"], r["theirs"]["seeds"]["markov1"]
+    mean = mean_credit(runs)
+    lines = [
+        "",
+        f"Value credit of order-1 Markov on {r['name']}, per channel: mixlens (exact, each "
+        "conversion's value from the state it converts from) vs the mean of "
+        f"{len(runs)} ChannelAttribution run(s); the difference as a share of CA's value and "
+        "next to the same difference for conversions:",
+        "",
+        "| channel | mixlens value | CA value | value diff | conversions diff |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for ch in sorted(mean):
+        a, b = ours.get(ch, [0.0, 0.0]), mean[ch]
+        dv = (a[1] - b[1]) / b[1] if b[1] else float("nan")
+        dc = (a[0] - b[0]) / b[0] if b[0] else float("nan")
+        lines.append(f"| {ch} | {a[1]:,.0f} | {b[1]:,.0f} | {100 * dv:+.2f}% | {100 * dc:+.2f}% |")
+    return lines
 
 
 if __name__ == "__main__":

@@ -281,7 +281,7 @@ def run_demo(
             loop_summary=loop_summary,
         ),
         journey_world_section(journeys.paths, journeys.channel_truth, journeys.summary),
-        mta_section(attribution, accuracy, journeys.channel_truth),
+        mta_section(attribution, accuracy, journeys.channel_truth, out_dir=out / "mta"),
         market_section(
             pd.read_csv(out / "market" / "evaluation" / "evaluation.csv"),
             pd.read_csv(out / "market" / "evaluation" / "curve.csv"),

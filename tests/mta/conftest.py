@@ -24,6 +24,13 @@ def world() -> SimulatedJourneys:
 
 
 @pytest.fixture(scope="session")
+def world_dir(world: SimulatedJourneys, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("world")
+    world.write(out)
+    return out
+
+
+@pytest.fixture(scope="session")
 def logs(world: SimulatedJourneys) -> tuple[pd.DataFrame, pd.DataFrame]:
     tp = validate_touchpoints(world.touchpoints)
     return tp, validate_conversions(world.conversions)

@@ -18,13 +18,6 @@ from mixlens.report.mta import credit_with_intervals, mta_section
 runner = CliRunner()
 
 
-@pytest.fixture(scope="module")
-def world_dir(world: SimulatedJourneys, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("world")
-    world.write(out)
-    return out
-
-
 def test_cli_lift_tests_and_bootstrap(world_dir: Path, tmp_path: Path) -> None:
     tests = tmp_path / "lift.csv"
     tests.write_text("channel,incremental_conversions,se\ndisplay,40,8\nemail,25,6\n")
@@ -48,6 +41,7 @@ def test_cli_lift_tests_and_bootstrap(world_dir: Path, tmp_path: Path) -> None:
     summary = json.loads((out / "summary.json").read_text())
     assert summary["inputs"]["lift_tests"] == str(tests)
     assert set(summary["models"]["incremental"]["meta"]["tested"]) <= {"display", "email"}
+    assert "transitions.csv" in result.output and (out / "time_to_conversion.csv").exists()
 
 
 @pytest.mark.parametrize(

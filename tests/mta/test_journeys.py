@@ -103,3 +103,15 @@ def test_from_paths_rejects_negative_counts() -> None:
     )
     with pytest.raises(DataError, match="negative"):
         JourneyTable.from_paths(bad)
+
+
+def test_no_conversions_gives_only_null_journeys(
+    hand_logs: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    tp, cv = hand_logs
+    jt = build_journeys(tp, cv.iloc[:0], lookback_days=100)
+    assert not jt.journeys["converted"].any()
+    assert jt.touches["seconds_to_conversion"].isna().all()
+    table = path_table(jt)
+    assert table["total_conversions"].sum() == 0
+    assert table["total_null"].sum() == tp["user_id"].nunique()

@@ -12,13 +12,6 @@ from mixlens.mta import AVAILABLE_MODELS, fit_to_dir
 from mixlens.mta.run import resolve_models
 
 
-@pytest.fixture(scope="module")
-def world_dir(world: SimulatedJourneys, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("world")
-    world.write(out)
-    return out
-
-
 def test_fit_from_logs(world_dir: Path, world: SimulatedJourneys, tmp_path: Path) -> None:
     stages: list[str] = []
     summary = fit_to_dir(

@@ -61,7 +61,12 @@ def mta_fit_command(
     ] = 0,
     seed: Seed = 0,
 ) -> None:
-    """Credit conversions to channels: attribution.csv (model, channel, conversions, value)."""
+    """Credit conversions to channels: attribution.csv (model, channel, conversions, value).
+
+    Also writes the journeys' order-1 transitions, path lengths and, from logs, the path table
+    and time to conversion (transitions.csv, path_lengths.csv, paths.csv,
+    time_to_conversion.csv).
+    """
     from mixlens.mta.run import fit_to_dir
 
     model_list = [m.strip() for m in models.split(",") if m.strip()] or None
@@ -82,3 +87,8 @@ def mta_fit_command(
         )
     ran = ", ".join(summary.get("models", {}))
     out_console.print(f"attribution: {out / 'attribution.csv'} ({ran})", highlight=False)
+    described = [
+        f for f in summary.get("files", []) if f not in ("attribution.csv", "summary.json")
+    ]
+    if described:
+        out_console.print(f"journeys: {', '.join(described)} in {out}", highlight=False)

@@ -1,25 +1,31 @@
 r"""Data-driven attribution: a discrete-time hazard model over decaying exposure stocks.
 
-Every user in the logs contributes one *person-period* row per day of the window, from the
-first day up to the day of their first conversion (the event row) or the window end, so
-converters and non-converters are observed over the same clock and nobody's history is cut
-at the conversion (the trap of per-journey exposure counts: journeys stop at the conversion
-while non-converters keep accumulating touches, so counts learn that exposure predicts *not*
-converting). The daily conversion hazard is logistic,
+Every user in the logs is followed day by day, from the first day up to their first
+conversion (the event) or the window end, so converters and non-converters are observed over
+the same clock and nobody's history is cut at the conversion (the trap of per-journey exposure
+counts: journeys stop at the conversion while non-converters keep accumulating touches, so
+counts learn that exposure predicts *not* converting). The conversion hazard is logistic,
 
-.. math:: \operatorname{logit} p_{ud} = \beta_0 + \sum_k \delta_k t_k(d) + \sum_c \gamma_c
-          \log(1 + N_{uc}) + \eta\, L_{ud} + \sum_{c,h} \beta_{ch} S_{uch}(\tau_{ud}),
+.. math:: \operatorname{logit} p_u(\tau) = \beta_0 + \sum_k \delta_k t_k(\tau) + \sum_c
+          \gamma_c \log(1 + N_{uc}) + \sum_{c,w} \eta_{cw} L_{ucw}(\tau)
+          + \sum_{c,h} \beta_{ch} S_{uch}(\tau),
 
 with ``S_uch(tau) = sum_{touches e of u in c, t_e <= tau} 2^{-(tau - t_e)/h}`` a decaying
 exposure stock for every half-life ``h`` of a small basis (the fitted mixture of the basis is
-the channel's decay curve), evaluated at the end of the day, or at the conversion instant on
-the event row. Controls: ``t_k(d)`` the day of the window (stocks start empty), the user's
-touch counts over the whole window ``N_uc`` (who a channel targets: its selection on
-propensity) and ``L_ud``, paid touches in the next ``lead_days`` (future touches cannot cause
-today's conversion; they mark users in market). The direct-session marker ``direct`` is not an
-exposure. Non-event rows are subsampled (weights keep the likelihood unbiased), and the
-L2-penalised weighted log-likelihood is maximised by L-BFGS-B with stock coefficients
-``>= 0`` (an exposure does not lower the hazard) unless ``nonnegative=False``.
+the channel's decay curve). Controls: ``t_k(tau)`` the time in the window (stocks start
+empty), the user's touch counts over the whole window ``N_uc`` (who a channel targets: its
+selection on propensity) and ``L_ucw(tau) = log(1 + touches of c in (tau, tau + w])`` for the
+lead windows ``w`` (future touches cannot cause a conversion at ``tau``; they mark users in
+market). The direct-session marker ``direct`` is not an exposure.
+
+Events are evaluated at the conversion instant. Non-events are *case-base* samples: instants
+drawn uniformly from each user's time at risk (a random second of a day at risk, or of the
+part of the conversion day before it), with weights ``span / rate``. Evaluating them at a
+fixed time of day instead (say the day's end) would compare events' stocks, which hold only the
+touches before the conversion, with controls' stocks holding the whole day's touches: touches
+follow a diurnal profile, so short-lived channels (search, retargeting, email) would look
+*harmful*. The L2-penalised weighted log-likelihood is maximised by L-BFGS-B with stock
+coefficients ``>= 0`` (an exposure does not lower the hazard) unless ``nonnegative=False``.
 
 Credit, per conversion at instant ``tau`` (every conversion, not only first ones): with
 ``p`` the fitted hazard, ``p_{-c}`` the hazard with channel ``c``'s stocks removed and ``p_0``
@@ -281,7 +287,7 @@ def fit_hazard(
     conversions: pd.DataFrame,
     *,
     half_lives: Sequence[float] = DEFAULT_HALF_LIVES,
-    lead_days: float = 7.0,
+    lead_windows: Sequence[float] = (1.0, 7.0),
     max_rows: int = 400_000,
     controls_per_event: float = 40.0,
     l2: float = 1.0,
@@ -299,10 +305,11 @@ def fit_hazard(
         ``user_id, timestamp`` and optional ``value``.
     half_lives
         Stock basis half-lives, days (each ``>= window days / 900``).
-    lead_days
-        Horizon of the lead-activity control, days (0 leaves the control out).
+    lead_windows
+        Horizons of the per-channel lead-activity controls, days (empty leaves them out).
     max_rows
-        Non-event rows are subsampled to at most about this many (weights ``1 / rate``).
+        Non-event person-days are subsampled to at most about this many (weights
+        ``1 / rate``), each evaluated at a uniformly drawn instant of its time at risk.
     controls_per_event
         ... and to about this many per event row (case-control sampling: beyond a few dozen
         controls per event the likelihood gains little).
@@ -319,7 +326,8 @@ def fit_hazard(
     Raises
     ------
     DataError
-        On empty touchpoints, no conversions, or a half-life out of range.
+        On empty touchpoints, no conversions, a half-life out of range or a lead window that
+        is not a positive number of days.
     """
     if len(touchpoints) == 0:
         raise DataError("the hazard model needs touchpoints")
@@ -376,24 +384,28 @@ def fit_hazard(
     counts = np.zeros((n_users, n_ch))
     np.add.at(counts, (t_user, t_exp), 1.0)
     user_ctrl = np.log1p(counts)
-    # Lead control: paid touches in (tau, tau + lead_days], via per-user sorted times.
-    lead_key = t_user * float(n_days + lead_days + 2) + t_days
-    lead_sorted = np.sort(lead_key)
+    # Lead controls: each channel's touches in (tau, tau + w] for every lead window w, via
+    # per-(user, channel) sorted times.
+    leads = np.asarray(lead_windows, dtype=np.float64)
+    if bool(np.any(~(leads > 0) | ~np.isfinite(leads))):
+        raise DataError(f"lead_windows={tuple(lead_windows)!r} must be positive numbers of days")
+    lead_span = float(n_days + (leads.max() if leads.size else 0.0) + 2)
+    lead_sorted = np.sort((t_user * n_ch + t_exp) * lead_span + t_days)
 
     def lead(user: IntArray, tau: FloatArray) -> FloatArray:
-        if lead_days <= 0:
-            return np.zeros(user.shape[0])
-        base = user * float(n_days + lead_days + 2)
-        hi = np.searchsorted(lead_sorted, base + tau + lead_days, side="right")
-        lo = np.searchsorted(lead_sorted, base + tau, side="right")
-        out: FloatArray = np.log1p((hi - lo).astype(np.float64))
-        return out
+        out = np.zeros((user.shape[0], n_ch, leads.shape[0]))
+        for c in range(n_ch):
+            base = (user * n_ch + c) * lead_span + tau
+            lo = np.searchsorted(lead_sorted, base, side="right")
+            for j, width in enumerate(leads.tolist()):
+                hi = np.searchsorted(lead_sorted, base + width, side="right")
+                out[:, c, j] = np.log1p((hi - lo).astype(np.float64))
+        return out.reshape(user.shape[0], -1)
 
     n_stock = n_ch * n_h
     names = ["intercept", "day_frac", "early"]
     names += [f"touches_{c}" for c in exposure]
-    if lead_days > 0:
-        names.append("lead_touches")
+    names += [f"lead_{c}_{w:g}d" for c in exposure for w in leads]
     names += [f"stock_{c}_hl{h:g}" for c in exposure for h in hl]
     p = len(names)
     stock_start = p - n_stock
@@ -405,8 +417,8 @@ def fit_hazard(
         x[:, 1] = tau / n_days
         x[:, 2] = np.maximum(0.0, 14.0 - tau) / 14.0
         x[:, 3 : 3 + n_ch] = user_ctrl[user]
-        if lead_days > 0:
-            x[:, 3 + n_ch] = lead(user, tau)
+        if leads.size:
+            x[:, 3 + n_ch : stock_start] = lead(user, tau)
         x[:, stock_start:] = stocks.reshape(user.shape[0], n_stock)
         return x
 
@@ -420,6 +432,23 @@ def fit_hazard(
     t_bounds = np.searchsorted(t_day[t_order], np.arange(n_days + 1))
     c_order = np.argsort(c_day, kind="stable")
     c_bounds = np.searchsorted(c_day[c_order], np.arange(n_days + 1))
+    slot = np.full(n_users, -1, dtype=np.int64)
+
+    def _stocks_at(
+        stock: FloatArray, users: IntArray, tau: FloatArray, d: int, today: IntArray
+    ) -> FloatArray:
+        """Stocks of ``users`` (distinct) at instants ``tau`` of day ``d``."""
+        s = stock[users] * np.exp2(-(tau - d)[:, None, None] / hl)
+        slot[users] = np.arange(users.shape[0])
+        k = slot[t_user[today]]
+        hit = k >= 0
+        k, e = k[hit], today[hit]
+        lag = tau[k] - t_days[e]
+        before = lag >= 0
+        np.add.at(s, (k[before], t_exp[e[before]]), np.exp2(-lag[before][:, None] / hl))
+        slot[users] = -1
+        return s
+
     xs: list[FloatArray] = []
     ys: list[FloatArray] = []
     ws: list[FloatArray] = []
@@ -439,20 +468,24 @@ def fit_hazard(
                     if lag >= 0:
                         s[i, t_exp[e]] += np.exp2(-lag / hl)
             conv_x[conv_today] = design(cu, ctau, s)
+        # Non-event rows of day d: person-moments drawn uniformly from the day's time at risk
+        # (case-base sampling), so controls see stocks at the same kind of instant as events.
+        at_risk = np.flatnonzero(first_day >= d)
+        if rate < 1.0:
+            at_risk = at_risk[rng.random(at_risk.shape[0]) < rate]
+        span = np.where(first_day[at_risk] == d, first_days[at_risk] - d, 1.0)
+        at_risk, span = at_risk[span > 0], span[span > 0]
+        if at_risk.shape[0]:
+            tau = d + rng.random(at_risk.shape[0]) * span
+            xs.append(design(at_risk, tau, _stocks_at(stock, at_risk, tau, d, today)))
+            ys.append(np.zeros(at_risk.shape[0]))
+            ws.append(span / rate)
+            us.append(at_risk)
         # Advance stocks to the end of day d.
         stock *= decay
         if today.shape[0]:
             contrib = np.exp2(-((d + 1) - t_days[today])[:, None] / hl)
             np.add.at(stock, (t_user[today], t_exp[today]), contrib)
-        # Non-event rows of day d: users at risk (no conversion yet) this whole day.
-        at_risk = np.flatnonzero(first_day > d)
-        if rate < 1.0:
-            at_risk = at_risk[rng.random(at_risk.shape[0]) < rate]
-        if at_risk.shape[0]:
-            xs.append(design(at_risk, np.full(at_risk.shape[0], d + 1.0), stock[at_risk]))
-            ys.append(np.zeros(at_risk.shape[0]))
-            ws.append(np.full(at_risk.shape[0], 1.0 / rate))
-            us.append(at_risk)
     events = np.flatnonzero(first_conv)
     xs.append(conv_x[events])
     ys.append(np.ones(events.shape[0]))

@@ -403,9 +403,8 @@ def build_journeys(
         resort = np.argsort(journey, kind="stable")
         rid, cr, journey = rid[resort], cr[resort], journey[resort]
     touch_channel = channel[rid]
-    seconds = np.where(
-        cr >= 0, (conv_ts[np.maximum(cr, 0)] - touch_us[rid]) / _US_PER_SECOND, np.nan
-    )
+    closing = conv_ts[np.maximum(cr, 0)] if n_cv else np.zeros(cr.shape[0], dtype=np.int64)
+    seconds = np.where(cr >= 0, (closing - touch_us[rid]) / _US_PER_SECOND, np.nan)
     if collapse_repeats:
         keep = _collapse(journey, touch_channel)
         journey, touch_channel, seconds = journey[keep], touch_channel[keep], seconds[keep]

@@ -9,6 +9,10 @@ Writes, atomically, under ``out_dir``:
 * ``summary.json``: inputs, journeys, conversions and value, and per model its settings,
   diagnostics and seconds; the hazard models (``logistic``, ``incremental``) report the
   held-out ``auc`` and ``log_loss`` of the daily hazard at ``models.<name>``.
+* ``transitions.csv`` (order-1 ``from, to, count, probability``), ``path_lengths.csv``
+  (``touches, converting, null``) and, from logs, ``paths.csv`` (the aggregated path table of
+  docs/design.md) and ``time_to_conversion.csv`` (``days_from, days_to, conversions,
+  value``): see :mod:`mixlens.mta.describe`.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from mixlens.data.io import write_json, write_table
 from mixlens.data.loaders import load_conversions, load_paths, load_touchpoints
 from mixlens.errors import DataError
 from mixlens.mta.bootstrap import INTERVAL_COLUMNS, bootstrap_hazard, bootstrap_journeys
+from mixlens.mta.describe import path_lengths, time_to_conversion, transitions
 from mixlens.mta.hazard import HazardFit, credit_arrays, fit_hazard, hazard_attribution
 from mixlens.mta.heuristics import (
     first_touch,
@@ -40,12 +45,19 @@ from mixlens.mta.incremental import (
     read_lift_tests,
     read_mmm_share,
 )
-from mixlens.mta.journeys import JourneyTable, build_journeys
+from mixlens.mta.journeys import JourneyTable, build_journeys, path_table
 from mixlens.mta.markov import check_order, markov_attribution
 from mixlens.mta.result import ATTRIBUTION_COLUMNS, AttributionResult, make_result
 from mixlens.mta.shapley import shapley_attribution
 
-__all__ = ["AVAILABLE_MODELS", "PLANNED_MODELS", "fit_to_dir", "resolve_models", "run_models"]
+__all__ = [
+    "AVAILABLE_MODELS",
+    "PLANNED_MODELS",
+    "describe_journeys",
+    "fit_to_dir",
+    "resolve_models",
+    "run_models",
+]
 
 Progress = Callable[[str, float], None]
 PathLike = str | Path
@@ -397,6 +409,9 @@ def fit_to_dir(
         inputs["mmm"] = str(mmm_dir)
     out = Path(out_dir)
     write_table(frame, out / "attribution.csv", float_format="%.10g")
+    described = describe_journeys(journeys)
+    for name, table in described.items():
+        write_table(table, out / name, float_format="%.10g")
     j = journeys.journeys
     summary: dict[str, Any] = {
         "command": "mta fit",
@@ -420,7 +435,7 @@ def fit_to_dir(
             "journeys": round(journeys_s, 4),
             "total": round(time.perf_counter() - started, 4),
         },
-        "files": ["attribution.csv", "summary.json"],
+        "files": ["attribution.csv", *described, "summary.json"],
     }
     if any(r.model in NEURAL_MODELS for r, _ in results):
         summary["files"] += ["neural_model/neural_model.pt", "neural_model/neural_config.json"]
@@ -428,6 +443,24 @@ def fit_to_dir(
     if progress is not None:
         progress("done", 1.0)
     return summary
+
+
+def describe_journeys(journeys: JourneyTable) -> dict[str, pd.DataFrame]:
+    """Return the descriptive tables ``mta fit`` writes, by file name.
+
+    ``paths.csv`` (the aggregated path table, from logs only), ``transitions.csv``,
+    ``path_lengths.csv`` and ``time_to_conversion.csv`` (from logs only); see
+    :mod:`mixlens.mta.describe`.
+    """
+    tables: dict[str, pd.DataFrame] = {}
+    if journeys.has_timing:
+        tables["paths.csv"] = path_table(journeys)
+    tables["transitions.csv"] = transitions(journeys)
+    tables["path_lengths.csv"] = path_lengths(journeys)
+    timing = time_to_conversion(journeys)
+    if timing is not None:
+        tables["time_to_conversion.csv"] = timing
+    return tables
 
 
 def _model_summary(result: AttributionResult, seconds: float) -> dict[str, Any]:
