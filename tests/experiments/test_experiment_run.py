@@ -36,6 +36,9 @@ def test_geo_end_to_end(tmp_path: Path) -> None:
     on_disk = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert on_disk["recommendation"]["method"] == summary["recommendation"]["method"]
     assert on_disk["direction"] == "holdout" and seen[-1] == "done"
+    panel = sim.panel[sim.panel["date"] < sim.start]
+    share = panel.loc[panel["geo"].isin(sim.treated), "tv_spend"].sum() / panel["tv_spend"].sum()
+    assert on_disk["treated_spend_share"] == pytest.approx(share)
     cf = pd.read_csv(tmp_path / "out" / "counterfactual.csv")
     assert set(cf["method"]) == {"did", "synthetic_control", "bayesian_ts"}
     placebos = pd.read_csv(tmp_path / "out" / "placebos.csv")
@@ -134,3 +137,25 @@ def test_design_mde_and_choice() -> None:
         minimum_detectable_effect(history, treated=["nope"], length=8)
     with pytest.raises(DataError, match="n_treated=39"):
         choose_treated(history, 39)
+
+
+def test_report_section_from_an_analysis(tmp_path: Path) -> None:
+    from mixlens.report.experiments import experiment_section
+    from mixlens.report.html import render_report
+
+    sim = simulate_geo_experiment(GeoExperimentConfig(geos=20, treated=5), seed=4)
+    summary = analyze_to_dir(
+        sim.panel, treated=sim.treated, start=sim.start, end=sim.end, out_dir=tmp_path
+    )
+    section = experiment_section(
+        summary,
+        pd.read_csv(tmp_path / "counterfactual.csv"),
+        true_incremental=sim.incremental_outcome,
+        placebos=pd.read_csv(tmp_path / "placebos.csv"),
+    )
+    page = render_report([section])
+    # Treated vs counterfactual, estimate with interval per method, placebo distribution.
+    assert page.count("<svg") >= 3
+    for method in ("did", "synthetic_control", "bayesian_ts"):
+        assert method in page
+    assert summary["recommendation"]["method"] in page

@@ -232,6 +232,7 @@ def analyze_to_dir(
         "pre_periods": data.pre,
         "window_periods": data.length,
         "direction": "holdout" if analysis.direction < 0 else "increase",
+        "treated_spend_share": _treated_spend_share(data),
         "level": level,
         "recommendation": rec.to_dict(),
         "methods": {r.method: _method_summary(r, analysis.direction) for r in analysis.results},
@@ -239,6 +240,19 @@ def analyze_to_dir(
     }
     write_json(summary, out / "summary.json")
     return summary
+
+
+def _treated_spend_share(data: GeoExperimentData) -> float | None:
+    """Treated geos' share of the tested channel's spend over the pre-period (None: no spend).
+
+    A national model that reads ``lift_tests.csv`` as "all of the channel's spend in the
+    window" can divide the incremental outcome by this share to get the national equivalent.
+    """
+    if data.spend is None:
+        return None
+    pre = data.spend[: data.pre]
+    total = float(pre.sum())
+    return float(pre[:, data.treated].sum()) / total if total > 0 else None
 
 
 def _placebos(analysis: GeoAnalysis) -> pd.DataFrame:
