@@ -52,3 +52,31 @@ def test_curves_pareto_and_regret_are_drawn() -> None:
     html = render_report([section])
     assert html.count("<svg") == 4
     assert "true gain (simulator)" in html
+
+
+def test_regret_is_tabulated_per_quarter() -> None:
+    plan, summary = _inputs()
+    weeks = np.arange(1, 27)
+    regret = pd.DataFrame(
+        {
+            "week": np.concatenate([weeks, weeks]),
+            "policy": ["thompson"] * 26 + ["oracle"] * 26,
+            "cumulative_regret": np.concatenate([10.0 * weeks, np.zeros(26)]),
+        }
+    )
+    loop = {
+        "meta": {
+            "shift": {"week": 14, "channel": "tv"},
+            "learner": {"explore": 0.5, "step": 0.25},
+            "changes_detected": {"thompson": [15]},
+        }
+    }
+    section = allocation_section(
+        plan, summary, true_current=None, true_recommended=None, regret=regret, loop_summary=loop
+    )
+    table = [b for b in section.blocks if isinstance(b, Table)][-1]
+    assert table.frame["weeks"].tolist() == ["weeks 1-13", "weeks 14-26"]
+    assert table.frame["thompson"].tolist() == [130.0, 130.0]
+    assert "oracle" not in table.frame.columns
+    figure = [b for b in section.blocks if isinstance(b, Figure)][-1]
+    assert "thompson: week 15" in figure.caption

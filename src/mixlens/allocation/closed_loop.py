@@ -2,7 +2,7 @@
 
 Each simulated week a policy splits a fixed weekly budget over the channels, the world
 returns a noisy outcome from its true curves, the policy's posterior over per-channel
-coefficients takes one conjugate Gaussian update, and the next week is re-planned.
+response scales takes one sequential Bayesian update, and the next week is re-planned.
 
 World. Channel ``c``'s true weekly response to a steady weekly spend ``s`` is
 ``f_c(s) = F_c(H s) / H``: the simulator's true daily Hill curves applied to ``H`` weeks
@@ -13,20 +13,25 @@ decay; ``e`` starts at the historical spend), so carryover links weeks. The outc
 ``y_t = sum_c m_c(t) f_c(e_c(t)) + noise``, with ``m_c = 1`` until the shift week, when
 one channel's response is multiplied by ``shift_factor``.
 
-Learner. ``y_t = sum_c b_c phi_c(t) + noise`` with known features
-``phi_c(t) = f_c(e_c(t))`` (the response shapes and carryover are known, their scale is
-not) and ``b ~ N(m, P^-1)``. The prior (the "initial model") is off by a lognormal error
-per channel; each week the precision is discounted towards the prior by ``forget`` (so
-the posterior can follow the shift) and updated with the week's observation: a
-sequential Bayesian update, no refit.
+Learner (:mod:`mixlens.allocation.learner`). ``y_t = sum_c b_c phi_c(t) + noise`` with
+known features ``phi_c(t) = f_c(e_c(t))`` (the response shapes and carryover are known,
+their scale is not: the structure an MMM gives) and a Gaussian posterior over ``b``. The
+prior (the "initial model") is off by a lognormal error per channel, with a relative
+prior sd. Each week the posterior takes one rank-one conjugate update (no refit); a CUSUM
+on the prediction errors detects a change and branches the posterior over change
+hypotheses (all channels, or one channel, jumped) weighted by their likelihood, so the
+posterior forgets the old regime only where the data say it changed.
 
 Delivery. The spend delivered each week is the plan times a mean-one lognormal factor
 per channel (``delivery_cv``), the same draws for every policy, as media buys deliver.
 
 Policies: ``historical`` (the last year's split), ``static`` (optimise once on the prior
-mean), ``greedy`` (optimise on the posterior mean each week), ``thompson`` (optimise on one
-posterior draw each week), ``oracle`` (optimise on the true, shifted curves). Every plan
-comes from :func:`~mixlens.allocation.optimize.optimize_budget`. Profit is
+mean and keep that week-0 plan), ``greedy`` (optimise on the posterior mean each week),
+``thompson`` (optimise on one posterior draw each week, tempered by ``explore``),
+``oracle`` (optimise on the true, shifted curves; it knows the shift the week it
+happens). The adaptive policies start from the static plan and move each channel at most
+``step`` a week (a ramp limit; the oracle has none). Every plan comes from
+:func:`~mixlens.allocation.optimize.optimize_budget`. Profit is
 ``margin * expected outcome - spend`` (noise-free, so regret measures decisions, not luck);
 regret is the oracle's cumulative profit minus the policy's.
 """
@@ -34,13 +39,14 @@ regret is the oracle's cumulative profit minus the policy's.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from mixlens.allocation.learner import CoefficientPosterior, LearnerConfig, jump_hypotheses
 from mixlens.allocation.optimize import optimize_budget
 from mixlens.allocation.response import TrueResponse
 from mixlens.allocation.scenarios import ScaledResponse
@@ -193,38 +199,6 @@ class LoopWorld:
         return out
 
 
-@dataclass
-class _Posterior:
-    """Gaussian posterior ``N(P^-1 h, P^-1)`` over the channel coefficients."""
-
-    prior_mean: FloatArray
-    prior_precision: FloatArray
-    precision: FloatArray = field(init=False)
-    shift: FloatArray = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.precision = self.prior_precision.copy()
-        self.shift = self.prior_precision @ self.prior_mean
-
-    @property
-    def mean(self) -> FloatArray:
-        out = np.linalg.solve(self.precision, self.shift)
-        return np.asarray(out, dtype=np.float64)
-
-    def update(self, phi: FloatArray, y: float, noise_sd: float, forget: float) -> None:
-        self.precision = forget * self.precision + (1 - forget) * self.prior_precision
-        self.shift = forget * self.shift + (1 - forget) * (self.prior_precision @ self.prior_mean)
-        x = phi / noise_sd
-        self.precision = self.precision + np.outer(x, x)
-        self.shift = self.shift + x * (y / noise_sd)
-
-    def sample(self, rng: np.random.Generator) -> FloatArray:
-        cov = np.linalg.inv(self.precision)
-        cov = 0.5 * (cov + cov.T)
-        out: FloatArray = rng.multivariate_normal(self.mean, cov, method="cholesky")
-        return out
-
-
 @dataclass(frozen=True)
 class ClosedLoopResult:
     """Week-by-week outcome of every policy.
@@ -259,10 +233,42 @@ class ClosedLoopResult:
         return out
 
 
-def _plan(world: LoopWorld, coef: FloatArray, budget: float, current: FloatArray) -> FloatArray:
+def _plan(
+    world: LoopWorld,
+    coef: FloatArray,
+    budget: float,
+    current: FloatArray,
+    *,
+    last: FloatArray | None = None,
+    step: float | None = None,
+) -> FloatArray:
+    """Return the best plan for coefficients ``coef``.
+
+    With ``step``, each channel stays within ``step * max(last_c, budget / C)`` of last
+    week's plan ``last``.
+    """
     model = ScaledResponse(world.response, np.maximum(coef, 1e-6)[None, :])
-    plan: FloatArray = optimize_budget(model, budget=budget, current=current).recommended
+    bounds = None
+    if step is not None and last is not None:
+        room = step * np.maximum(last, budget / last.size)
+        bounds = {
+            c: (float(max(lo, 0.0)), float(hi))
+            for c, lo, hi in zip(world.response.channels, last - room, last + room, strict=True)
+        }
+    plan: FloatArray = optimize_budget(
+        model, budget=budget, current=current, bounds=bounds
+    ).recommended
     return plan
+
+
+def _check(policies: Sequence[str], weeks: int, delivery_cv: float) -> None:
+    unknown = [p for p in policies if p not in POLICIES]
+    if unknown:
+        raise DataError(f"unknown policy {unknown[0]!r}; choose from {POLICIES}")
+    if weeks < 1:
+        raise DataError(f"weeks must be >= 1, got {weeks}")
+    if not delivery_cv >= 0:
+        raise DataError(f"delivery_cv must be >= 0, got {delivery_cv}")
 
 
 def simulate_closed_loop(
@@ -271,10 +277,8 @@ def simulate_closed_loop(
     weeks: int = 52,
     policies: Sequence[str] = POLICIES,
     margin: float = 1.0,
-    prior_error: float = 0.3,
-    prior_sd: float = 0.3,
-    forget: float = 1.0,
     delivery_cv: float = 0.2,
+    learner: LearnerConfig | None = None,
     seed: int = 0,
     progress: ProgressCallback | None = None,
 ) -> ClosedLoopResult:
@@ -290,20 +294,16 @@ def simulate_closed_loop(
         Any of :data:`POLICIES`; ``oracle`` is always run (regret is measured against it).
     margin
         Profit per target unit of outcome; profit is ``margin * outcome - spend``.
-    prior_error
-        Standard deviation of the log error of the initial model's coefficients.
-    prior_sd
-        Prior standard deviation of each coefficient (the truth before the shift is 1).
-    forget
-        Weekly discount of the data's precision, ``(0, 1]`` (1: no forgetting).
     delivery_cv
         Delivery noise: the spend delivered in a week is the plan times a mean-one
         lognormal factor per channel with this coefficient of variation (as media buys
-        deliver in practice); the same draws for every policy. It is also what lets the
-        learner tell channels apart when plans change little.
+        deliver in practice); the same draws for every policy.
+    learner
+        Prior, change detection and exploration of the adaptive policies
+        (default :class:`~mixlens.allocation.learner.LearnerConfig()`).
     seed
-        Seeds the initial model's error, the outcome noise (common to all policies) and
-        Thompson sampling.
+        Seeds the initial model's error, the outcome noise and delivery (common to all
+        policies) and Thompson sampling.
     progress
         Optional callback ``(stage, fraction_done)``.
 
@@ -316,15 +316,8 @@ def simulate_closed_loop(
     DataError
         On an unknown policy or a setting out of range.
     """
-    unknown = [p for p in policies if p not in POLICIES]
-    if unknown:
-        raise DataError(f"unknown policy {unknown[0]!r}; choose from {POLICIES}")
-    if not 0 < forget <= 1:
-        raise DataError(f"forget must lie in (0, 1], got {forget}")
-    if weeks < 1:
-        raise DataError(f"weeks must be >= 1, got {weeks}")
-    if not delivery_cv >= 0:
-        raise DataError(f"delivery_cv must be >= 0, got {delivery_cv}")
+    _check(policies, weeks, delivery_cv)
+    cfg = learner or LearnerConfig()
     run = [p for p in POLICIES if p in policies or p == "oracle"]
     report = progress or (lambda stage, fraction: None)
     streams = np.random.SeedSequence(seed).spawn(4)
@@ -333,17 +326,30 @@ def simulate_closed_loop(
     n = len(channels)
     current = world.response.current
     budget = float(current.sum())
-    prior_mean = np.exp(prior_rng.normal(0.0, prior_error, n))
+    prior_mean = np.exp(prior_rng.normal(0.0, cfg.prior_error, n))
     noise = noise_rng.normal(0.0, world.noise_sd, weeks)
     sigma = np.sqrt(np.log1p(delivery_cv**2))
     delivery = np.exp(delivery_rng.normal(-0.5 * sigma**2, sigma, (weeks, n)))
     static_plan = _plan(world, prior_mean, budget, current)
+    jumps = jump_hypotheses(
+        prior_mean, prior_sd=cfg.prior_sd, jump_sd=cfg.jump_sd, sparse=cfg.sparse
+    )
     rows: list[dict[str, Any]] = []
     oracle_plans: dict[tuple[float, ...], FloatArray] = {}
+    changes: dict[str, list[int]] = {}
+    alarms: dict[str, list[int]] = {}
     for k, policy in enumerate(run):
         report(policy, k / len(run))
-        post = _Posterior(prior_mean, np.eye(n) / prior_sd**2)
+        learns = policy in ("greedy", "thompson")
+        post = CoefficientPosterior(
+            prior_mean,
+            np.diag((cfg.prior_sd * prior_mean) ** -2),
+            jumps=jumps,
+            threshold=cfg.detect,
+            drift=cfg.drift,
+        )
         state = current.copy()
+        last = static_plan
         for week in range(1, weeks + 1):
             truth = world.multiplier(week)
             if policy == "historical":
@@ -351,20 +357,25 @@ def simulate_closed_loop(
             elif policy == "static":
                 plan = static_plan
             elif policy == "greedy":
-                plan = _plan(world, post.mean, budget, current)
+                plan = _plan(world, post.mean, budget, current, last=last, step=cfg.step)
             elif policy == "thompson":
-                plan = _plan(world, post.sample(ts_rng), budget, current)
+                mean = post.mean
+                draw = mean + cfg.explore * (post.sample(ts_rng) - mean)
+                plan = _plan(world, draw, budget, current, last=last, step=cfg.step)
             else:
                 key = tuple(truth.tolist())
                 if key not in oracle_plans:
                     oracle_plans[key] = _plan(world, truth, budget, current)
                 plan = oracle_plans[key]
+            last = plan
             plan = plan * delivery[week - 1]
             state = world.theta * state + (1 - world.theta) * plan
             phi = world.response.contributions(state)[0]
             outcome = float(truth @ phi)
             observed = outcome + float(noise[week - 1])
-            post.update(phi, observed, world.noise_sd, forget)
+            if learns:
+                post.update(phi, observed, noise_sd=world.noise_sd, forget=cfg.forget)
+            coef = post.mean if learns else np.full(n, np.nan)
             rows.append(
                 {
                     "week": week,
@@ -374,15 +385,20 @@ def simulate_closed_loop(
                     "observed": observed,
                     "profit": margin * outcome - float(plan.sum()),
                     **{f"spend_{c}": float(v) for c, v in zip(channels, plan, strict=True)},
+                    **{f"coef_{c}": float(v) for c, v in zip(channels, coef, strict=True)},
                 }
             )
+        if learns:
+            changes[policy] = list(post.changes)
+            alarms[policy] = list(post.alarms)
     frame = pd.DataFrame(rows)
     frame["cumulative_profit"] = frame.groupby("policy", sort=False)["profit"].cumsum()
     oracle = frame[frame["policy"] == "oracle"].set_index("week")["cumulative_profit"]
     frame["cumulative_regret"] = frame["week"].map(oracle) - frame["cumulative_profit"]
     head = ["week", "policy", "spend", "outcome", "observed", "profit"]
     tail = ["cumulative_profit", "cumulative_regret"]
-    frame = frame[head + tail + [f"spend_{c}" for c in channels]]
+    spend = [f"spend_{c}" for c in channels]
+    frame = frame[head + tail + spend + [f"coef_{c}" for c in channels]]
     meta = {
         "channels": list(channels),
         "weeks": weeks,
@@ -394,11 +410,11 @@ def simulate_closed_loop(
             "factor": world.shift_factor,
         },
         "noise_sd": world.noise_sd,
-        "prior_error": prior_error,
-        "prior_sd": prior_sd,
-        "forget": forget,
         "delivery_cv": delivery_cv,
+        "learner": asdict(cfg),
         "seed": seed,
+        "changes_detected": changes,
+        "change_alarms": alarms,
         "theta": dict(zip(channels, world.theta.tolist(), strict=True)),
         "initial_model": dict(zip(channels, prior_mean.tolist(), strict=True)),
     }

@@ -30,7 +30,8 @@ from mixlens.transforms.adstock import adstock
 
 if TYPE_CHECKING:
     from mixlens.data.simulate.mmm import MMMWorldConfig
-    from mixlens.mmm.results import MMMResult
+    from mixlens.mmm.data import MMMData
+    from mixlens.mmm.spec import MMMSpec
 
 __all__ = ["MMMResponse", "ResponseModel", "SeparableCurves", "TrueResponse", "as_plan"]
 
@@ -73,6 +74,28 @@ class ResponseModel(Protocol):
 
     def gradient(self, spend: FloatArray) -> FloatArray:
         """Per-draw gradient of :meth:`expected`, target units per currency, ``(n_draws, C)``."""
+        ...
+
+
+class FittedMMM(Protocol):
+    """What :class:`MMMResponse` reads from a fitted MMM: spec, data and posterior draws.
+
+    :class:`~mixlens.mmm.results.MMMResult` has it; so does one geo of a geo MMM.
+    """
+
+    @property
+    def spec(self) -> MMMSpec:
+        """The model specification."""
+        ...
+
+    @property
+    def data(self) -> MMMData:
+        """The prepared model data."""
+        ...
+
+    @property
+    def _params(self) -> dict[str, FloatArray]:
+        """Posterior draws per parameter, first axis the draw."""
         ...
 
 
@@ -191,10 +214,10 @@ class MMMResponse:
     carry: FloatArray
     unit: FloatArray
     beta: FloatArray
-    _result: MMMResult
+    _result: FittedMMM
 
     @classmethod
-    def from_result(cls, result: MMMResult, *, weeks: int = 52) -> MMMResponse:
+    def from_result(cls, result: FittedMMM, *, weeks: int = 52) -> MMMResponse:
         """Plan the next ``weeks`` weeks on the flighting of the last ``weeks`` weeks.
 
         Parameters

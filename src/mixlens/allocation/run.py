@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Collection
 from dataclasses import replace
 from pathlib import Path
@@ -13,6 +14,8 @@ from numpy.typing import NDArray
 
 from mixlens.allocation.campaigns import read_campaigns, split_campaigns
 from mixlens.allocation.closed_loop import LoopWorld, simulate_closed_loop
+from mixlens.allocation.geo import SEPARATOR, GeoResponse, split_names
+from mixlens.allocation.learner import LearnerConfig
 from mixlens.allocation.optimize import (
     AllocationResult,
     Bounds,
@@ -45,12 +48,16 @@ ProgressCallback = Callable[[str, float], None]
 FloatArray = NDArray[np.float64]
 
 
-def read_bounds(path: str | Path, channels: tuple[str, ...]) -> tuple[Bounds, tuple[str, ...]]:
+def read_bounds(
+    path: str | Path, channels: tuple[str, ...], *, geos: bool = False
+) -> tuple[Bounds, tuple[str, ...]]:
     """Read per-channel constraints from CSV: ``channel`` and optional ``lower, upper, locked``.
 
     Blank ``lower``/``upper`` cells leave that side open; ``locked`` is 0/1 (or
     true/false) and keeps the channel at its current spend. Amounts are currency over
-    the planning horizon.
+    the planning horizon. For a geo model (``geos``) every row also names its ``geo``:
+    the bound is on that geo's spend in the channel (``channels`` are then
+    ``"<geo>:<channel>"``).
 
     Returns
     -------
@@ -66,12 +73,19 @@ def read_bounds(path: str | Path, channels: tuple[str, ...]) -> tuple[Bounds, tu
     frame = pd.read_csv(path)
     if "channel" not in frame.columns:
         raise DataError("bounds file needs a 'channel' column", file=file)
+    if geos and "geo" not in frame.columns:
+        raise DataError("bounds for a geo MMM need a 'geo' column (per-geo bounds)", file=file)
+    if not geos and "geo" in frame.columns:
+        raise DataError("a 'geo' column needs a geo MMM (this one is national)", file=file)
     bounds: dict[str, tuple[float | None, float | None]] = {}
     locked: list[str] = []
     for row, record in enumerate(frame.to_dict("records"), start=1):
         name = str(record["channel"])
+        if geos:
+            name = f"{record['geo']}{SEPARATOR}{name}"
         if name not in channels:
-            raise DataError(f"unknown channel {name!r}; channels: {channels}", file=file, row=row)
+            what = "geo:channel" if geos else "channel"
+            raise DataError(f"unknown {what} {name!r}; known: {channels}", file=file, row=row)
         sides: list[float | None] = []
         for column in ("lower", "upper"):
             value = record.get(column)
@@ -249,7 +263,10 @@ def allocate_to_dir(
     Parameters
     ----------
     mmm_dir
-        Output folder of ``mixlens mmm fit``; its target is taken as revenue.
+        Output folder of ``mixlens mmm fit``; its target is taken as revenue. A geo MMM
+        plans every geo and channel (:class:`~mixlens.allocation.geo.GeoResponse`); its
+        ``allocation.csv`` and ``curves.csv`` get a leading ``geo`` column and its bounds
+        file a ``geo`` column (per-geo bounds).
     budget
         Total spend over the next ``weeks`` weeks, currency (the ``budget`` scenario's
         budget, the default cap of the others).
@@ -284,13 +301,15 @@ def allocate_to_dir(
     DataError
         If the MMM folder or bounds are bad, or the constraints are infeasible.
     """
-    from mixlens.mmm.results import MMMResult
-
     report = progress or (lambda stage, fraction: None)
     report("load mmm", 0.0)
-    result = MMMResult.load(mmm_dir)
-    model = MMMResponse.from_result(result, weeks=weeks)
-    bounds, locked = (None, ()) if bounds_file is None else read_bounds(bounds_file, model.channels)
+    model, ci, geo = _load_response(mmm_dir, weeks)
+    if geo and ima_dir is not None:
+        raise DataError("campaign split (--ima) is for national MMMs; this one has geos")
+    bounds: Bounds | None = None
+    locked: tuple[str, ...] = ()
+    if bounds_file is not None:
+        bounds, locked = read_bounds(bounds_file, model.channels, geos=geo)
     report("optimise", 0.3)
     allocation = run_scenario(
         model,
@@ -306,7 +325,7 @@ def allocate_to_dir(
         locked=locked,
         ramp=ramp,
         objective=objective,
-        ci=result.ci,
+        ci=ci,
     )
     report("write", 0.8)
     out = Path(out_dir)
@@ -325,15 +344,17 @@ def allocate_to_dir(
         "weeks": weeks,
         "seed": seed,
         "mmm_dir": str(mmm_dir),
-        "samples": int(model.beta.shape[0]),
+        "samples": int(allocation.current_draws.shape[0]),
+        "geos": list(model.geos) if isinstance(model, GeoResponse) else None,
         "metric": metric,
         "value_per_unit": value_per_unit,
         "marginal_roi": mroi,
     }
     files = ["allocation.csv", "curves.csv"]
-    write_table(allocation.to_frame(), out / "allocation.csv")
-    curves = response_curves(model, allocation.current, allocation.recommended, ci=result.ci)
-    write_table(curves, out / "curves.csv")
+    table = allocation.to_frame()
+    curves = response_curves(model, allocation.current, allocation.recommended, ci=ci)
+    write_table(split_names(table) if geo else table, out / "allocation.csv")
+    write_table(split_names(curves) if geo else curves, out / "curves.csv")
     if pareto:
         top = cap if cap is not None else budget
         if top is None:
@@ -358,6 +379,22 @@ def allocate_to_dir(
     return summary
 
 
+def _load_response(
+    mmm_dir: str | Path, weeks: int
+) -> tuple[MMMResponse | GeoResponse, float, bool]:
+    """Response model of a national or geo MMM folder, its interval mass, and whether geo."""
+    from mixlens.mmm.geo import GeoMMMResult
+    from mixlens.mmm.results import SPEC_FILE, MMMResult
+
+    spec_file = Path(mmm_dir) / SPEC_FILE
+    meta = json.loads(spec_file.read_text(encoding="utf-8")) if spec_file.exists() else {}
+    if meta.get("model") == "geo":
+        geo_result = GeoMMMResult.load(mmm_dir)
+        return GeoResponse.from_result(geo_result, weeks=weeks), geo_result.ci, True
+    result = MMMResult.load(mmm_dir)
+    return MMMResponse.from_result(result, weeks=weeks), result.ci, False
+
+
 def simulate_loop_to_dir(
     *,
     out_dir: str | Path,
@@ -369,10 +406,8 @@ def simulate_loop_to_dir(
     shift_week: int = 26,
     shift_factor: float = 0.3,
     margin: float = 1.0,
-    forget: float = 1.0,
-    prior_error: float = 0.3,
-    prior_sd: float = 0.3,
     delivery_cv: float = 0.2,
+    learner: LearnerConfig | None = None,
     progress: ProgressCallback | None = None,
 ) -> dict[str, Any]:
     """Run the closed loop in a simulated MMM world and write ``regret.csv`` and ``summary.json``.
@@ -390,7 +425,7 @@ def simulate_loop_to_dir(
         last 52 weeks (or fewer) define the weekly curves.
     shift_channel, shift_week, shift_factor
         The mid-year shift, see :class:`~mixlens.allocation.closed_loop.LoopWorld`.
-    margin, forget, prior_error, prior_sd, delivery_cv
+    margin, delivery_cv, learner
         See :func:`~mixlens.allocation.closed_loop.simulate_closed_loop`.
     progress
         Optional callback ``(stage, fraction_done)``.
@@ -408,8 +443,8 @@ def simulate_loop_to_dir(
         shift_week=shift_week, shift_factor=shift_factor,
     )  # fmt: skip
     result = simulate_closed_loop(
-        world, weeks=weeks, margin=margin, forget=forget, prior_error=prior_error,
-        prior_sd=prior_sd, delivery_cv=delivery_cv, seed=seed, progress=progress,
+        world, weeks=weeks, margin=margin, delivery_cv=delivery_cv, learner=learner,
+        seed=seed, progress=progress,
     )  # fmt: skip
     out = Path(out_dir)
     summary = {**result.summary(), "world": {"channels": channels, "weeks": world_weeks}}

@@ -57,7 +57,10 @@ def allocate_command(
         typer.Option(help="mean, quantile:Q or cvar:ALPHA (risk-aware, over posterior draws)."),
     ] = "mean",
     bounds: Annotated[
-        Path | None, typer.Option(help="CSV of channel[, lower, upper, locked] constraints.")
+        Path | None,
+        typer.Option(
+            help="CSV of channel[, lower, upper, locked] constraints (+ geo for a geo MMM)."
+        ),
     ] = None,
     scenario: Annotated[
         str,
@@ -146,15 +149,28 @@ def allocate_simulate_command(
     forget: Annotated[
         float, typer.Option(help="Weekly discount of past data in the posterior, (0, 1].")
     ] = 1.0,
+    detect: Annotated[
+        float,
+        typer.Option(min=0.0, help="CUSUM threshold for change detection (0: none)."),
+    ] = 5.0,
+    explore: Annotated[
+        float,
+        typer.Option(min=0.0, help="Thompson draw spread around the mean (1: plain TS)."),
+    ] = 0.5,
+    step: Annotated[
+        float,
+        typer.Option(min=0.0, help="Largest weekly move per channel, fraction (0: none)."),
+    ] = 0.25,
     delivery_cv: Annotated[
         float, typer.Option(min=0.0, help="Weekly delivery noise on planned spend (CV).")
     ] = 0.2,
     seed: Seed = 0,
 ) -> None:
     """Run the closed loop in a simulated world: allocate, observe, update (regret.csv)."""
+    from mixlens.allocation.learner import LearnerConfig
     from mixlens.allocation.run import simulate_loop_to_dir
 
-    with _user_errors(), _progress() as step:
+    with _user_errors(), _progress() as stage:
         summary = simulate_loop_to_dir(
             out_dir=out,
             seed=seed,
@@ -164,9 +180,14 @@ def allocate_simulate_command(
             shift_week=shift_week,
             shift_factor=shift_factor,
             margin=margin,
-            forget=forget,
             delivery_cv=delivery_cv,
-            progress=step("closed loop"),
+            learner=LearnerConfig(
+                forget=forget,
+                detect=detect or None,
+                explore=explore,
+                step=step or None,
+            ),
+            progress=stage("closed loop"),
         )
     for policy, block in summary["policies"].items():
         out_console.print(
