@@ -236,6 +236,7 @@ def run_demo(
         out / "market" / "policy",
         out / "market" / "evaluation",
         seeds=5,
+        oracle_evaluations=20,
         progress=step("market evaluate"),
     )
 

@@ -56,7 +56,10 @@ def test_budget_never_exceeded(seed: int) -> None:
 def test_high_bids_spend_close_to_the_cap() -> None:
     env = MarketEnv(SMALL)
     env.reset(seed=0)
-    actions = {PORTFOLIO: np.ones(3)} | {bidder(c): np.array([SMALL.max_bid]) for c in env.channels}
+    shares = np.array([0.5, 0.1, 0.4])  # social supply is small: a tenth it can spend
+    actions = {PORTFOLIO: shares} | {
+        bidder(ch.name): np.array([ch.max_bid]) for ch in SMALL.channels
+    }
     _, _, _, _, infos = env.step(actions)
     assert infos[PORTFOLIO]["spend"] > 0.9 * SMALL.budget
 

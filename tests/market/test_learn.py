@@ -44,7 +44,9 @@ def test_untrained_policy_starts_at_the_static_plan() -> None:
     obs, _ = MarketEnv(TINY).reset(seed=0)
     actions = policy.act(obs)
     np.testing.assert_allclose(actions["portfolio"], TINY.static_shares, atol=1e-4)
-    np.testing.assert_allclose(actions["bidder_search"], [TINY.static_bids[0]], rtol=1e-4)
+    np.testing.assert_allclose(
+        actions["bidder_paid_search_generic"], [TINY.static_bids[0]], rtol=1e-4
+    )
 
 
 def test_training_is_seeded() -> None:
@@ -107,3 +109,78 @@ def test_cli_bad_mode_and_missing_policy_exit_2(tmp_path: Path) -> None:
     result = runner.invoke(app, ["market", "evaluate", "--policy", str(tmp_path / "none")])
     assert result.exit_code == 2
     assert "policy.json" in result.stderr
+
+
+def _batch(config: TrainConfig):  # one batch of the tiny market at the initial policy
+    import torch
+
+    from mixlens.allocation.market import learn
+
+    torch.manual_seed(0)
+    agents = learn._Agents(TINY, config)
+    env = MarketEnv(TINY)
+    obs, _ = env.reset(seed=1)
+    p_list, b_list, a_list, rewards = [], [], [], []
+    names = TINY.channel_names
+    while env.agents:
+        p = torch.as_tensor(obs["portfolio"][None], dtype=torch.float32)
+        b = torch.as_tensor(np.stack([obs[f"bidder_{n}"] for n in names])[None])
+        with torch.no_grad():
+            logits, bids = agents.means(p, b)
+            a = torch.cat([logits, bids], dim=1) + 0.3 * torch.randn(1, 6)
+        acts = learn._to_actions(TINY, torch.softmax(a[:, :3], 1)[0].numpy(), a[0, 3:].numpy())
+        obs, r, _, _, _ = env.step(acts)
+        p_list.append(p)
+        b_list.append(b)
+        a_list.append(a)
+        rewards.append([r["portfolio"], *(r[f"bidder_{n}"] for n in names)])
+    r_arr = np.asarray(rewards).T[None] / TINY.budget
+    return agents, learn._Batch.build(agents, config, p_list, b_list, a_list, r_arr)
+
+
+def _actor_grad(agents, batch, config) -> np.ndarray:
+    agents.zero_grad()
+    batch.loss(agents, config).backward()
+    grads = [q.grad.ravel() for q in agents.bidders.parameters() if q.grad is not None]
+    return np.concatenate([g.numpy() for g in grads])
+
+
+def test_ppo_first_step_is_the_policy_gradient_and_clipping_bites_later() -> None:
+    import torch
+
+    clipped, plain = TrainConfig(clip=0.2), TrainConfig(clip=0.0)
+    agents, batch = _batch(clipped)
+    # at the sampling policy every ratio is 1: the clipped and plain surrogates agree
+    np.testing.assert_allclose(
+        _actor_grad(agents, batch, clipped), _actor_grad(agents, batch, plain), rtol=1e-5
+    )
+    # far from the sampling policy, clipping removes the samples pushed past 1 +- eps
+    with torch.no_grad():
+        for net in agents.bidders:
+            net[2].bias.add_(1.0)
+    g_clip = np.linalg.norm(_actor_grad(agents, batch, clipped))
+    g_plain = np.linalg.norm(_actor_grad(agents, batch, plain))
+    assert g_clip < 0.5 * g_plain
+
+
+def test_train_config_checks_ppo_settings() -> None:
+    from mixlens.errors import DataError
+
+    with pytest.raises(DataError, match="clip"):
+        TrainConfig(clip=1.5)
+    with pytest.raises(DataError, match="epochs"):
+        TrainConfig(epochs=0)
+
+
+def test_optimiser_sets_pacing_bids_that_spend_its_plan() -> None:
+    from mixlens.allocation.market.baselines import optimiser_plan
+
+    optimiser, plan = optimiser_plan(TINY, episodes=8, seed=2)
+    assert optimiser.bids != TINY.static_bids
+    assert all(0 <= b <= m for b, m in zip(optimiser.bids, TINY.max_bids, strict=True))
+    assert TINY.budget * TINY.periods / 2 - 1e-6 <= plan.sum() <= TINY.budget * TINY.periods
+    env = MarketEnv(TINY)
+    spend = np.mean([run_episode(env, optimiser, seed=s).channel_spend for s in (4, 5, 6)], 0)
+    assert spend.sum() <= TINY.budget * TINY.periods
+    # the bids, read off demand curves fitted to 8 episodes, spend most of the plan
+    assert spend.sum() >= 0.6 * plan.sum()

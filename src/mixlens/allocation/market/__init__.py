@@ -2,12 +2,14 @@
 
 Each period a ``portfolio`` agent splits the budget across channels and each channel's
 ``bidder_{channel}`` agent bids in second-price impression auctions against scripted
-competitors; users carry decaying ad stock forward and convert with value
-(:class:`MarketEnv`). Baselines (:mod:`~mixlens.allocation.market.baselines`): the static
-historical split, the budget optimiser on curves fitted to history, and an oracle that
+competitors; exposed users carry the decaying effects forward and convert with value
+(:class:`MarketEnv`). The users, their conversion process and the channels' effects are
+those of a journey world (:mod:`mixlens.data.simulate.journeys`, ``MarketConfig.world``).
+Baselines (:mod:`~mixlens.allocation.market.baselines`): the static historical split, the
+budget optimiser on curves fitted to history (with pacing bids), and an oracle that
 simulates the true market. Learners (:mod:`~mixlens.allocation.market.learn`, torch):
-independent, centralised-critic (CTDE) and hierarchical policy gradients. Evaluation over
-held-out seeds: :func:`evaluate_policies`.
+independent, centralised-critic (CTDE) and hierarchical policy gradients with PPO clipping.
+Evaluation over held-out seeds: :func:`evaluate_policies`.
 
 Needs the ``market`` extra (PettingZoo, Gymnasium); the learners need ``neural`` (torch).
 
@@ -28,9 +30,11 @@ from mixlens.allocation.market.auction import (
     second_price_auction,
 )
 from mixlens.allocation.market.baselines import (
+    History,
     fit_history_curves,
     optimiser_policy,
     oracle_policy,
+    play_history,
 )
 from mixlens.allocation.market.config import ChannelSpec, MarketConfig, RewardKind
 from mixlens.allocation.market.env import PORTFOLIO, MarketEnv, bidder
@@ -50,6 +54,7 @@ __all__ = [
     "EpisodeResult",
     "EvaluationResult",
     "FixedPolicy",
+    "History",
     "MarketConfig",
     "MarketEnv",
     "MarketPolicy",
@@ -59,6 +64,7 @@ __all__ = [
     "fit_history_curves",
     "optimiser_policy",
     "oracle_policy",
+    "play_history",
     "run_capped_auctions",
     "run_episode",
     "second_price_auction",

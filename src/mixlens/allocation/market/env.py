@@ -3,49 +3,36 @@
 Agents: ``portfolio`` splits each period's budget across channels (action: non-negative
 weights, normalised to shares; all zero means an equal split); ``bidder_{channel}`` bids per
 impression in its channel's second-price auctions against scripted competitors, within the
-budget the portfolio gave it this period. Impressions reach users, whose per-channel ad
-stock decays and is carried forward; users convert with a probability that grows with
-their total stock and bring their value.
+budget the portfolio gave it this period.
 
-Rewards (``config.reward``):
+Users are the journey world's (:mod:`.population`) and follow its conversion process in
+continuous time, integrated exactly over each period of ``D = period_days`` days. A won
+impression is a touch of user ``u`` at a uniform time ``s`` in the period: it adds
+``alpha = effect_c * (1 + gamma)`` (``gamma`` when a synergy's source channel touched ``u``
+within its window, in an earlier period; else 0) to ``u``'s conversion intensity, decaying
+with half-life ``h_c``; the intensity is carried forward to later periods. ``u``'s
+integrated intensity ``Lambda_u`` grows by the period's base integral (in-market episodes
+included) plus ``alpha h_c / ln 2 (1 - 2^(-(D - s) / h_c))`` per touch and the decay of the
+carried intensity; ``u`` converts for the ``k``-th time when ``Lambda_u`` passes
+``theta_uk = E_1 + ... + E_k`` (``E ~ Exp(1)``, drawn per episode, at most ``K``) and brings
+the world's value of that conversion. The value of a period's conversions is credited to
+the base and to each channel in proportion to their shares of the period's intensity
+integral (a Poisson process superposed of base and channels).
 
-* ``"profit"``: a bidder earns the value of the conversions credited to its channel (the
-  media share of each conversion, split by the user's ad stock per channel) minus its
-  spend; the portfolio earns the baseline (non-media) value. They add up to the market's
+Rewards (``config.reward``, times ``config.reward_scale``):
+
+* ``"profit"``: a bidder earns the value of the conversions credited to its channel minus
+  its spend; the portfolio earns the base (non-media) value. They add up to the market's
   profit, revenue minus spend;
 * ``"roi"``: a bidder earns credited value / spend - 1; the portfolio, the market's
   media value / spend - 1;
 * ``"ltv"``: profit plus ``discount * phi(next) - phi(now)``, where ``phi`` is the
-  discounted value of the ad stock each channel has built (potential-based shaping; the
-  stock left at the end counts).
+  discounted value of the conversions still to come from the intensity each channel has
+  built (potential-based shaping; the intensity left at the end counts).
 
-Training with RLlib
--------------------
-The environment is a plain PettingZoo ``ParallelEnv``, so RLlib trains it through its
-PettingZoo wrapper (not a dependency of mixlens and not run in its tests;
-``pip install "ray[rllib]"``). The three bidders share spaces and can share a policy; the
-portfolio has its own::
-
-    from ray.rllib.algorithms.ppo import PPOConfig
-    from ray.rllib.env.wrappers.pettingzoo_env import ParallelPettingZooEnv
-    from ray.tune.registry import register_env
-
-    from mixlens.allocation.market import MarketConfig, MarketEnv
-
-    register_env("mixlens_market", lambda cfg: ParallelPettingZooEnv(MarketEnv(MarketConfig())))
-    config = (
-        PPOConfig()
-        .environment("mixlens_market")
-        .multi_agent(
-            policies={"portfolio", "bidder"},
-            policy_mapping_fn=lambda agent_id, *args, **kwargs: (
-                "portfolio" if agent_id == "portfolio" else "bidder"
-            ),
-        )
-    )
-    algo = config.build()
-    for _ in range(20):
-        algo.train()
+Training with RLlib: the environment is a plain PettingZoo ``ParallelEnv``;
+``benchmarks/market_rllib.py`` trains PPO on it through RLlib's PettingZoo wrapper
+(``pip install "mixlens[market,neural,ray]"``).
 """
 
 from __future__ import annotations
@@ -94,7 +81,7 @@ class MarketEnv(ParallelEnv):  # type: ignore[misc]
     >>> env = MarketEnv(MarketConfig(users=200, periods=3))
     >>> obs, _ = env.reset(seed=1)
     >>> sorted(obs)
-    ['bidder_display', 'bidder_search', 'bidder_social', 'portfolio']
+    ['bidder_display', 'bidder_paid_search_generic', 'bidder_social', 'portfolio']
     >>> actions = {a: env.action_space(a).sample() for a in env.agents}
     >>> _, rewards, _, _, infos = env.step(actions)
     >>> bool(abs(sum(rewards.values()) - infos["portfolio"]["profit"]) < 1e-6)
@@ -112,13 +99,22 @@ class MarketEnv(ParallelEnv):  # type: ignore[misc]
         self.render_mode = None
         self._rng = np.random.default_rng(0)
         n, c = self.config.users, len(self.channels)
-        self._stock = np.zeros((n, c))
+        k = self.population.values.shape[1]
+        self._intensity = np.zeros((n, c))  # ad intensity at the period start, per day
+        self._last_touch = np.full((n, c), -np.inf)  # period of the user's last touch
+        self._lambda = np.zeros(n)  # integrated intensity so far
+        self._converted = np.zeros(n, dtype=np.int64)
+        self._thresholds = np.full((n, k), np.inf)
+        self._cum_values = np.concatenate(
+            [np.zeros((n, 1)), np.cumsum(self.population.values, axis=1)], axis=1
+        )
         self._t = 0
         self._last: dict[str, FloatArray] = {}
-        self._decay = np.array([ch.decay for ch in self.config.channels])
-        self._effect = np.array([ch.effect for ch in self.config.channels])
-        gd = self.config.discount * self._decay
-        self._ltv_factor = gd / (1.0 - gd)
+        days = float(self.config.period_days)
+        self._mean_life = self.population.half_life / np.log(2.0)  # h / ln 2, days
+        self._carry = 2.0 ** (-days / self.population.half_life)  # decay over a period
+        gd = self.config.discount * self._carry
+        self._ltv_factor = self._mean_life * (1.0 - self._carry) / (1.0 - gd)
 
     # --- spaces -------------------------------------------------------------------------
     @functools.cache  # noqa: B019  (one space object per agent, as PettingZoo asks)
@@ -129,10 +125,14 @@ class MarketEnv(ParallelEnv):  # type: ignore[misc]
 
     @functools.cache  # noqa: B019
     def action_space(self, agent: str) -> spaces.Box:
-        """Portfolio: weights in ``[0, 1]`` per channel; bidder: a bid in ``[0, max_bid]``."""
+        """Portfolio: weights in ``[0, 1]`` per channel; bidder: a bid in ``[0, max_bid]``.
+
+        ``max_bid`` is the channel's (:class:`~mixlens.allocation.market.config.ChannelSpec`).
+        """
         if agent == PORTFOLIO:
             return spaces.Box(0.0, 1.0, shape=(len(self.channels),), dtype=np.float32)
-        return spaces.Box(0.0, self.config.max_bid, shape=(1,), dtype=np.float32)
+        j = self.channels.index(agent.removeprefix("bidder_"))
+        return spaces.Box(0.0, self.config.channels[j].max_bid, shape=(1,), dtype=np.float32)
 
     # --- dynamics -----------------------------------------------------------------------
     def reset(
@@ -141,7 +141,11 @@ class MarketEnv(ParallelEnv):  # type: ignore[misc]
         """Start an episode; ``seed`` fixes auctions, exposures and conversions."""
         self._rng = np.random.default_rng(seed)
         self.agents = list(self.possible_agents)
-        self._stock[:] = 0.0
+        self._intensity[:] = 0.0
+        self._last_touch[:] = -np.inf
+        self._lambda[:] = 0.0
+        self._converted[:] = 0
+        self._thresholds = np.cumsum(self._rng.standard_exponential(self._thresholds.shape), axis=1)
         self._t = 0
         c = len(self.channels)
         zeros = np.zeros(c)
@@ -165,11 +169,31 @@ class MarketEnv(ParallelEnv):  # type: ignore[misc]
         return out
 
     def _potential(self) -> FloatArray:
-        """Discounted value of each channel's ad stock (linearised at the current stock)."""
-        pop, cfg = self.population, self.config
-        marginal = pop.value * pop.propensity * cfg.lift * np.exp(-self._stock.sum(axis=1))
-        out: FloatArray = (marginal @ (self._stock * self._decay)) * self._ltv_factor
+        """Discounted expected value of the conversions each channel's intensity will add."""
+        values = self.population.values
+        k = values.shape[1]
+        nxt = np.minimum(self._converted, k - 1)
+        value = np.where(self._converted < k, values[np.arange(len(nxt)), nxt], 0.0)
+        out: FloatArray = (value @ self._intensity) * self._ltv_factor
         return out
+
+    def _touches(
+        self, j: int, users: NDArray[np.int64], area: FloatArray, carried: FloatArray
+    ) -> None:
+        """Add the touches of channel ``j`` to ``users`` to this period's intensity."""
+        pop, rng = self.population, self._rng
+        amp = np.full(users.shape[0], pop.effect[j])
+        for syn in pop.synergies:
+            if j in syn.targets:
+                since = self._t - self._last_touch[users][:, list(syn.sources)]
+                active = ((since > 0) & (since <= syn.window)).any(axis=1)
+                amp = np.where(active, amp * (1.0 + syn.gamma), amp)
+        days = float(self.config.period_days)
+        left = days - rng.random(users.shape[0]) * days  # time from the touch to period end
+        remain = 2.0 ** (-left / pop.half_life[j])
+        n = self.config.users
+        area[:, j] += np.bincount(users, amp * self._mean_life[j] * (1.0 - remain), minlength=n)
+        carried[:, j] += np.bincount(users, amp * remain, minlength=n)
 
     def step(
         self, actions: dict[str, Any]
@@ -187,37 +211,44 @@ class MarketEnv(ParallelEnv):  # type: ignore[misc]
         caps = self.shares(actions.get(PORTFOLIO, cfg.static_shares)) * cfg.budget
         c = len(self.channels)
         spend, wins, bids = np.zeros(c), np.zeros(c), np.zeros(c)
-        impressions = np.zeros_like(self._stock)
         phi_before = self._potential() if cfg.reward == "ltv" else np.zeros(c)
+        area = self._intensity * (self._mean_life * (1.0 - self._carry))
+        carried = self._intensity * self._carry
+        touched = np.zeros((cfg.users, c), dtype=bool)
         for j, ch in enumerate(cfg.channels):
             raw = actions.get(bidder(ch.name), [cfg.static_bids[j]])
             bid = float(
                 np.clip(
-                    np.nan_to_num(np.asarray(raw, dtype=np.float64).ravel()[0]), 0.0, cfg.max_bid
+                    np.nan_to_num(np.asarray(raw, dtype=np.float64).ravel()[0]), 0.0, ch.max_bid
                 )
             )
             comp = rng.lognormal(
                 ch.competitor_log_mean, ch.competitor_log_sd, size=(ch.auctions, ch.competitors)
             )
-            users = np.searchsorted(pop.cumulative[j], rng.random(ch.auctions), side="right")
-            users = np.minimum(users, cfg.users - 1)
+            reach = rng.random(ch.auctions)
+            users = np.searchsorted(pop.cumulative[self._t, j], reach, side="right")
+            users = np.minimum(users, cfg.users - 1).astype(np.int64)
             outcome = run_capped_auctions(bid, comp, cap=float(caps[j]), reserve=ch.reserve)
-            impressions[:, j] = np.bincount(users[outcome.won], minlength=cfg.users)
+            self._touches(j, users[outcome.won], area, carried)
+            touched[users[outcome.won], j] = True
             spend[j], wins[j], bids[j] = outcome.spend, outcome.wins, bid
-        self._stock = self._stock * self._decay + impressions * self._effect
-        total_stock = self._stock.sum(axis=1)
-        media = cfg.lift * (1.0 - np.exp(-total_stock))
-        prob = pop.propensity * (cfg.base_rate + media)
-        converted = rng.random(cfg.users) < prob
-        value = np.where(converted, pop.value, 0.0)
-        media_value = value * media / (cfg.base_rate + media)
-        split = self._stock / np.where(total_stock > 0, total_stock, 1.0)[:, None]
-        credited = media_value @ split
-        baseline = float(value.sum() - credited.sum())
+        self._last_touch[touched] = self._t
+        self._intensity = carried
+        increment = pop.base[self._t] + area.sum(axis=1)
+        self._lambda += increment
+        before = self._converted
+        self._converted = (self._thresholds <= self._lambda[:, None]).sum(axis=1)
+        rows = np.arange(cfg.users)
+        value = self._cum_values[rows, self._converted] - self._cum_values[rows, before]
+        credited = (value / increment) @ area
         revenue = float(value.sum())
+        baseline = revenue - float(credited.sum())
         profit = revenue - float(spend.sum())
         phi_after = self._potential() if cfg.reward == "ltv" else np.zeros(c)
         rewards = self._rewards(credited, spend, baseline, phi_before, phi_after)
+        if cfg.reward_scale != 1.0:
+            rewards = {a: r * cfg.reward_scale for a, r in rewards.items()}
+        conversions = int((self._converted - before).sum())
         self._t += 1
         done = self._t >= cfg.periods
         self._last = {
@@ -232,7 +263,7 @@ class MarketEnv(ParallelEnv):  # type: ignore[misc]
             "profit": profit,
             "revenue": revenue,
             "spend": float(spend.sum()),
-            "conversions": int(converted.sum()),
+            "conversions": conversions,
             "period": self._t - 1,
         }
         infos: dict[str, dict[str, Any]] = {PORTFOLIO: dict(info_common, shares=caps / cfg.budget)}
@@ -293,13 +324,23 @@ class MarketEnv(ParallelEnv):  # type: ignore[misc]
                     last["cap"][j] / b,
                     last["spend"][j] / b,
                     w / ch.auctions,
-                    avg / cfg.max_bid,
+                    avg / ch.max_bid,
                     last["credited"][j] / b,
-                    last["bid"][j] / cfg.max_bid,
+                    last["bid"][j] / ch.max_bid,
                 ],
                 dtype=np.float32,
             )
         return obs
+
+    @property
+    def integrated_intensity(self) -> FloatArray:
+        """Each user's conversion intensity integrated since the episode began, ``(N,)``."""
+        return self._lambda.copy()
+
+    @property
+    def carried_intensity(self) -> FloatArray:
+        """Ad intensity carried into the next period per user and channel, ``(N, C)``."""
+        return self._intensity.copy()
 
     def observe(self, agent: str) -> NDArray[np.float32]:
         """Return the current local observation of ``agent``."""

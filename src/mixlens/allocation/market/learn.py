@@ -1,7 +1,10 @@
 """Policy-gradient agents for the market (torch, CPU, tiny networks).
 
-Three arrangements, all REINFORCE with a learned baseline (advantage actor-critic without
-bootstrapping) over batches of episodes played in lockstep:
+Three arrangements, all advantage actor-critic with Monte-Carlo returns (no bootstrapping)
+over batches of episodes played in lockstep, each batch used for ``epochs`` updates of
+PPO's clipped surrogate (``min(r A, clip(r, 1 - eps, 1 + eps) A)``, ``r`` the ratio of the
+new to the sampling policy's probability of the action, per agent; ``clip=0`` with
+``epochs=1`` is plain REINFORCE with a baseline):
 
 * ``"independent"``: each agent learns from its own reward with its own critic on its own
   observation (the portfolio, whose own reward is the baseline value, learns from the
@@ -35,7 +38,7 @@ from mixlens.allocation.market.env import BIDDER_OBS, PORTFOLIO, MarketEnv, bidd
 from mixlens.data.io import write_json
 from mixlens.errors import DataError
 
-__all__ = ["LearnedPolicy", "TrainConfig", "TrainResult", "load_policy", "train"]
+__all__ = ["LearnedPolicy", "TrainConfig", "TrainResult", "agent_returns", "load_policy", "train"]
 
 FloatArray = NDArray[np.float64]
 Mode = Literal["independent", "ctde", "hierarchical"]
@@ -61,6 +64,10 @@ class TrainConfig:
         Discount of returns within an episode.
     init_std
         Initial exploration noise (log-space for bids, logit-space for shares).
+    clip
+        PPO's clipping ``eps`` of the probability ratio (0: no clipping).
+    epochs
+        Optimisation passes over each batch.
     seed
         Seed of the weights, the exploration and the training episodes.
     """
@@ -72,13 +79,17 @@ class TrainConfig:
     lr: float = 0.01
     gamma: float = 0.9
     init_std: float = 0.3
+    clip: float = 0.2
+    epochs: int = 4
     seed: int = 0
 
     def __post_init__(self) -> None:
         if self.mode not in ("independent", "ctde", "hierarchical"):
             raise DataError(f"mode must be independent, ctde or hierarchical, got {self.mode!r}")
-        if self.updates < 1 or self.batch < 1 or self.hidden < 1:
-            raise DataError("updates, batch and hidden must be positive")
+        if self.updates < 1 or self.batch < 1 or self.hidden < 1 or self.epochs < 1:
+            raise DataError("updates, batch, hidden and epochs must be positive")
+        if not 0 <= self.clip < 1:
+            raise DataError(f"clip must lie in [0, 1), got {self.clip}")
 
 
 def _mlp(n_in: int, n_out: int, hidden: int) -> nn.Sequential:
@@ -194,7 +205,7 @@ def _augment(agents: _Agents, b: torch.Tensor, shares: torch.Tensor | None) -> t
 def _to_actions(
     market: MarketConfig, shares: FloatArray, log_mult: FloatArray
 ) -> dict[str, FloatArray]:
-    bids = np.clip(np.asarray(market.static_bids) * np.exp(log_mult.ravel()), 0, market.max_bid)
+    bids = np.clip(np.asarray(market.static_bids) * np.exp(log_mult.ravel()), 0, market.max_bids)
     out: dict[str, FloatArray] = {PORTFOLIO: np.asarray(shares, dtype=np.float64)}
     for j, name in enumerate(market.channel_names):
         out[bidder(name)] = np.array([bids[j]])
@@ -304,12 +315,14 @@ def train(
             a_list.append(torch.cat([logits, log_mult], dim=1))
             r_list.append(rewards * scale)
             obs = next_obs
-        loss = _loss(agents, config, p_list, b_list, a_list, np.stack(r_list, axis=2))
-        opt.zero_grad()
-        loss.backward()  # type: ignore[no-untyped-call]
-        nn.utils.clip_grad_norm_(actor_params, 1.0)
-        nn.utils.clip_grad_norm_(critic_params, 10.0)
-        opt.step()
+        batch = _Batch.build(agents, config, p_list, b_list, a_list, np.stack(r_list, axis=2))
+        for _ in range(config.epochs):
+            loss = batch.loss(agents, config)
+            opt.zero_grad()
+            loss.backward()  # type: ignore[no-untyped-call]
+            nn.utils.clip_grad_norm_(actor_params, 1.0)
+            nn.utils.clip_grad_norm_(critic_params, 10.0)
+            opt.step()
         with torch.no_grad():
             agents.log_std.clamp_(-3.0, 0.0)
         profit = float(np.stack(r_list, axis=2).sum(axis=(1, 2)).mean() / scale)
@@ -327,19 +340,14 @@ def train(
     return LearnedPolicy(market=market, config=config, agents=agents, result=result)
 
 
-def _loss(
-    agents: _Agents,
-    config: TrainConfig,
-    p_list: list[torch.Tensor],
-    b_list: list[torch.Tensor],
-    a_list: list[torch.Tensor],
-    rewards: FloatArray,
-) -> torch.Tensor:
-    """Policy-gradient and critic loss over a batch; ``rewards`` is ``(B, agents, T)``."""
+def _forward(
+    agents: _Agents, config: TrainConfig, p: torch.Tensor, b: torch.Tensor, a: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-agent log-probabilities of ``a`` and critic values, each ``(B, T, C + 1)``.
+
+    ``p`` is ``(B, T, P)``, ``b`` is ``(B, T, C, Bo)`` and ``a`` is ``(B, T, 2C)``.
+    """
     c = agents.n_channels
-    p = torch.stack(p_list, dim=1)  # (B, T, P)
-    b = torch.stack(b_list, dim=1)  # (B, T, C, Bo)
-    a = torch.stack(a_list, dim=1)  # (B, T, 2C)
     bsz, steps = p.shape[0], p.shape[1]
     flat_p, flat_b = p.reshape(bsz * steps, -1), b.reshape(bsz * steps, c, -1)
     logits_mean, bid_mean = agents.means(flat_p, flat_b)
@@ -348,12 +356,6 @@ def _loss(
     logp = -((a - mean) ** 2) / (2 * std**2) - torch.log(std)  # Gaussian, up to a constant
     # per agent: portfolio owns the C logits, bidder j owns bid j
     logp_agent = torch.cat([logp[..., :c].sum(-1, keepdim=True), logp[..., c:]], dim=-1)
-    team = rewards.sum(axis=1, keepdims=True)
-    if config.mode == "independent":
-        own = np.concatenate([team, rewards[:, 1:]], axis=1)
-    else:
-        own = np.repeat(team, c + 1, axis=1)
-    ret = torch.as_tensor(_returns(own, config.gamma), dtype=torch.float32).permute(0, 2, 1)
     if config.mode == "ctde":
         state = torch.cat([p, b[..., :BIDDER_OBS].reshape(bsz, steps, -1)], dim=-1)
         values = []
@@ -366,12 +368,74 @@ def _loss(
             one_hot = torch.zeros(bsz, steps, c + 1)
             one_hot[..., agent] = 1.0
             values.append(agents.central(torch.cat([state, a * mask, one_hot], dim=-1)))
-        value = torch.cat(values, dim=-1)  # (B, T, C+1)
+        value = torch.cat(values, dim=-1)
     else:
         nets = agents.local
         value = torch.cat([nets[0](p)] + [nets[j + 1](b[:, :, j]) for j in range(c)], dim=-1)
-    adv = (ret - value).detach()
-    adv = (adv - adv.mean(dim=(0, 1))) / (adv.std(dim=(0, 1)) + 1e-6)
-    policy_loss = -(logp_agent * adv).mean()
-    value_loss = ((ret - value) ** 2).mean()
-    return policy_loss + 0.5 * value_loss
+    return logp_agent, value
+
+
+def agent_returns(rewards: FloatArray, mode: Mode, gamma: float) -> FloatArray:
+    """Discounted return each agent learns from, ``(B, C + 1, T)`` from rewards of that shape.
+
+    Independent bidders learn from their own reward; everyone else from the team's (the sum
+    over agents: the market's profit with ``reward="profit"``).
+
+    Examples
+    --------
+    >>> r = np.array([[[1.0, 1.0], [2.0, 0.0]]])  # 1 episode, portfolio + 1 bidder, 2 steps
+    >>> agent_returns(r, "independent", 1.0)[0].tolist()
+    [[4.0, 1.0], [2.0, 0.0]]
+    >>> agent_returns(r, "ctde", 1.0)[0].tolist()
+    [[4.0, 1.0], [4.0, 1.0]]
+    """
+    team = rewards.sum(axis=1, keepdims=True)
+    if mode == "independent":
+        own = np.concatenate([team, rewards[:, 1:]], axis=1)
+    else:
+        own = np.repeat(team, rewards.shape[1], axis=1)
+    return _returns(own, gamma)
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """One batch of episodes with the sampling policy's log-probabilities and advantages."""
+
+    p: torch.Tensor
+    b: torch.Tensor
+    a: torch.Tensor
+    ret: torch.Tensor
+    adv: torch.Tensor
+    old_logp: torch.Tensor
+
+    @classmethod
+    def build(
+        cls,
+        agents: _Agents,
+        config: TrainConfig,
+        p_list: list[torch.Tensor],
+        b_list: list[torch.Tensor],
+        a_list: list[torch.Tensor],
+        rewards: FloatArray,
+    ) -> _Batch:
+        """Stack a batch (``rewards`` is ``(B, agents, T)``) and score it once."""
+        p, b, a = torch.stack(p_list, dim=1), torch.stack(b_list, dim=1), torch.stack(a_list, 1)
+        ret = agent_returns(rewards, config.mode, config.gamma)
+        ret_t = torch.as_tensor(ret, dtype=torch.float32).permute(0, 2, 1)
+        with torch.no_grad():
+            old_logp, value = _forward(agents, config, p, b, a)
+        adv = ret_t - value
+        adv = (adv - adv.mean(dim=(0, 1))) / (adv.std(dim=(0, 1)) + 1e-6)
+        return cls(p=p, b=b, a=a, ret=ret_t, adv=adv, old_logp=old_logp)
+
+    def loss(self, agents: _Agents, config: TrainConfig) -> torch.Tensor:
+        """PPO's clipped surrogate plus half the critic's squared error."""
+        logp, value = _forward(agents, config, self.p, self.b, self.a)
+        ratio = torch.exp(logp - self.old_logp)
+        surrogate = ratio * self.adv
+        if config.clip > 0:
+            clipped = torch.clamp(ratio, 1.0 - config.clip, 1.0 + config.clip) * self.adv
+            surrogate = torch.minimum(surrogate, clipped)
+        policy_loss = -surrogate.mean()
+        value_loss = ((self.ret - value) ** 2).mean()
+        return policy_loss + 0.5 * value_loss

@@ -57,7 +57,14 @@ def train_to_dir(
     last = curve["profit"].tail(max(1, updates // 10)).mean()
     return {
         "seed": seed,
-        "config": {"mode": mode, "updates": updates, "batch": batch, "reward": reward},
+        "config": {
+            "mode": mode,
+            "updates": updates,
+            "batch": batch,
+            "reward": reward,
+            "clip": config.clip,
+            "epochs": config.epochs,
+        },
         "files": [str(p) for p in files],
         "train_seconds": policy.result.seconds,
         "final_train_profit": float(last),
@@ -88,7 +95,9 @@ def evaluate_to_dir(
     say("optimiser: fit history", 0.0)
     optimiser = optimiser_policy(market, episodes=history, seed=1)
     say("oracle: simulate market", 0.15)
-    oracle = oracle_policy(market, seeds=(11, 12, 13), evaluations=oracle_evaluations)
+    oracle = oracle_policy(
+        market, seeds=(11, 12, 13), evaluations=oracle_evaluations, start=optimiser
+    )
     policies: dict[str, MarketPolicy] = {
         "static": static_policy(market),
         "optimiser": optimiser,
