@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -28,10 +29,13 @@ def run_one(method: str, sampler: str, draws: int, tune: int, chains: int, seed:
 
     world = simulate_mmm(MMMWorldConfig(weeks=156, n_channels=6), seed=seed)
     spec = MMMSpec(channels=tuple(world.roi["channel"]), controls=("price", "promotion"))
+    low_rank = sampler != "nutpie-diag"
+    backend = "nutpie" if sampler == "nutpie-diag" else sampler
     started = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = MMM(spec, nuts_sampler=sampler).fit(  # type: ignore[arg-type]
+        estimator = MMM(spec, nuts_sampler=backend, low_rank_mass_matrix=low_rank)  # type: ignore[arg-type]
+        result = estimator.fit(
             world.weekly_channel, method=method, draws=draws, tune=tune, chains=chains, seed=seed
         )
     fit_s = time.perf_counter() - started
@@ -39,9 +43,15 @@ def run_one(method: str, sampler: str, draws: int, tune: int, chains: int, seed:
     err = (roi["roi_mean"] - roi["roi"]).abs() / roi["roi"]
     covered = ((roi["roi_lo"] <= roi["roi"]) & (roi["roi"] <= roi["roi_hi"])).sum()
     d = result.diagnostics
+    stats = result.idata["sample_stats"] if "sample_stats" in result.idata.groups() else None
+    steps = float(stats["n_steps"].mean()) if stats is not None and "n_steps" in stats else None
+    label = d.sampler
+    if method == "nuts" and d.sampler == "nutpie":
+        label = "nutpie (low-rank metric)" if low_rank else "nutpie (diagonal metric)"
     return {
         "method": method,
-        "sampler": d.sampler,
+        "sampler": label,
+        "steps": steps,
         "fit_s": fit_s,
         "peak_rss_mib": peak_rss_mib(),
         "max_rhat": d.max_rhat,
@@ -68,8 +78,10 @@ def main() -> None:
         out = run_one(args.one[0], args.one[1], args.draws, args.tune, args.chains, args.seed)
         sys.stdout.write(json.dumps(out) + "\n")
         return
+    load = os.getloadavg()[0]
     rows = []
-    for method, sampler in (("nuts", "nutpie"), ("nuts", "pymc"), ("advi", "auto")):
+    variants = (("nuts", "nutpie"), ("nuts", "nutpie-diag"), ("nuts", "pymc"), ("advi", "auto"))
+    for method, sampler in variants:
         cmd = [sys.executable, __file__, "--one", method, sampler]
         cmd += ["--draws", str(args.draws), "--tune", str(args.tune)]
         cmd += ["--chains", str(args.chains), "--seed", str(args.seed)]
@@ -79,11 +91,15 @@ def main() -> None:
         f"156 weeks, 6 channels (simulator seed {args.seed}), {args.chains} chains x "
         f"{args.draws} draws after {args.tune} tuning steps (ADVI: 20,000 Adam steps, "
         f"{args.draws} draws). Fit time includes compilation (nutpie: numba; PyMC: C, cached "
-        "between runs). ROI error is |estimated - true| / true per channel.",
+        "between runs). ROI error is |estimated - true| / true per channel. Steps = mean "
+        "leapfrog steps per draw. Load average at the start: "
+        f"{load:.1f}, at the end {os.getloadavg()[0]:.1f} (2 cores; timings under load are "
+        "indicative).",
         "",
-        "| method | sampler | fit s | peak RSS MiB | max R-hat | min bulk ESS | ESS/s "
-        "| divergences | ROI error mean | ROI error spend-weighted | 90% CI covers true ROI |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| method | sampler | fit s | steps/draw | peak RSS MiB | max R-hat | min bulk ESS "
+        "| ESS/s | divergences | ROI error mean | ROI error spend-weighted "
+        "| 90% CI covers true ROI |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         ess_s = "-" if r["ess_per_s"] is None else f"{r['ess_per_s']:.1f}"
@@ -94,8 +110,10 @@ def main() -> None:
         )
         ess = "-" if r["min_ess_bulk"] != r["min_ess_bulk"] else f"{r['min_ess_bulk']:.0f}"
         div = "-" if r["divergences"] < 0 else str(r["divergences"])
+        steps = "-" if r["steps"] is None else f"{r['steps']:.0f}"
         lines.append(
-            f"| {r['method']} | {r['sampler']} | {r['fit_s']:.1f} | {r['peak_rss_mib']:.0f} | "
+            f"| {r['method']} | {r['sampler']} | {r['fit_s']:.1f} | {steps} | "
+            f"{r['peak_rss_mib']:.0f} | "
             f"{rhat} | {ess} | {ess_s} | {div} | {r['roi_err_mean']:.2f} | "
             f"{r['roi_err_weighted']:.2f} | {r['roi_covered']}/{r['channels']} |"
         )

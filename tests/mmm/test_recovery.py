@@ -126,7 +126,10 @@ def test_lift_test_tightens_and_corrects_roi(world: SimulatedMMM, uncalibrated: 
     before = uncalibrated.roi().set_index("channel").loc[LIFT_CHANNEL]
     after = calibrated.roi().set_index("channel").loc[LIFT_CHANNEL]
     assert after["roi_hi"] - after["roi_lo"] < 0.6 * (before["roi_hi"] - before["roi_lo"])
-    assert abs(after["roi_mean"] - true_roi) < abs(before["roi_mean"] - true_roi)
+    # The test measures the lift with a 10% standard error, so the calibrated ROI must land
+    # within two of them of the truth (comparing with the uncalibrated error instead would
+    # be a coin flip whenever the uncalibrated fit is already close by chance).
+    assert abs(after["roi_mean"] - true_roi) / true_roi < 2 * 0.1
     assert after["roi_lo"] <= true_roi <= after["roi_hi"]
     fitted = calibrated.lift_fit().iloc[0]
     assert abs(fitted["model_mean"] - lift) < 2 * 0.1 * lift

@@ -124,6 +124,14 @@ class MMM:
         NUTS target acceptance rate. 0.95 by default: the weekly model of daily media is
         only approximately specified, and its posterior has tails of high curvature where
         the usual 0.8 left sporadic divergences (benchmarks/RESULTS.md, ``mmm_recovery``).
+    low_rank_mass_matrix
+        With nutpie, adapt a low-rank modified mass matrix (nutpie's
+        ``low_rank_modified_mass_matrix``) instead of a diagonal one. On by default: media
+        effects, their curve shapes and the baseline are strongly correlated in the
+        posterior, which a diagonal metric can only cross in long trajectories; the low-rank
+        metric cut the leapfrog steps per draw from about 100 to about 45 on the simulator's
+        worlds with the same ROI estimates, though it left a few divergences (3 of 2,000
+        draws) on one world (benchmarks/RESULTS.md, ``mmm_samplers``). Ignored by PyMC's NUTS.
 
     Examples
     --------
@@ -142,12 +150,14 @@ class MMM:
         advi_steps: int = 20_000,
         advi_learning_rate: float = 0.02,
         target_accept: float = 0.95,
+        low_rank_mass_matrix: bool = True,
     ) -> None:
         self.spec = spec
         self.nuts_sampler = nuts_sampler
         self.advi_steps = advi_steps
         self.advi_learning_rate = advi_learning_rate
         self.target_accept = target_accept
+        self.low_rank_mass_matrix = low_rank_mass_matrix
 
     @property
     def result_(self) -> MMMResult:
@@ -246,6 +256,7 @@ class MMM:
             raise ValueError(f"nuts_sampler must be 'auto', 'nutpie' or 'pymc', got {choice!r}")
         use_nutpie = choice == "nutpie" or (choice == "auto" and nutpie_available())
         backend = "nutpie" if use_nutpie else "pymc"
+        extra = {"low_rank_modified_mass_matrix": self.low_rank_mass_matrix} if use_nutpie else {}
         idata = pm.sample(
             model=model,
             draws=draws,
@@ -257,6 +268,7 @@ class MMM:
             nuts_sampler=backend,
             target_accept=self.target_accept,
             compute_convergence_checks=False,
+            nuts_sampler_kwargs=extra,
         )
         assert isinstance(idata, az.InferenceData)
         return idata, backend
