@@ -20,6 +20,7 @@ over campaigns of the correlation between estimated and true daily contributions
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import warnings
@@ -76,14 +77,16 @@ def main() -> None:
     daily, campaigns, truth = load()
     rows = []
     variants = [
-        ("auto", "cap", "spend"),
-        ("auto", "proportional", "spend"),
-        ("saturating", "cap", "spend"),
-        ("linear", "cap", "spend"),
-        ("linear", "proportional", "spend"),
-        ("auto", "cap", "impressions"),
+        ("auto", "cap", "spend", "advi"),
+        ("auto", "proportional", "spend", "advi"),
+        ("saturating", "cap", "spend", "advi"),
+        ("linear", "cap", "spend", "advi"),
+        ("linear", "proportional", "spend", "advi"),
+        ("auto", "cap", "impressions", "advi"),
+        ("auto", "cap", "spend", "laplace"),
     ]
-    for model, rule, media in variants:
+    true_totals = truth.groupby("campaign")["contribution"].sum()
+    for model, rule, media, method in variants:
         started = time.perf_counter()
         res = fit_ima(
             daily,
@@ -92,6 +95,7 @@ def main() -> None:
             media=media,
             model=model,
             rule=rule,
+            method=method,
             draws=args.draws,
             seed=args.seed,
         )
@@ -99,19 +103,24 @@ def main() -> None:
         est = res.campaigns().rename(columns={"contribution_mean": "contribution"})
         score = score_campaigns({"m": est}, truth).iloc[0]
         fit = res.fit().iloc[0]
+        camps = res.campaigns().set_index("campaign").loc[true_totals.index]
+        inside = (camps["contribution_lo"] <= true_totals) & (
+            true_totals <= camps["contribution_hi"]
+        )
         rows.append(
             {
-                "method": f"IMA {model} ({media}, {rule})",
+                "method": f"IMA {method} {model} ({media}, {rule})",
                 "chosen": res.meta["model_by_channel"]["social"],
                 "spearman": score["spearman"],
                 "total_error": score["total_error"],
+                "coverage_90": float(inside.mean()),
                 "daily_corr": daily_correlation(res.campaign_daily(), truth),
                 "weekly_mape_%": fit["weekly_mape"],
                 "r2": fit["r2"],
                 "seconds": seconds,
             }
         )
-        if (model, rule, media) == variants[0]:
+        if (model, rule, media, method) == variants[0]:
             base = res.campaigns()
     inputs = prepare_inputs(daily, {"social": None}, campaigns, media="spend")
     for name, est in (
@@ -125,6 +134,7 @@ def main() -> None:
                 "chosen": "",
                 "spearman": score["spearman"],
                 "total_error": score["total_error"],
+                "coverage_90": float("nan"),
                 "daily_corr": float("nan"),
                 "weekly_mape_%": float("nan"),
                 "r2": float("nan"),
@@ -138,9 +148,11 @@ def main() -> None:
         "`../shared/data/external/pymc-marketing/`). Channel input: the true daily social "
         "contribution (mixlens' MMM is weekly, so this isolates the campaign split; stage 2 "
         "is the identity). No adstock given (carryover not modelled). Campaign totals vs "
-        "truth; daily_corr = mean per-campaign correlation of daily credit with truth; "
+        "truth; coverage_90 = share of the 7 campaigns whose true total lies in its 90% "
+        "interval; daily_corr = mean per-campaign correlation of daily credit with truth; "
         f"`chosen`: the model `auto` kept.\n\n{text}\n\n"
-        f"Peak RSS {peak_rss_mib():.0f} MiB; ADVI, {args.draws} draws, seed {args.seed}."
+        f"Peak RSS {peak_rss_mib():.0f} MiB; {args.draws} draws, seed {args.seed}; load "
+        f"average at the end {os.getloadavg()[0]:.1f} (shared 2-core machine)."
     )
     print(body)
     if args.write:

@@ -53,6 +53,13 @@ def ima_fit_command(
         Path | None,
         typer.Option(help="Campaign lift tests (lift_tests.csv with a campaign column)."),
     ] = None,
+    likelihood: Annotated[
+        str,
+        typer.Option(
+            help="period (default: fit the MMM's weekly totals) or daily (fit the daily "
+            "split, as in the paper)."
+        ),
+    ] = "period",
     seed: Seed = 0,
 ) -> None:
     """Split each channel's MMM contribution over its campaigns: campaign_daily.csv, ..."""
@@ -66,6 +73,8 @@ def ima_fit_command(
         raise _fail(f"--model must be auto, saturating or linear, got {model!r}")
     if media not in ("impressions", "spend", "clicks"):
         raise _fail(f"--media must be impressions, spend or clicks, got {media!r}")
+    if likelihood not in ("period", "daily"):
+        raise _fail(f"--likelihood must be period or daily, got {likelihood!r}")
     with _user_errors(), _progress() as step:
         fit_to_dir(
             campaigns=campaigns,
@@ -84,5 +93,6 @@ def ima_fit_command(
             seed=seed,
             progress=step("ima fit"),
             lift_tests=lift_tests,
+            likelihood="period" if likelihood == "period" else "daily",
         )
     out_console.print(f"ima: {out / 'campaigns.csv'}", highlight=False)

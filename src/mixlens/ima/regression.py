@@ -35,6 +35,15 @@ campaign's part of the media response on day ``t`` is its Aumann-Shapley share
 ``B_c hill(P_t) * m_k x_{k,t} / (xbar_c P_t)``: the split of a response that depends on
 the campaigns only through their weighted sum, so the parts add up to the response.
 
+**Period likelihood** (``period_days > 1``, what :func:`~mixlens.ima.fit.fit_ima` uses
+for a weekly MMM). The MMM knows each channel's contribution per week only; its daily
+split follows the channel's total adstocked media, so it says nothing about the
+campaigns and is wrong in shape where the channel saturates (an S-shaped curve puts less
+of a week on a burst's thin edge days than the media does). The likelihood therefore
+compares the model's daily prediction averaged over each period with the period's mean
+contribution (``y_w ~ Normal(mean_{t in w} mu_t, sigma_c)``); the daily model and its
+campaign split are unchanged. ``period_days=1`` fits every day (the paper's choice).
+
 All channels are fitted in one model (one compilation), independent given the data.
 Inference is ADVI (mean field, Adam) by default or NUTS on request.
 :meth:`RegressionDraws.campaign_parts` gives every draw's campaign contributions for
@@ -231,6 +240,7 @@ def fit_regression(
     tune: int = 500,
     progress: bool = False,
     lifts: Sequence[CampaignLift] = (),
+    period_days: int = 1,
 ) -> RegressionDraws:
     """Fit the campaign regression of every channel jointly; return posterior draws.
 
@@ -257,6 +267,13 @@ def fit_regression(
     lifts
         Campaign lift tests (:class:`CampaignLift`), each adding
         ``implied ~ Normal(value, se)`` to the likelihood (see :mod:`mixlens.ima.lift`).
+    period_days
+        Days per MMM period (7 for a weekly MMM). The likelihood compares the model's
+        daily prediction averaged over each period with the channel's contribution
+        averaged over it: the MMM only knows period totals, and its daily split carries
+        no information on the campaigns (it follows the channel's total media), so
+        fitting daily pseudo-observations would bias the shape at burst edges and count
+        every period ``period_days`` times. ``1``: daily likelihood.
 
     Returns
     -------
@@ -282,6 +299,10 @@ def fit_regression(
         raise ValueError(f"model must be 'linear' or 'saturating', got {model!r}")
     if draws < 1:
         raise ValueError(f"draws must be >= 1, got {draws}")
+    if period_days < 1 or designs[0].y.size % period_days:
+        raise ValueError(
+            f"period_days must be >= 1 and divide the {designs[0].y.size} days, got {period_days}"
+        )
     n_ch = len(designs)
     sizes = [len(d.campaigns) for d in designs]
     ch_idx = np.repeat(np.arange(n_ch), sizes)
@@ -293,7 +314,7 @@ def fit_regression(
         col_scale = [1.0 / _mean_media(d) for d in designs]
     rng = np.random.default_rng(seed)
     with _quiet():
-        pm_model = _build_model(designs, model, col_scale, lifts)
+        pm_model = _build_model(designs, model, col_scale, lifts, period_days)
         if method == "advi":
             approx = pm.fit(
                 n=advi_steps,
@@ -341,6 +362,7 @@ def _build_model(
     model: RegressionModel,
     col_scale: Sequence[float],
     lifts: Sequence[CampaignLift],
+    period_days: int = 1,
 ) -> Any:
     """Build the PyMC model of every channel's regression (see the module docstring)."""
     import pymc as pm
@@ -370,7 +392,13 @@ def _build_model(
             pressure = pt.dot(pt.as_tensor(x_scaled) * m[None, :], pt.as_tensor(onehot))
             ratio = (pressure / half[None, :] + 1e-12) ** slope[None, :]
             media = top[None, :] * ratio / (1.0 + ratio)
-        pm.Normal("y", mu=media + alpha[None, :], sigma=sigma[None, :], observed=y_scaled)
+        mean = media + alpha[None, :]
+        if period_days > 1:
+            # Period means of the daily prediction against the MMM's period means.
+            n_periods = y_scaled.shape[0] // period_days
+            mean = mean.reshape((n_periods, period_days, n_ch)).mean(axis=1)
+            y_scaled = y_scaled.reshape(n_periods, period_days, n_ch).mean(axis=1)
+        pm.Normal("y", mu=mean, sigma=sigma[None, :], observed=y_scaled)
         if lifts:
             offsets = np.cumsum([0, *sizes])
             index = {d.channel: i for i, d in enumerate(designs)}

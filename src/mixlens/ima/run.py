@@ -234,6 +234,7 @@ def fit_to_dir(
     rule: ReconcileRule = "cap",
     progress: ProgressCallback | None = None,
     lift_tests: TableSource | None = None,
+    likelihood: Literal["period", "daily"] = "period",
 ) -> dict[str, Any]:
     """Run IMA and write its tables (``mixlens ima fit``).
 
@@ -268,6 +269,8 @@ def fit_to_dir(
     lift_tests
         Campaign lift tests (``lift_tests.csv`` format with a ``campaign`` column), file
         or frame; see :mod:`mixlens.ima.lift`.
+    likelihood
+        ``"period"`` (default) or ``"daily"``, see :func:`mixlens.ima.fit.fit_ima`.
 
     Returns
     -------
@@ -319,6 +322,7 @@ def fit_to_dir(
         seed=seed,
         rule=rule,
         lift_tests=lifts,
+        likelihood=likelihood,
     )
     report("write", 0.9)
     out = Path(out_dir)
