@@ -4,6 +4,11 @@
 model's samplers; :class:`GeoMMMResult` evaluates each geo with the national chunked
 engine (one geo's parameters at a time), and totals over geos draw by draw, so the
 ``all`` rows' intervals are those of the sum, not sums of intervals.
+
+As the national model, the geo model calibrates with lift tests (per geo or national,
+see :func:`~mixlens.mmm.calibration.prepare_geo_lift_tests`; :meth:`GeoMMMResult.lift_fit`
+sets each beside the model's implied lift) and predicts new weeks per geo and in total
+(:meth:`GeoMMMResult.predict`, for holdout validation).
 """
 
 # arviz's functions are only partly annotated.
@@ -28,6 +33,7 @@ from numpy.typing import ArrayLike, NDArray
 from mixlens.data.geo_panel import GeoPanel
 from mixlens.errors import DataError, NotFittedError
 from mixlens.mmm._engine import Engine
+from mixlens.mmm.calibration import LiftTests, prepare_geo_lift_tests
 from mixlens.mmm.fit import MMM, FitMethod, NutsSampler, _diagnose, _quiet_backend
 from mixlens.mmm.geo_data import GeoMMMData
 from mixlens.mmm.geo_model import GEO_ROI_SD, build_geo_model
@@ -61,6 +67,8 @@ class GeoMMMResult:
         The prepared geo panel.
     diagnostics
         Sampler and convergence information.
+    lift_tests
+        The lift tests the model was calibrated with, if any.
     ci
         Mass of the central credible intervals, in ``(0, 1)``.
     chunk_size
@@ -71,6 +79,7 @@ class GeoMMMResult:
     spec: MMMSpec
     data: GeoMMMData
     diagnostics: Diagnostics
+    lift_tests: LiftTests | None = None
     ci: float = 0.9
     chunk_size: int = field(default=256, compare=False)
 
@@ -108,12 +117,16 @@ class GeoMMMResult:
         """The geos."""
         return self.data.geos
 
-    def engine(self, index: int) -> Engine:
-        """Return the national engine on geo ``index``'s data and parameters."""
+    def engine(self, index: int, data: GeoMMMData | None = None) -> Engine:
+        """Return the national engine on geo ``index``'s parameters and data.
+
+        ``data`` defaults to the fitted data (pass other weeks prepared on its scales).
+        """
         params = dict(self._params)
         params["beta"] = self._params["beta"][:, index, :]
         params["intercept"] = self._params["intercept"][:, index]
-        return Engine(self.spec, self.data.geo(index), params, chunk_size=self.chunk_size)
+        geo_data = (self.data if data is None else data).geo(index)
+        return Engine(self.spec, geo_data, params, chunk_size=self.chunk_size)
 
     def _engines(self) -> Iterator[tuple[str, Engine]]:
         for g, name in enumerate(self.geos):
@@ -309,12 +322,118 @@ class GeoMMMResult:
         lo, hi = _quantiles(values, self.ci)
         return pd.DataFrame({"spend": grid, "mean": values.mean(axis=0), "lo": lo, "hi": hi})
 
+    def implied_lifts(self, tests: LiftTests) -> FloatArray:
+        """Per-draw incremental outcome of geo lift tests, target units, ``(S, n_tests)``.
+
+        Each test's lift is the sum, over the geos it covers, of the national engine's
+        implied lift in that geo (see :meth:`mixlens.mmm._engine.Engine.implied_lifts`).
+
+        Raises
+        ------
+        ValueError
+            If ``tests`` were not prepared for this model's geos.
+        """
+        mask = tests.geo_mask
+        if mask is None or mask.shape[0] != len(self.geos):
+            raise ValueError("geo lift tests need prepare_geo_lift_tests on the same data")
+        out = np.zeros((self.n_samples, tests.n_tests))
+        for g, (_, engine) in enumerate(self._engines()):
+            sel = np.flatnonzero(mask[g] > 0)
+            if sel.size:
+                out[:, sel] += engine.implied_lifts(
+                    tests.channel_index[sel], tests.exposure[:, sel]
+                )
+        return out
+
+    def lift_fit(self) -> pd.DataFrame:
+        """Return the calibration lift tests beside the model's posterior implied lift.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``channel, geo, start, end, method, measured, se, model_mean, model_lo,
+            model_hi`` (target units; ``geo`` empty for a national test; no rows when
+            the model had no lift tests).
+        """
+        tests = self.lift_tests
+        if tests is None or not tests.n_tests:
+            columns = ["channel", "geo", "start", "end", "method", "measured", "se"]
+            return pd.DataFrame(columns=[*columns, "model_mean", "model_lo", "model_hi"])
+        return tests.fit_frame(self.implied_lifts(tests), self.ci)
+
+    def predict(self, panel: GeoPanel | pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
+        """Posterior predictive outcome per geo and in total for the weeks of ``panel``.
+
+        ``panel`` is prepared on the fitted data's scales (see ``GeoMMMData.from_panel``'s
+        ``reference``); pass the whole panel (the fitted weeks and the new ones) so that
+        adstock carries over into the new weeks. The ``all`` rows sum the geos draw by
+        draw (noise included), so their interval is that of the total.
+
+        Parameters
+        ----------
+        panel
+            A geo panel with the fitted model's geos, channels and controls.
+        seed
+            Seed of the observation noise drawn for the predictive interval.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``geo, date, actual, mean, lo, hi``: the outcome, the posterior mean of its
+            expectation and the central predictive interval (mass ``ci``, with noise),
+            for each geo and ``all``.
+
+        Raises
+        ------
+        DataError
+            If the panel is invalid or its geos differ from the model's.
+        """
+        if isinstance(panel, pd.DataFrame):
+            panel = GeoPanel.from_frame(panel, target=self.spec.target, controls=self.spec.controls)
+        data = GeoMMMData.from_panel(panel, self.spec, reference=self.data)
+        engines = [self.engine(g, data) for g in range(len(self.geos))]
+        sigma = self.idata["posterior"]["sigma"].stack(sample=("chain", "draw"))
+        sigma_values = np.asarray(sigma.transpose("sample", "geo").values, dtype=np.float64)
+        rng = np.random.default_rng(seed)
+        parts: list[list[tuple[FloatArray, FloatArray, FloatArray]]] = [
+            [] for _ in range(len(self.geos) + 1)
+        ]
+        every = slice(0, engines[0].n_samples)
+        for weeks in engines[0].week_blocks():
+            total = np.zeros((engines[0].n_samples, weeks.stop - weeks.start))
+            expected = np.zeros(weeks.stop - weeks.start)
+            for g, engine in enumerate(engines):
+                mu = engine.components(every, weeks).sum(axis=2)  # (S, b)
+                scale = sigma_values[:, g, None] * data.y_scale[g]
+                draws = mu + rng.standard_normal(mu.shape) * scale
+                parts[g].append((mu.mean(axis=0), *_quantiles(draws, self.ci)))
+                total += draws
+                expected += mu.mean(axis=0)
+            parts[-1].append((expected, *_quantiles(total, self.ci)))
+        actual = np.column_stack([data.y, data.y.sum(axis=1)])
+        frames = []
+        for g, label in enumerate([*self.geos, ALL_GEOS]):
+            mean, lo, hi = (np.concatenate(p) for p in zip(*parts[g], strict=True))
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "geo": label,
+                        "date": data.weeks.to_numpy(),
+                        "actual": actual[:, g],
+                        "mean": mean,
+                        "lo": lo,
+                        "hi": hi,
+                    }
+                )
+            )
+        return pd.concat(frames, ignore_index=True)
+
     def to_frame(self) -> pd.DataFrame:
         """Return :meth:`contributions` (the long decomposition)."""
         return self.contributions()
 
     def summary(self) -> dict[str, Any]:
-        """JSON-safe summary: spec, diagnostics, interval mass, data sizes, geos."""
+        """JSON-safe summary: spec, diagnostics, interval mass, data sizes, geos, lift tests."""
         base = self.data.base
         return {
             "spec": self.spec.to_dict(),
@@ -325,6 +444,7 @@ class GeoMMMResult:
             "first_week": base.dates[0].date().isoformat(),
             "last_week": base.dates[-1].date().isoformat(),
             "samples": self.n_samples,
+            "lift_tests": self.lift_fit().to_dict("records"),
         }
 
     def save(self, directory: str | Path) -> list[Path]:
@@ -334,7 +454,7 @@ class GeoMMMResult:
             "diagnostics": self.diagnostics.to_dict(),
             "ci": self.ci,
             "model": "geo",
-            "lift_tests": [],
+            "lift_tests": [] if self.lift_tests is None else self.lift_tests.to_records(),
         }
         return write_posterior(directory, self.idata, self.data.to_dataset(), meta)
 
@@ -361,11 +481,14 @@ class GeoMMMResult:
         for group in idata.groups():
             getattr(idata, group).load()
         constant: xr.Dataset = idata["constant_data"]
+        data = GeoMMMData.from_dataset(constant)
+        records = meta.get("lift_tests") or []
         return cls(
             idata=idata,
             spec=MMMSpec.from_dict(meta["spec"]),
-            data=GeoMMMData.from_dataset(constant),
+            data=data,
             diagnostics=Diagnostics.from_dict(meta["diagnostics"]),
+            lift_tests=prepare_geo_lift_tests(pd.DataFrame(records), data) if records else None,
             ci=float(meta.get("ci", 0.9)),
         )
 
@@ -429,13 +552,19 @@ class GeoMMM:
         seed: int = 0,
         progress: bool = False,
         ci: float = 0.9,
+        lift_tests: str | Path | pd.DataFrame | None = None,
     ) -> GeoMMMResult:
         """Fit the model to a geo panel (a :class:`GeoPanel` or a long frame with ``geo``).
+
+        ``lift_tests`` (a path or DataFrame in the ``lift_tests.csv`` format, with an
+        optional ``geo`` column) calibrate the model: see
+        :func:`~mixlens.mmm.calibration.prepare_geo_lift_tests`. The other arguments are
+        those of :meth:`mixlens.mmm.fit.MMM.fit`.
 
         Raises
         ------
         DataError
-            If the panel is invalid (file, column and row named).
+            If the panel or a lift test is invalid (file, column and row named).
         ValueError
             On an unknown method or sampler, or non-positive sizes.
         """
@@ -447,7 +576,8 @@ class GeoMMM:
         if isinstance(panel, pd.DataFrame):
             panel = GeoPanel.from_frame(panel, target=self.spec.target, controls=self.spec.controls)
         data = GeoMMMData.from_panel(panel, self.spec)
-        model = build_geo_model(data, self.spec, geo_roi_sd=self.geo_roi_sd)
+        tests = None if lift_tests is None else prepare_geo_lift_tests(lift_tests, data)
+        model = build_geo_model(data, self.spec, geo_roi_sd=self.geo_roi_sd, lift_tests=tests)
         backend = self._backend
         with _quiet_backend():
             if method == "advi":
@@ -462,7 +592,7 @@ class GeoMMM:
         )
         diagnostics = replace(diagnostics, seconds=time.perf_counter() - started)
         result = GeoMMMResult(
-            idata=idata, spec=self.spec, data=data, diagnostics=diagnostics, ci=ci
+            idata=idata, spec=self.spec, data=data, diagnostics=diagnostics, lift_tests=tests, ci=ci
         )
         self._result = result
         return result

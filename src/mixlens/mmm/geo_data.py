@@ -22,6 +22,8 @@ import xarray as xr
 from numpy.typing import NDArray
 
 from mixlens.data.geo_panel import GeoPanel
+from mixlens.data.schemas import GEO
+from mixlens.errors import DataError
 from mixlens.mmm.data import MMMData
 from mixlens.mmm.spec import MMMSpec
 
@@ -107,21 +109,57 @@ class GeoMMMData:
         )
 
     @classmethod
-    def from_panel(cls, panel: GeoPanel, spec: MMMSpec) -> GeoMMMData:
+    def from_panel(
+        cls, panel: GeoPanel, spec: MMMSpec, *, reference: GeoMMMData | None = None
+    ) -> GeoMMMData:
         """Prepare a validated geo panel for ``spec`` (channels and controls must match).
+
+        Parameters
+        ----------
+        panel
+            The validated geo panel.
+        spec
+            The model specification.
+        reference
+            The data a model was fitted on, to prepare other weeks (e.g. a holdout) on its
+            scales: per-geo outcome and media scales, control standardization and the
+            base's trend and holidays (see :meth:`MMMData.from_panel`); the geos are put
+            in the reference's order.
 
         Raises
         ------
         ValueError
             If the panel's channels or controls differ from the spec's.
+        DataError
+            If ``reference`` is given and the panel's geos differ from its geos.
         """
         if panel.channels != spec.channels or panel.controls != spec.controls:
             raise ValueError("the geo panel's channels or controls differ from the spec's")
+        y, spend, control = panel.y, panel.spend, panel.control
+        if reference is not None:
+            if set(panel.geos) != set(reference.geos):
+                raise DataError(
+                    f"the panel's geos ({', '.join(panel.geos)}) differ from the fitted "
+                    f"model's ({', '.join(reference.geos)})",
+                    file=panel.source,
+                    column=GEO,
+                )
+            order = [panel.geos.index(g) for g in reference.geos]
+            y, spend, control = y[:, order], spend[:, order], control[:, order]
+            base = MMMData.from_panel(panel.national(), spec, reference=reference.base)
+            return cls(
+                geos=reference.geos,
+                base=base,
+                y=y,
+                y_scale=reference.y_scale,
+                spend=spend,
+                media_scale=reference.media_scale,
+                control=control,
+            )
         base = MMMData.from_panel(panel.national(), spec)
-        n_controls = len(spec.controls)
-        flat = panel.control.reshape(-1, n_controls)
-        base = _with_controls(base, flat.mean(axis=0), flat.std(axis=0))
-        spend = panel.spend
+        if spec.controls:
+            flat = control.reshape(-1, len(spec.controls))
+            base = _with_controls(base, flat.mean(axis=0), flat.std(axis=0))
         media_scale = np.ones(spend.shape[1:])
         positive = spend > 0
         counts = positive.sum(axis=0)
@@ -130,11 +168,11 @@ class GeoMMMData:
         return cls(
             geos=panel.geos,
             base=base,
-            y=panel.y,
-            y_scale=panel.y.mean(axis=0),
+            y=y,
+            y_scale=y.mean(axis=0),
             spend=spend,
             media_scale=media_scale,
-            control=panel.control,
+            control=control,
         )
 
     def to_dataset(self) -> xr.Dataset:

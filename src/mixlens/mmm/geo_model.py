@@ -21,6 +21,16 @@ the national model. Geo intercepts are partially pooled too (non-centred around
 change of a channel's ROI had to be matched by every geo's intercept at once, and chains
 mixed slowly (R-hat 1.1 on Meridian's 20-geo panel). The noise scale is per geo; trend,
 seasonality, holidays and control effects are shared in scaled units.
+
+Lift tests (:func:`~mixlens.mmm.calibration.prepare_geo_lift_tests`) add, per test ``i``
+of channel ``c`` in the geos ``G_i`` it covers (every geo for a national test)::
+
+    implied[i] = sum_{g in G_i} y_scale[g] * beta[g, c]
+                 * sum_t (sat(adstock(media[:, g, c]))[t] - sat(adstock(media_cf[:, g, c]))[t])
+    implied[i] / scale[i] ~ Normal(measured[i] / scale[i], se[i] / scale[i])
+
+with ``media_cf`` the media without the spend inside the test's window and ``scale[i]``
+the summed outcome scale of its geos (a geo test's likelihood in the geo's scaled units).
 """
 
 # pytensor's functions are only partly annotated.
@@ -28,13 +38,22 @@ seasonality, holidays and control effects are shared in scaled units.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
 from mixlens.mmm import pt_transforms
+from mixlens.mmm.calibration import LiftTests
 from mixlens.mmm.geo_data import GeoMMMData
-from mixlens.mmm.model import _channel_variable, _distribution, _model_variable
+from mixlens.mmm.model import (
+    _channel_variable,
+    _distribution,
+    _model_variable,
+    add_lift_likelihood,
+    lost_response,
+)
 from mixlens.mmm.spec import MMMSpec, Prior
 
 __all__ = ["GEO_INTERCEPT_SD", "GEO_ROI_SD", "build_geo_model"]
@@ -48,7 +67,14 @@ GEO_ROI_SD = Prior("HalfNormal", {"sigma": 0.3})
 GEO_INTERCEPT_SD = Prior("HalfNormal", {"sigma": 0.2})
 
 
-def build_geo_model(data: GeoMMMData, spec: MMMSpec, *, geo_roi_sd: Prior = GEO_ROI_SD) -> pm.Model:
+def build_geo_model(
+    data: GeoMMMData,
+    spec: MMMSpec,
+    *,
+    geo_roi_sd: Prior = GEO_ROI_SD,
+    lift_tests: LiftTests | None = None,
+    keep_lift: bool = False,
+) -> pm.Model:
     """Build the hierarchical PyMC model of ``spec`` on a geo panel.
 
     Parameters
@@ -59,6 +85,12 @@ def build_geo_model(data: GeoMMMData, spec: MMMSpec, *, geo_roi_sd: Prior = GEO_
         Channels, transforms, baseline terms and priors (``roi`` parameterisation).
     geo_roi_sd
         Prior of each channel's spread of log ROI across geos (a positive family).
+    lift_tests
+        Lift tests from :func:`~mixlens.mmm.calibration.prepare_geo_lift_tests` (with a
+        ``geo_mask``); each adds its measured incremental outcome to the likelihood
+        (``lift``, over ``lift_test``).
+    keep_lift
+        Also store each test's implied lift (scaled units) as ``lift_implied``.
 
     Returns
     -------
@@ -73,8 +105,8 @@ def build_geo_model(data: GeoMMMData, spec: MMMSpec, *, geo_roi_sd: Prior = GEO_
     Raises
     ------
     ValueError
-        If the spec uses the ``beta`` parameterisation, or the data were prepared for
-        another spec.
+        If the spec uses the ``beta`` parameterisation, the data were prepared for
+        another spec, or the lift tests were not prepared for a geo model.
     """
     if spec.parameterization != "roi":
         raise ValueError("the geo model supports the 'roi' parameterisation only")
@@ -89,6 +121,11 @@ def build_geo_model(data: GeoMMMData, spec: MMMSpec, *, geo_roi_sd: Prior = GEO_
         "fourier": list(base.fourier_terms),
         "holiday": list(base.holidays),
     }
+    with_lift = lift_tests is not None and lift_tests.n_tests > 0
+    if lift_tests is not None and with_lift:
+        if lift_tests.geo_mask is None or lift_tests.geo_mask.shape[0] != data.n_geos:
+            raise ValueError("geo lift tests need prepare_geo_lift_tests on the same data")
+        coords["lift_test"] = lift_tests.labels
     spend_total = data.spend.sum(axis=0)  # (G, C)
     spends = spend_total > 0
     reference = spec.roi_reference if spec.roi_reference is not None else data.reference_roi
@@ -124,6 +161,15 @@ def build_geo_model(data: GeoMMMData, spec: MMMSpec, *, geo_roi_sd: Prior = GEO_
         offset = pm.Normal("intercept_geo_z", 0.0, 1.0, dims="geo")
         intercept = pm.Deterministic("intercept", level + spread * offset, dims="geo")
         mu = intercept[None, :] + pt.sum(response * beta[None, :, :], axis=2)
+        if lift_tests is not None and with_lift:
+            _add_geo_lift_tests(
+                spec,
+                data,
+                lift_tests,
+                (media, weights, saturation_params, response),
+                beta,
+                keep_lift,
+            )
         if spec.trend:
             time = pm.Data("trend_feature", base.trend, dims="date")
             mu = mu + (_model_variable(spec, "trend") * time)[:, None]
@@ -141,3 +187,27 @@ def build_geo_model(data: GeoMMMData, spec: MMMSpec, *, geo_roi_sd: Prior = GEO_
         sigma = _model_variable(spec, "sigma", "geo")
         pm.Normal("y", mu=mu, sigma=sigma[None, :], observed=y_scaled, dims=("date", "geo"))
     return model
+
+
+def _add_geo_lift_tests(
+    spec: MMMSpec,
+    data: GeoMMMData,
+    tests: LiftTests,
+    media_terms: tuple[Any, Any, dict[str, Any], Any],
+    beta: Any,
+    keep: bool,
+) -> None:
+    """Add the lift tests' likelihood (see the module docstring).
+
+    ``media_terms`` is ``(media, weights, saturation_params, response)`` of the model.
+    """
+    assert tests.geo_mask is not None
+    media, weights, saturation_params, response = media_terms
+    idx = tests.channel_index
+    exposure = tests.exposure[:, None, :] * tests.geo_mask[None, :, :]  # (T, G, n)
+    lost = lost_response(spec, media, weights, saturation_params, response, idx, exposure)
+    y_scale = data.y_scale[:, None]  # (G, 1)
+    scale = (tests.geo_mask * y_scale).sum(axis=0)  # (n,)
+    weight = tests.geo_mask * y_scale / scale[None, :]  # (G, n): geos outside the test are 0
+    implied = pt.sum(beta[:, idx] * lost * weight, axis=0)
+    add_lift_likelihood(tests, implied, scale, keep=keep)

@@ -42,7 +42,7 @@ from mixlens.mmm.calibration import LiftTests
 from mixlens.mmm.data import MMMData
 from mixlens.mmm.spec import MMMSpec, Prior
 
-__all__ = ["MODEL_VARIABLES", "build_model"]
+__all__ = ["MODEL_VARIABLES", "add_lift_likelihood", "build_model", "lost_response"]
 
 #: Posterior variable of each non-channel prior key (the key names the prior in MMMSpec).
 MODEL_VARIABLES: dict[str, str] = {
@@ -195,18 +195,64 @@ def _add_lift_tests(
     With ``keep``, the implied lift is also stored as ``lift_implied`` (tests use it).
     """
     idx = tests.channel_index
-    removed = media[:, idx] * (1.0 - tests.exposure)  # (date, lift_test)
-    adstocked = pt_transforms.adstock(removed, weights[:, idx], l_max=spec.adstock.l_max)
+    lost = lost_response(spec, media, weights, saturation_params, response, idx, tests.exposure)
+    implied = beta[idx] * lost
+    add_lift_likelihood(tests, implied, np.full(tests.n_tests, data.y_scale), keep=keep)
+
+
+def lost_response(
+    spec: MMMSpec,
+    media: Any,
+    weights: Any,
+    saturation_params: dict[str, Any],
+    response: Any,
+    channel_index: Any,
+    exposure: Any,
+) -> Any:
+    """Sum over weeks of the response lost when lift tests remove their spend.
+
+    Parameters
+    ----------
+    spec
+        The model's spec (its adstock and saturation).
+    media, response
+        Scaled media and its saturated response, time on axis 0 and channels on the last
+        axis (``(date, channel)`` or ``(date, geo, channel)``).
+    weights, saturation_params
+        The adstock kernel ``(l_max, channel)`` and saturation parameters ``(channel,)``.
+    channel_index
+        Each test's channel, ``(n_tests,)``.
+    exposure
+        Share of the spend each test removes, broadcastable to ``media[..., channel_index]``.
+
+    Returns
+    -------
+    Tensor
+        ``sum_t response[t, ..., c_i] - response_without_test[t, ..., c_i]``, shape
+        ``media.shape[1:-1] + (n_tests,)``, in the response's (saturated) units.
+    """
+    removed = media[..., channel_index] * (1.0 - exposure)
+    adstocked = pt_transforms.adstock(removed, weights[:, channel_index], l_max=spec.adstock.l_max)
     counterfactual = spec.saturation.pt_apply(
-        adstocked, {k: v[idx] for k, v in saturation_params.items()}
+        adstocked, {k: v[channel_index] for k, v in saturation_params.items()}
     )
-    implied = beta[idx] * pt.sum(response[:, idx] - counterfactual, axis=0)
+    return pt.sum(response[..., channel_index] - counterfactual, axis=0)
+
+
+def add_lift_likelihood(tests: LiftTests, implied: Any, scale: Any, *, keep: bool) -> None:
+    """Add ``implied ~ Normal(measured / scale, se / scale)`` over ``lift_test``.
+
+    ``implied`` is each test's implied lift in scaled units (target units divided by
+    ``scale``, the outcome scale of each test, ``(n_tests,)``), so the term is the
+    likelihood of ``Normal(measured, se)`` in the target's units. With ``keep``,
+    ``implied`` is also stored as the deterministic ``lift_implied`` (scaled units).
+    """
     if keep:
         implied = pm.Deterministic("lift_implied", implied, dims="lift_test")
     pm.Normal(
         "lift",
         mu=implied,
-        sigma=tests.se / data.y_scale,
-        observed=tests.measured / data.y_scale,
+        sigma=tests.se / scale,
+        observed=tests.measured / scale,
         dims="lift_test",
     )

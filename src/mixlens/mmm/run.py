@@ -6,13 +6,16 @@ Writes, atomically, under ``out_dir`` (design.md's table): ``roi.csv``,
 ``summary.json``.
 
 A panel with a ``geo`` column gets the hierarchical geo model (:mod:`mixlens.mmm.geo`):
-the same files with a ``geo`` column, rows per geo and ``all`` (totals over geos).
+the same files with a ``geo`` column, rows per geo and ``all`` (totals over geos). Lift
+tests may then name a geo (or several) in their ``geo`` column; ``holdout.csv`` and the
+summary's ``holdout`` have the fit of the held-out weeks per geo and ``all``.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -77,8 +80,10 @@ def fit_to_dir(
         out-of-sample fit of the held-out weeks (summary's ``holdout``: MAPE, R² and
         the coverage of the predictive interval; ``holdout.csv`` has the predictions).
 
-    A panel with a ``geo`` column is fitted with the geo model (no lift tests or
-    holdout yet); every table then has a ``geo`` column (each geo, and ``all``).
+    A panel with a ``geo`` column is fitted with the geo model; every table then has a
+    ``geo`` column (each geo, and ``all``), lift tests may name geos (see
+    :func:`~mixlens.mmm.calibration.prepare_geo_lift_tests`), and the summary's
+    ``holdout`` is that of the total with ``by_geo`` beside it.
 
     Returns
     -------
@@ -98,21 +103,22 @@ def fit_to_dir(
     report("load", 0.0)
     geo_panel = _geo_panel(panel, target=target, controls=controls)
     if geo_panel is not None:
-        if lift_tests is not None or holdout_weeks:
-            raise DataError(
-                "lift tests and holdout weeks are not supported by the geo model yet",
+        fit_panel = geo_panel
+        if holdout_weeks:
+            fit_panel = GeoPanel.from_frame(
+                _training_weeks(geo_panel.panel, holdout_weeks),
+                target=geo_panel.target,
+                controls=geo_panel.controls,
                 file=geo_panel.source,
-                column="geo",
             )
         timings["load"] = time.perf_counter() - clock
+        settings = _Settings(method=method, draws=draws, tune=tune, chains=chains, seed=seed)
         return _fit_geo(
-            geo_panel,
+            fit_panel,
+            full=geo_panel if holdout_weeks else None,
             out_dir=Path(out_dir),
-            method=method,
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            seed=seed,
+            settings=settings,
+            lift_tests=lift_tests,
             report=report,
             timings=timings,
         )
@@ -233,23 +239,42 @@ def _geo_panel(
     return GeoPanel.from_frame(frame, target=target, controls=controls, file=file)
 
 
+@dataclass(frozen=True)
+class _Settings:
+    """Inference settings passed through to the estimator."""
+
+    method: FitMethod
+    draws: int
+    tune: int
+    chains: int
+    seed: int
+
+
 def _fit_geo(
     panel: GeoPanel,
     *,
+    full: GeoPanel | None,
     out_dir: Path,
-    method: FitMethod,
-    draws: int,
-    tune: int,
-    chains: int,
-    seed: int,
+    settings: _Settings,
+    lift_tests: str | Path | pd.DataFrame | None,
     report: ProgressCallback,
     timings: dict[str, float],
 ) -> dict[str, Any]:
-    """Fit the geo model and write its files (see :func:`fit_to_dir`)."""
+    """Fit the geo model and write its files (see :func:`fit_to_dir`).
+
+    ``panel`` is what to fit on; ``full`` (with a holdout) the whole panel, whose weeks
+    after ``panel``'s are predicted.
+    """
     spec = MMMSpec(channels=panel.channels, target=panel.target, controls=panel.controls)
-    report(f"fit geo ({method})", 0.1)
+    report(f"fit geo ({settings.method})", 0.1)
     result = GeoMMM(spec).fit(
-        panel, method=method, draws=draws, tune=tune, chains=chains, seed=seed
+        panel,
+        method=settings.method,
+        draws=settings.draws,
+        tune=settings.tune,
+        chains=settings.chains,
+        seed=settings.seed,
+        lift_tests=lift_tests,
     )
     timings["fit"] = result.diagnostics.seconds
     report("write", 0.9)
@@ -264,6 +289,13 @@ def _fit_geo(
         write_table(response_curves(result), out_dir / "response_curves.csv"),
         *result.save(out_dir),
     ]
+    holdout: dict[str, Any] | None = None
+    if full is not None:
+        predicted = result.predict(full, seed=settings.seed)
+        predicted = predicted[predicted["date"] > result.data.weeks[-1]].reset_index(drop=True)
+        holdout = _geo_holdout_metrics(predicted, result.ci)
+        predicted["date"] = pd.DatetimeIndex(predicted["date"]).strftime("%Y-%m-%d")
+        files.append(write_table(predicted, out_dir / "holdout.csv"))
     timings["write"] = time.perf_counter() - clock
     total = roi[roi["geo"] == ALL_GEOS]
     columns = ["channel", "roi_mean", "roi_lo", "roi_hi", "mroi_mean", "mroi_lo", "mroi_hi"]
@@ -272,12 +304,11 @@ def _fit_geo(
         "command": "mmm fit",
         "model": "geo",
         "source": panel.source,
-        "seed": seed,
+        "seed": settings.seed,
         "timings_s": timings,
         "sampler": result.diagnostics.sampler,
         "roi": total[columns].to_dict("records"),
-        "holdout": None,
-        "lift_tests": [],
+        "holdout": holdout,
         "files": sorted(path.name for path in [*files, out_dir / "summary.json"]),
     }
     write_json(summary, out_dir / "summary.json")
@@ -285,13 +316,24 @@ def _fit_geo(
     return summary
 
 
+def _geo_holdout_metrics(predicted: pd.DataFrame, ci: float) -> dict[str, Any]:
+    """Holdout metrics of the total (``geo == "all"``) with ``by_geo`` metrics beside them."""
+    by_geo = [
+        {"geo": str(geo), **_holdout_metrics(rows, ci)}
+        for geo, rows in predicted.groupby("geo", sort=False)
+    ]
+    total = next(m for m in by_geo if m["geo"] == ALL_GEOS)
+    return {**{k: v for k, v in total.items() if k != "geo"}, "by_geo": by_geo}
+
+
 #: Fewest weeks a holdout split may leave to fit on (half a year).
 MIN_FIT_WEEKS = 26
 
 
 def _training_weeks(panel: MediaPanel, holdout_weeks: int) -> pd.DataFrame:
-    """Return the panel without its last ``holdout_weeks`` weeks (checked)."""
-    n = len(panel.frame)
+    """Return the panel without its last ``holdout_weeks`` weeks (checked; every geo's)."""
+    weeks = panel.weeks
+    n = len(weeks)
     if isinstance(holdout_weeks, bool) or not isinstance(holdout_weeks, int) or holdout_weeks < 0:
         raise DataError(f"holdout_weeks must be a whole number >= 0, got {holdout_weeks!r}")
     if n - holdout_weeks < MIN_FIT_WEEKS:
@@ -300,7 +342,10 @@ def _training_weeks(panel: MediaPanel, holdout_weeks: int) -> pd.DataFrame:
             f"on; keep at least {MIN_FIT_WEEKS}",
             file=panel.source,
         )
-    return panel.frame.iloc[: n - holdout_weeks].reset_index(drop=True)
+    if not holdout_weeks:
+        return panel.frame.reset_index(drop=True)
+    keep = pd.to_datetime(panel.frame["date"]) < weeks[n - holdout_weeks]
+    return panel.frame[keep.to_numpy()].reset_index(drop=True)
 
 
 def _holdout_metrics(predicted: pd.DataFrame, ci: float) -> dict[str, Any]:
