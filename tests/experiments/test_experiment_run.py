@@ -25,7 +25,12 @@ def test_geo_end_to_end(tmp_path: Path) -> None:
         progress=lambda stage, frac: seen.append(stage),
     )
     lift = pd.read_csv(tmp_path / "out" / "lift_tests.csv")
-    assert list(lift.columns) == ["channel", "start", "end", "incremental_outcome", "se", "method"]
+    assert list(lift.columns) == [
+        "channel", "start", "end", "incremental_outcome", "se", "method", "geo", "spend_share"
+    ]  # fmt: skip
+    # The treated geos and their share of the channel's spend, so the MMM scales the test.
+    assert (lift["geo"] == ",".join(sim.treated)).all()
+    assert lift["spend_share"].between(0, 1, inclusive="neither").all()
     assert lift["method"].tolist()[0].startswith("recommended:")
     assert lift["method"].tolist()[1:] == ["did", "synthetic_control", "bayesian_ts"]
     assert (lift["channel"] == "tv").all() and (lift["start"] == sim.start).all()

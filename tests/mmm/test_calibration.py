@@ -48,7 +48,7 @@ def test_read_keeps_the_first_row_per_test(data: MMMData) -> None:
     dup = pd.concat([frame, frame.iloc[[0]].assign(method="did", se=9.0)], ignore_index=True)
     dup = dup.rename(columns={"incremental_outcome": "incremental_conversions"})
     tests = read_lift_tests(dup)
-    assert list(tests.columns) == [*LIFT_COLUMNS, "row"]
+    assert list(tests.columns) == [*LIFT_COLUMNS, "spend_share", "row"]
     assert len(tests) == 2
     assert tests["method"].tolist() == ["synthetic_control", "did"]
     assert tests["se"].tolist() == [1.0e4, 5.0e3]
@@ -62,7 +62,8 @@ def test_read_keeps_the_first_row_per_test(data: MMMData) -> None:
         ({"start": ["2023-01-16", "not a date"]}, "start", 2, "not a date"),
         ({"end": ["2020-01-01", "2020-02-01"]}, "end", 1, "after end"),
         ({"incremental_outcome": [1.0, float("nan")]}, "incremental_outcome", 2, "finite"),
-        ({"geo": [None, "region_1"]}, "geo", 2, "geo model"),
+        ({"geo": [None, "region_1"]}, "geo", 2, "geo model or a spend_share"),
+        ({"geo": ["a,b", None], "spend_share": [1.5, None]}, "spend_share", 1, r"\(0, 1\]"),
     ],
 )
 def test_read_rejects_bad_rows(
@@ -73,6 +74,17 @@ def test_read_rejects_bad_rows(
     with pytest.raises(DataError, match=match) as info:
         read_lift_tests(path)
     assert (info.value.file, info.value.column, info.value.row) == (str(path), column, row)
+
+
+def test_spend_share_scales_a_geo_holdout_read_nationally(data: MMMData) -> None:
+    """A holdout of geos holding 40% of the channel removes 40% of its spend in the window."""
+    whole = prepare_lift_tests(lift_frame(data), data)
+    partial = prepare_lift_tests(
+        lift_frame(data, geo=["G1,G2", None], spend_share=[0.4, None]), data
+    )
+    assert partial.frame["spend_share"].tolist() == [0.4, 1.0]
+    assert_allclose(partial.exposure[:, 0], 0.4 * whole.exposure[:, 0])
+    assert_allclose(partial.exposure[:, 1], whole.exposure[:, 1])
 
 
 def test_read_rejects_missing_columns_and_files(data: MMMData, tmp_path: Path) -> None:

@@ -71,8 +71,16 @@ class GeoAnalysis:
     direction: float
 
     def lift_tests(self, channel: str) -> pd.DataFrame:
-        """Rows of ``lift_tests.csv``: the recommended estimate first, then each method."""
+        """Rows of ``lift_tests.csv``: the recommended estimate first, then each method.
+
+        ``geo`` lists the treated geos (comma-separated), so a geo MMM calibrates exactly
+        those geos; ``spend_share`` is their share of the channel's pre-period spend, so a
+        national MMM reads the test as switching off that share of the channel (empty when
+        the panel has no spend column: a national MMM then refuses the rows).
+        """
         rows = []
+        treated = ",".join(g for g, t in zip(self.data.geos, self.data.treated, strict=True) if t)
+        share = _treated_spend_share(self.data)
         chosen = self.recommendation.result
         for label, res in [(f"recommended:{chosen.method}", chosen)] + [
             (r.method, r) for r in self.results
@@ -85,9 +93,11 @@ class GeoAnalysis:
                     "incremental_outcome": self.direction * res.estimate,
                     "se": res.se,
                     "method": label,
+                    "geo": treated,
+                    "spend_share": share,
                 }
             )
-        return pd.DataFrame(rows, columns=list(LIFT_COLUMNS))
+        return pd.DataFrame(rows, columns=[*LIFT_COLUMNS, "geo", "spend_share"])
 
     def to_frame(self) -> pd.DataFrame:
         """One row per method: the estimate of the effect, interval, p-value and fit."""

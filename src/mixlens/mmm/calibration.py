@@ -73,13 +73,23 @@ def read_lift_tests(source: str | Path | pd.DataFrame, *, geo: bool = False) -> 
         Path of a CSV or Parquet file, or a DataFrame, in the ``lift_tests.csv`` format.
     geo
         Keep the optional ``geo`` column (for the geo model): the result gets a ``geo``
-        column, ``""`` for national tests. Without it, a row with a geo is an error.
+        column, ``""`` for national tests. Without it, a row with a geo is an error unless
+        it gives ``spend_share``.
+
+    Notes
+    -----
+    The optional ``spend_share`` column, in ``(0, 1]`` (1 when absent), is the share of the
+    channel's spend in the window that the test switched off, e.g. the treated geos' share
+    in a geo holdout (``mixlens experiment analyze`` writes it beside the treated ``geo``
+    list). A national model reads such a test as removing that share of the channel's
+    national spend in the window; a geo model uses the ``geo`` list instead.
 
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`LIFT_COLUMNS` (``start``/``end`` as timestamps), ``geo`` (with
-        ``geo=True``) and ``row``, the 1-based row of the input each test came from.
+        Columns :data:`LIFT_COLUMNS` (``start``/``end`` as timestamps), ``spend_share``,
+        ``geo`` (with ``geo=True``) and ``row``, the 1-based row of the input each test
+        came from.
 
     Raises
     ------
@@ -116,10 +126,18 @@ def read_lift_tests(source: str | Path | pd.DataFrame, *, geo: bool = False) -> 
     for i, record in enumerate(raw.to_dict("records"), start=1):
         cell = record.get("geo")
         geos = "" if cell is None or pd.isna(cell) else _geo_cell(cell)
-        if geos and not geo:
+        share_cell = record.get("spend_share")
+        share = 1.0
+        if share_cell is not None and not pd.isna(share_cell):
+            share = float(pd.to_numeric(pd.Series([share_cell]), errors="coerce").iloc[0])
+            if not (np.isfinite(share) and 0 < share <= 1):
+                raise _row_error(
+                    f"spend_share must lie in (0, 1], got {share_cell!r}", name, "spend_share", i
+                )
+        if geos and not geo and (share_cell is None or pd.isna(share_cell)):
             raise _row_error(
-                "geo-level lift tests need a geo model; the MMM is national (drop the row "
-                "or scale the test to the nation)",
+                "geo-level lift tests need a geo model or a spend_share (the treated geos' "
+                "share of the channel's spend) to read them nationally",
                 name,
                 "geo",
                 i,
@@ -155,12 +173,15 @@ def read_lift_tests(source: str | Path | pd.DataFrame, *, geo: bool = False) -> 
                 "incremental_outcome": float(value),
                 "se": float(se),
                 "method": "" if method is None or pd.isna(method) else str(method),
+                "spend_share": share,
                 "geo": geos,
                 "row": i,
             }
         )
-    columns = [*LIFT_COLUMNS, "geo", "row"] if geo else [*LIFT_COLUMNS, "row"]
-    frame = pd.DataFrame(rows, columns=[*LIFT_COLUMNS, "geo", "row"])[columns]
+    columns = [*LIFT_COLUMNS, "spend_share", "geo", "row"]
+    frame = pd.DataFrame(rows, columns=columns)
+    if not geo:
+        frame = frame.drop(columns="geo")
     frame.attrs["source"] = name
     return frame
 
@@ -185,7 +206,8 @@ class LiftTests:
     channel_index
         Index of each test's channel in the panel's channels, shape ``(n_tests,)``.
     exposure
-        Share of each week's spend that falls inside each test's window,
+        Share of each week's spend that each test switched off: the part of the week inside
+        the test's window (times the test's ``spend_share`` in the national model),
         ``(n_weeks, n_tests)`` in ``[0, 1]``.
     geo_mask
         For a geo model: 1 where a test removes spend in a geo, ``(n_geos, n_tests)``
@@ -356,7 +378,8 @@ def prepare_lift_tests(source: str | Path | pd.DataFrame, data: MMMData) -> Lift
     Returns
     -------
     LiftTests
-        Tests with channel indices and per-week exposure.
+        Tests with channel indices and per-week exposure (times each test's
+        ``spend_share``).
 
     Raises
     ------
@@ -368,6 +391,8 @@ def prepare_lift_tests(source: str | Path | pd.DataFrame, data: MMMData) -> Lift
     index, exposure = _align(frame, data.dates, data.channels)
     for j in range(len(frame)):
         _check_spent(frame, j, bool(np.any(exposure[:, j] * data.spend[:, index[j]] > 0)))
+    # a test that switched off part of the channel's spend (a geo holdout read nationally)
+    exposure = exposure * frame["spend_share"].to_numpy(dtype=np.float64)[None, :]
     return LiftTests(frame=frame.reset_index(drop=True), channel_index=index, exposure=exposure)
 
 

@@ -412,21 +412,7 @@ class MMMResult:
         if tests is None or not tests.n_tests:
             return pd.DataFrame(columns=columns)
         implied = self._engine.implied_lifts(tests.channel_index, tests.exposure)
-        lo, hi = _quantiles(implied, self.ci)
-        frame = tests.frame
-        return pd.DataFrame(
-            {
-                "channel": frame["channel"].to_numpy(),
-                "start": frame["start"].dt.strftime("%Y-%m-%d").to_numpy(),
-                "end": frame["end"].dt.strftime("%Y-%m-%d").to_numpy(),
-                "method": frame["method"].to_numpy(),
-                "measured": tests.measured,
-                "se": tests.se,
-                "model_mean": implied.mean(axis=0),
-                "model_lo": lo,
-                "model_hi": hi,
-            }
-        )
+        return tests.fit_frame(implied, self.ci)
 
     def to_frame(self) -> pd.DataFrame:
         """Return :meth:`contributions` (the long decomposition)."""
