@@ -29,12 +29,18 @@ def run_one(method: str, sampler: str, draws: int, tune: int, chains: int, seed:
 
     world = simulate_mmm(MMMWorldConfig(weeks=156, n_channels=6), seed=seed)
     spec = MMMSpec(channels=tuple(world.roi["channel"]), controls=("price", "promotion"))
-    low_rank = sampler != "nutpie-diag"
-    backend = "nutpie" if sampler == "nutpie-diag" else sampler
+    low_rank = sampler.startswith("nutpie-lowrank")
+    target_accept = 0.98 if sampler.endswith("-0.98") else 0.95
+    backend = "nutpie" if sampler.startswith("nutpie") else sampler
     started = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        estimator = MMM(spec, nuts_sampler=backend, low_rank_mass_matrix=low_rank)  # type: ignore[arg-type]
+        estimator = MMM(
+            spec,
+            nuts_sampler=backend,  # type: ignore[arg-type]
+            low_rank_mass_matrix=low_rank,
+            target_accept=target_accept,
+        )
         result = estimator.fit(
             world.weekly_channel, method=method, draws=draws, tune=tune, chains=chains, seed=seed
         )
@@ -47,7 +53,8 @@ def run_one(method: str, sampler: str, draws: int, tune: int, chains: int, seed:
     steps = float(stats["n_steps"].mean()) if stats is not None and "n_steps" in stats else None
     label = d.sampler
     if method == "nuts" and d.sampler == "nutpie":
-        label = "nutpie (low-rank metric)" if low_rank else "nutpie (diagonal metric)"
+        metric = "low-rank metric" if low_rank else "diagonal metric, the default"
+        label = f"nutpie ({metric}, target_accept {target_accept})"
     return {
         "method": method,
         "sampler": label,
@@ -80,7 +87,13 @@ def main() -> None:
         return
     load = os.getloadavg()[0]
     rows = []
-    variants = (("nuts", "nutpie"), ("nuts", "nutpie-diag"), ("nuts", "pymc"), ("advi", "auto"))
+    variants = (
+        ("nuts", "nutpie"),
+        ("nuts", "nutpie-lowrank"),
+        ("nuts", "nutpie-lowrank-0.98"),
+        ("nuts", "pymc"),
+        ("advi", "auto"),
+    )
     for method, sampler in variants:
         cmd = [sys.executable, __file__, "--one", method, sampler]
         cmd += ["--draws", str(args.draws), "--tune", str(args.tune)]

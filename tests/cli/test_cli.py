@@ -334,7 +334,9 @@ def test_geo_experiment_simulate_and_analyze(tmp_path: Path) -> None:
     )
     assert analyzed.exit_code == 0, analyzed.output
     lift = pd.read_csv(tmp_path / "out" / "lift_tests.csv")
-    assert list(lift.columns) == ["channel", "start", "end", "incremental_outcome", "se", "method"]
+    assert list(lift.columns) == [
+        "channel", "start", "end", "incremental_outcome", "se", "method", "geo", "spend_share"
+    ]  # fmt: skip
     assert lift["method"].iloc[0].startswith("recommended:")
     assert {"did", "synthetic_control", "bayesian_ts"} <= set(lift["method"])
     assert (lift["se"] > 0).all()

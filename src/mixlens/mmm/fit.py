@@ -126,12 +126,11 @@ class MMM:
         the usual 0.8 left sporadic divergences (benchmarks/RESULTS.md, ``mmm_recovery``).
     low_rank_mass_matrix
         With nutpie, adapt a low-rank modified mass matrix (nutpie's
-        ``low_rank_modified_mass_matrix``) instead of a diagonal one. On by default: media
-        effects, their curve shapes and the baseline are strongly correlated in the
-        posterior, which a diagonal metric can only cross in long trajectories; the low-rank
-        metric cut the leapfrog steps per draw from about 100 to about 45 on the simulator's
-        worlds with the same ROI estimates, though it left a few divergences (3 of 2,000
-        draws) on one world (benchmarks/RESULTS.md, ``mmm_samplers``). Ignored by PyMC's NUTS.
+        ``low_rank_modified_mass_matrix``) instead of a diagonal one. It needs about half the
+        leapfrog steps per draw on the simulator's worlds; at ``target_accept`` 0.95 it gave
+        more worst-parameter ESS per second but a few divergences, at 0.98 no divergences
+        but less ESS per second than the diagonal metric (benchmarks/RESULTS.md,
+        ``mmm_samplers``), so it is off by default. Ignored by PyMC's NUTS.
 
     Examples
     --------
@@ -150,7 +149,7 @@ class MMM:
         advi_steps: int = 20_000,
         advi_learning_rate: float = 0.02,
         target_accept: float = 0.95,
-        low_rank_mass_matrix: bool = True,
+        low_rank_mass_matrix: bool = False,
     ) -> None:
         self.spec = spec
         self.nuts_sampler = nuts_sampler
