@@ -149,16 +149,7 @@ def fit_to_dir(
     report("write", 0.9)
     clock = time.perf_counter()
     out = Path(out_dir)
-    roi = result.roi()
-    contributions = result.contributions()
-    contributions["date"] = pd.DatetimeIndex(contributions["date"]).strftime("%Y-%m-%d")
-    files = [
-        write_table(roi, out / "roi.csv"),
-        write_table(contributions, out / "contributions.csv"),
-        write_table(result.params(), out / "params.csv"),
-        write_table(response_curves(result), out / "response_curves.csv"),
-        *result.save(out),
-    ]
+    roi, files = _write_tables(result, out)
     holdout: dict[str, Any] | None = None
     if holdout_weeks:
         predicted = result.predict(media_panel.frame, seed=seed).iloc[-holdout_weeks:]
@@ -279,16 +270,7 @@ def _fit_geo(
     timings["fit"] = result.diagnostics.seconds
     report("write", 0.9)
     clock = time.perf_counter()
-    roi = result.roi()
-    contributions = result.contributions()
-    contributions["date"] = pd.DatetimeIndex(contributions["date"]).strftime("%Y-%m-%d")
-    files = [
-        write_table(roi, out_dir / "roi.csv"),
-        write_table(contributions, out_dir / "contributions.csv"),
-        write_table(result.params(), out_dir / "params.csv"),
-        write_table(response_curves(result), out_dir / "response_curves.csv"),
-        *result.save(out_dir),
-    ]
+    roi, files = _write_tables(result, out_dir)
     holdout: dict[str, Any] | None = None
     if full is not None:
         predicted = result.predict(full, seed=settings.seed)
@@ -324,6 +306,24 @@ def _geo_holdout_metrics(predicted: pd.DataFrame, ci: float) -> dict[str, Any]:
     ]
     total = next(m for m in by_geo if m["geo"] == ALL_GEOS)
     return {**{k: v for k, v in total.items() if k != "geo"}, "by_geo": by_geo}
+
+
+def _write_tables(result: MMMResult | GeoMMMResult, out: Path) -> tuple[pd.DataFrame, list[Path]]:
+    """Write the tables every fit has (ROI, contributions, parameters, response curves, posterior).
+
+    Returns the ROI table (the summary reads it) and the files written.
+    """
+    roi = result.roi()
+    contributions = result.contributions()
+    contributions["date"] = pd.DatetimeIndex(contributions["date"]).strftime("%Y-%m-%d")
+    files = [
+        write_table(roi, out / "roi.csv"),
+        write_table(contributions, out / "contributions.csv"),
+        write_table(result.params(), out / "params.csv"),
+        write_table(response_curves(result), out / "response_curves.csv"),
+        *result.save(out),
+    ]
+    return roi, files
 
 
 #: Fewest weeks a holdout split may leave to fit on (half a year).
