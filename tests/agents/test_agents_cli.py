@@ -40,3 +40,11 @@ def test_cli_bad_combination_exits_2(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "--protocol admm" in result.output
+
+
+def test_cli_unknown_backend_exits_2(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["agents", "run", "--backend", "dask", "--out", str(tmp_path / "d")]
+    )
+    assert result.exit_code == 2
+    assert "unknown backend" in result.output

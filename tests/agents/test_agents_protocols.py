@@ -57,7 +57,9 @@ def test_exact_protocol_matches_centralized_ridge(regions: list[Agent]) -> None:
     seeds = pairwise_seeds([a.name for a in regions], 2)
     result = exact_protocol(regions, bus, seeds=seeds)
     assert rel_diff(result.coef, centralized_fit(regions)) < 1e-9
-    assert len(result.rounds) == 1 and len(bus.audit.rows) == len(regions)
+    # one order-of-magnitude message (the fixed-point range) and one masked vector each
+    assert len(result.rounds) == 1 and len(bus.audit.rows) == 2 * len(regions)
+    assert {r["kind"] for r in bus.audit.rows} == {"stats_range", "stats"}
     assert result.epsilon_spent == 0.0
 
 
@@ -68,7 +70,7 @@ def test_setup_round_fixes_shared_scales() -> None:
     pooled = np.concatenate([a.setup_sums()[None, :] for a in agents]).sum(axis=0)
     assert model.target_scale == pytest.approx(pooled[1] / pooled[0], rel=1e-9)
     assert all(a.model == model for a in agents)
-    assert {r["kind"] for r in bus.audit.rows} == {"setup", "setup_scales"}
+    assert {r["kind"] for r in bus.audit.rows} == {"setup_range", "setup", "setup_scales"}
 
 
 def test_admm_matches_centralized_nonnegative_solution() -> None:

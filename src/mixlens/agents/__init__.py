@@ -8,13 +8,22 @@ fit the shared response model exactly by secure aggregation or by consensus ADMM
 ADMM); :mod:`mixlens.agents.hierarchical` shrinks local coefficients toward global ones;
 :mod:`mixlens.agents.scenarios` builds the ``channels`` and ``mixed`` partitions;
 :mod:`mixlens.agents.shapley` attributes the fitted outcome to channels per agent and
-globally (exact up to 15 channels, sampled beyond); :func:`run_to_dir` is the
-``mixlens agents run`` pipeline.
+globally (exact up to 15 channels, sampled beyond); :mod:`mixlens.agents.backends` runs
+the agents in process or in Ray actors with the same protocol code; :func:`run_to_dir` is
+the ``mixlens agents run`` pipeline.
 """
 
 from __future__ import annotations
 
-from mixlens.agents.agent import Agent, LiftTest, LocalObjective, SharedModel, SufficientStats
+from mixlens.agents.agent import (
+    Agent,
+    AgentLike,
+    LiftTest,
+    LocalObjective,
+    SharedModel,
+    SufficientStats,
+)
+from mixlens.agents.backends import RayBackend, RemoteAgent, call_each, ray_available
 from mixlens.agents.hierarchical import HierarchicalResult, hierarchical_protocol, tradeoff
 from mixlens.agents.messages import AuditLog, Bus, Message, decode, encode
 from mixlens.agents.protocols import (
@@ -45,6 +54,7 @@ __all__ = [
     "SCENARIOS",
     "AdmmConfig",
     "Agent",
+    "AgentLike",
     "AuditLog",
     "Bus",
     "ChannelOwner",
@@ -54,6 +64,8 @@ __all__ = [
     "LiftTest",
     "LocalObjective",
     "Message",
+    "RayBackend",
+    "RemoteAgent",
     "SalesOwner",
     "SampledShapley",
     "SharedModel",
@@ -61,6 +73,7 @@ __all__ = [
     "SufficientStats",
     "admm_protocol",
     "attribute",
+    "call_each",
     "centralized_fit",
     "channel_owners",
     "coalition_values",
@@ -72,6 +85,7 @@ __all__ = [
     "hierarchical_protocol",
     "mixed_agents",
     "pairwise_seeds",
+    "ray_available",
     "region_agents",
     "run_to_dir",
     "sampled_shapley",

@@ -29,9 +29,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mixlens.agents.agent import Agent, FloatArray
+from mixlens.agents.agent import AgentLike, FloatArray
 from mixlens.agents.messages import Bus, Message
-from mixlens.agents.protocols import COORDINATOR, secure_sum
+from mixlens.agents.protocols import COORDINATOR, secure_collect, share_seeds
 from mixlens.errors import DataError
 
 __all__ = ["HierarchicalResult", "centralized_hierarchical", "hierarchical_protocol", "tradeoff"]
@@ -63,17 +63,8 @@ class HierarchicalResult:
     rounds: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _local_terms(agent: Agent, lam: float) -> tuple[FloatArray, FloatArray]:
-    stats = agent.statistics() + agent.prior_statistics()
-    p = stats.xty.size
-    a = stats.xtx + lam * np.eye(p)
-    a_inv_b = np.asarray(np.linalg.solve(a, stats.xty), dtype=np.float64)
-    a_inv = np.linalg.inv(a)
-    return lam * (np.eye(p) - lam * a_inv), lam * a_inv_b
-
-
 def hierarchical_protocol(
-    agents: Sequence[Agent],
+    agents: Sequence[AgentLike],
     bus: Bus,
     *,
     shrinkage: float,
@@ -96,7 +87,7 @@ def hierarchical_protocol(
     round
         Round number of the aggregation messages (the broadcast and report use it too).
     mask_scale
-        Mask amplitude; default ``1e3 * (rows held by the largest agent)``.
+        Fixed-point range; default agreed from the agents' orders of magnitude.
 
     Returns
     -------
@@ -109,21 +100,30 @@ def hierarchical_protocol(
     model = agents[0].model
     p = model.n_features
     lam = float(shrinkage) * float(np.mean([a.n_rows for a in agents]))
-    vecs: dict[str, FloatArray] = {}
-    for a in agents:
-        mat, vec = _local_terms(a, lam)
-        vecs[a.name] = np.concatenate([mat.ravel(), vec])
-    scale = mask_scale if mask_scale is not None else 1e3 * max(a.n_rows for a in agents)
-    total, _ = secure_sum(vecs, bus, seeds=seeds, round=round, kind="shrink_stats", scale=scale)
+    scale = mask_scale
+    share_seeds(agents, seeds)
+    total = secure_collect(
+        agents,
+        bus,
+        "shrink_vector",
+        [(lam,)] * len(agents),
+        round=round,
+        kind="shrink_stats",
+        scale=scale,
+    )
     lhs = total[: p * p].reshape(p, p) + np.diag(model.penalty())
     lhs = 0.5 * (lhs + lhs.T)
     z = np.asarray(np.linalg.solve(lhs, total[p * p :]), dtype=np.float64)
-    reports: dict[str, FloatArray] = {}
-    for a in agents:
-        got = bus.send(Message(COORDINATOR, a.name, "global_coef", round, {"z": z}))
-        reports[a.name] = a.fit_local(got.payload["z"], lam)
-    summed, _ = secure_sum(
-        reports, bus, seeds=seeds, round=round, kind="shrink_report", scale=scale
+    sent = [bus.send(Message(COORDINATOR, a.name, "global_coef", round, {"z": z})) for a in agents]
+    # each agent fits its own coefficients and shares only the masked report
+    summed = secure_collect(
+        agents,
+        bus,
+        "fit_local",
+        [(g.payload["z"], lam) for g in sent],
+        round=round,
+        kind="shrink_report",
+        scale=scale,
     )
     # masked sums are exact up to ~1e-16 * mask amplitude, so clip the tiny negatives
     sse, sst, dist2 = (max(float(v), 0.0) for v in summed)
@@ -138,7 +138,7 @@ def hierarchical_protocol(
     )
 
 
-def centralized_hierarchical(agents: Sequence[Agent], lam: float) -> FloatArray:
+def centralized_hierarchical(agents: Sequence[AgentLike], lam: float) -> FloatArray:
     """Joint solve over ``(z, x_1, ..., x_N)`` on pooled rows (for the check only).
 
     Returns ``[z, x_1, ..., x_N]`` concatenated, shape ``((N + 1) p,)``.
@@ -162,7 +162,7 @@ def centralized_hierarchical(agents: Sequence[Agent], lam: float) -> FloatArray:
 
 
 def tradeoff(
-    agents: Sequence[Agent],
+    agents: Sequence[AgentLike],
     strengths: Sequence[float],
     *,
     seeds: Mapping[str, Mapping[str, int]],

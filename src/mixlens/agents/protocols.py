@@ -1,21 +1,24 @@
 """Coordination protocols: secure aggregation, exact ridge, consensus ADMM, Gaussian DP.
 
 Every protocol talks through a :class:`~mixlens.agents.messages.Bus`, so every byte that
-crosses between parties is encoded, audited and sized. Coefficients are in the shared
-model's scaled units (outcome divided by ``target_scale``).
+crosses between parties is encoded, audited and sized, and asks agents to compute only
+through :func:`~mixlens.agents.backends.call_each`, so the same code drives agents in
+process or in Ray actors. Coefficients are in the shared model's scaled units (outcome
+divided by ``target_scale``).
 
-Secure aggregation uses pairwise additive masks: agents ``i < j`` share a seed; ``i``
-adds the seed's pseudo-random vector and ``j`` subtracts it, so the masks cancel in the
-sum and the coordinator sees only masked vectors. Masks are float64 uniforms on
-``[-mask_scale, mask_scale]``: they cancel up to rounding (about ``1e-16 * mask_scale``
-per entry), which hides magnitudes well below ``mask_scale``; a production deployment
-would use fixed-point arithmetic modulo ``2**64`` and key agreement instead of a dealer.
+Secure aggregation (:func:`secure_collect`) uses pairwise additive masks: agents ``i < j``
+share a seed; ``i`` adds the seed's pseudo-random vector and ``j`` subtracts it, so the
+masks cancel in the sum and the coordinator sees only masked vectors. Agents encode their
+vectors in 64-bit fixed point and mask them modulo ``2**64`` with words uniform over all
+64-bit values (:mod:`mixlens.agents.masking`), so a masked vector reveals nothing and the
+masks cancel exactly. Seeds come from a dealer (:func:`pairwise_seeds`), standing in for
+pairwise key agreement. :func:`secure_sum` is the older float-mask form for vectors
+already at hand (masks uniform on ``[-scale, scale]``, cancelling up to rounding).
 """
 
 from __future__ import annotations
 
 import math
-import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,9 +26,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import scipy.optimize
+import scipy.special
 
 from mixlens._rng import RandomLike, as_generator
-from mixlens.agents.agent import Agent, FloatArray, SharedModel, SufficientStats
+from mixlens.agents.agent import AgentLike, FloatArray, SharedModel, SufficientStats
+from mixlens.agents.backends import call_each
+from mixlens.agents.masking import MAX_PARTIES, from_fixed, pairwise_mask, pairwise_seeds
 from mixlens.agents.messages import Bus, Message
 from mixlens.errors import DataError
 
@@ -35,73 +41,22 @@ __all__ = [
     "DPConfig",
     "FitResult",
     "admm_protocol",
+    "analytic_gaussian_sigma",
     "centralized_fit",
     "exact_protocol",
     "gaussian_sigma",
     "pairwise_mask",
     "pairwise_seeds",
     "rel_diff",
+    "secure_collect",
     "secure_sum",
     "setup_protocol",
+    "share_seeds",
     "solve_ridge",
 ]
 
 COORDINATOR = "coordinator"
 Progress = Callable[[str], None] | None
-
-
-def pairwise_seeds(names: Sequence[str], rng: RandomLike = None) -> dict[str, dict[str, int]]:
-    """Deal one shared seed per pair of agents; each agent's view of its pairs.
-
-    Parameters
-    ----------
-    names
-        Agent names.
-    rng
-        Randomness of the dealer (stands in for pairwise key agreement).
-
-    Returns
-    -------
-    dict
-        ``seeds[a][b] == seeds[b][a]`` for every pair ``a != b``.
-
-    Examples
-    --------
-    >>> s = pairwise_seeds(["a", "b", "c"], rng=0)
-    >>> s["a"]["b"] == s["b"]["a"], sorted(s["c"])
-    (True, ['a', 'b'])
-    """
-    gen = as_generator(rng)
-    seeds: dict[str, dict[str, int]] = {n: {} for n in names}
-    for i, a in enumerate(names):
-        for b in names[i + 1 :]:
-            seed = int(gen.integers(0, 2**63 - 1))
-            seeds[a][b] = seed
-            seeds[b][a] = seed
-    return seeds
-
-
-def pairwise_mask(
-    name: str, peers: Mapping[str, int], *, round: int, kind: str, size: int, scale: float
-) -> FloatArray:
-    """Sum of ``name``'s signed pairwise masks, shape ``(size,)``.
-
-    ``+mask`` toward peers whose name sorts after ``name``, ``-mask`` otherwise, so the
-    masks of all agents sum to zero (up to rounding).
-
-    Examples
-    --------
-    >>> s = pairwise_seeds(["a", "b"], rng=1)
-    >>> m = [pairwise_mask(n, s[n], round=1, kind="x", size=3, scale=1.0) for n in "ab"]
-    >>> bool(np.allclose(m[0] + m[1], 0.0))
-    True
-    """
-    total = np.zeros(size)
-    tag = zlib.crc32(kind.encode("utf-8"))
-    for peer, seed in peers.items():
-        draw = np.random.default_rng([seed, round, tag]).uniform(-scale, scale, size)
-        total += draw if name < peer else -draw
-    return total
 
 
 def secure_sum(
@@ -154,6 +109,70 @@ def secure_sum(
     return total, received
 
 
+def share_seeds(agents: Sequence[AgentLike], seeds: Mapping[str, Mapping[str, int]]) -> None:
+    """Hand each agent its own pairwise seeds (:meth:`Agent.set_peers`)."""
+    call_each(agents, "set_peers", [(dict(seeds[a.name]),) for a in agents])
+
+
+def secure_collect(
+    agents: Sequence[AgentLike],
+    bus: Bus,
+    method: str,
+    args: Sequence[Sequence[Any]] | None = None,
+    *,
+    round: int,
+    kind: str,
+    scale: float | FloatArray | None = None,
+) -> FloatArray:
+    """Sum what ``method`` computes on every agent; the coordinator sees only masked vectors.
+
+    Each agent computes ``method(*args[i])``, encodes it in 64-bit fixed point and adds
+    its pairwise masks itself (:meth:`Agent.secure_share`, after :func:`share_seeds`);
+    one message per agent goes to the coordinator, which adds the words modulo ``2**64``
+    (the masks cancel exactly) and decodes the sum.
+
+    ``scale`` is the fixed-point range (scalar or per entry). If None, each agent first
+    reports, per entry, the power of ten above its value's magnitude (message
+    ``{kind}_range``; :meth:`Agent.share_magnitude`) and the range is the largest, so
+    every entry keeps about 15 significant digits; the orders of magnitude are all
+    that message reveals.
+
+    Returns
+    -------
+    numpy.ndarray
+        The sum over agents, each agent's values rounded to ``scale * 2**-52``.
+    """
+    arg_list = [tuple(a) for a in args] if args is not None else [()] * len(agents)
+    if scale is None:
+        mags = call_each(
+            agents,
+            "share_magnitude",
+            [(method, x) for x in arg_list],
+            [{"round": round, "kind": kind}] * len(agents),
+        )
+        got_mags = [
+            bus.send(Message(a.name, COORDINATOR, f"{kind}_range", round, {"range": m}))
+            for a, m in zip(agents, mags, strict=True)
+        ]
+        scale = np.max(np.array([g.payload["range"] for g in got_mags]), axis=0)
+    masked = call_each(
+        agents,
+        "secure_share",
+        [(method, x) for x in arg_list],
+        [{"round": round, "kind": kind, "scale": scale, "parties": len(agents)}] * len(agents),
+    )
+    if not 1 <= len(agents) <= MAX_PARTIES:
+        raise DataError(f"secure aggregation takes 1 to {MAX_PARTIES} agents, got {len(agents)}")
+    total: npt.NDArray[np.uint64] | None = None
+    for a, vec in zip(agents, masked, strict=True):
+        got = bus.send(Message(a.name, COORDINATOR, kind, round, {"masked": vec}))
+        words = np.asarray(got.payload["masked"], dtype=np.uint64)
+        total = words.copy() if total is None else np.add(total, words)
+    if total is None:
+        raise DataError("secure aggregation needs at least one agent")
+    return from_fixed(total, scale)
+
+
 @dataclass(frozen=True)
 class DPConfig:
     """Gaussian mechanism on each agent's sufficient statistics.
@@ -161,26 +180,128 @@ class DPConfig:
     Attributes
     ----------
     epsilon, delta
-        Privacy budget per agent for the statistics release.
+        Privacy budget per agent for the statistics release (row-level, add/remove one
+        week of one agent).
     row_norm
-        Each design row is scaled to L2 norm at most this (bounds the sensitivity).
+        Each design row, centered at the model's reference point
+        (:meth:`~mixlens.agents.SharedModel.reference_point`; the intercept stays 1), is
+        scaled to L2 norm at most this (bounds the sensitivity).
     target_bound
-        The scaled outcome is clipped to ``[-target_bound, target_bound]``.
+        The centered scaled outcome (``y - 1``) is clipped to ``[-target_bound,
+        target_bound]``.
+    calibration
+        ``"analytic"`` (default): the exact Gaussian-mechanism calibration of Balle and
+        Wang (2018), valid for every epsilon; ``"classical"``: Dwork and Roth's
+        ``sqrt(2 ln(1.25/delta)) / epsilon``, proved only for ``epsilon < 1`` (it adds
+        too little noise beyond; kept for comparison).
+    distributed
+        ``False`` (local DP): every agent adds the full noise, so its release is private
+        even against the coordinator colluding with every other agent. ``True``
+        (distributed DP over secure aggregation): each adds ``1/sqrt(N - colluders)`` of
+        it, so the masked sum carries at least the full noise as long as no more than
+        ``colluders`` agents reveal their own noise to the coordinator.
+    colluders
+        Agents that may collude with the coordinator in distributed mode.
     """
 
     epsilon: float
     delta: float = 1e-6
-    row_norm: float = 3.0
-    target_bound: float = 3.0
+    row_norm: float = 2.0
+    target_bound: float = 1.0
+    calibration: str = "analytic"
+    distributed: bool = False
+    colluders: int = 0
 
     def __post_init__(self) -> None:
         if self.epsilon <= 0 or not 0 < self.delta < 1:
             raise DataError("DP needs epsilon > 0 and 0 < delta < 1")
+        if self.calibration not in ("analytic", "classical"):
+            raise DataError(f"DP calibration is analytic or classical, not {self.calibration!r}")
+        if self.colluders < 0 or self.row_norm <= 0 or self.target_bound <= 0:
+            raise DataError("DP needs colluders >= 0 and positive clipping bounds")
+
+    def sigma(self) -> float:
+        """Noise standard deviation of one release with this budget and sensitivity."""
+        calibrate = analytic_gaussian_sigma if self.calibration == "analytic" else gaussian_sigma
+        return calibrate(self.epsilon, self.delta, self.sensitivity())
+
+    def noise_sds(self, loss_weights: Sequence[float]) -> FloatArray:
+        """Each agent's noise standard deviation, given the agents' (agreed) loss weights.
+
+        A loss weight ``w`` scales an agent's statistics, so its sensitivity, by ``w``;
+        noise is scaled by ``max(w, 1)`` (by the largest, in distributed mode).
+        """
+        w = np.maximum(np.asarray(loss_weights, dtype=np.float64), 1.0)
+        if not self.distributed:
+            return np.asarray(self.sigma() * w, dtype=np.float64)
+        honest = len(w) - self.colluders
+        if honest < 1:
+            raise DataError(f"distributed DP needs more than {self.colluders} agents")
+        return np.full(len(w), self.sigma() * float(w.max()) / math.sqrt(honest))
+
+    def accounting(self, n_agents: int, loss_weights: Sequence[float]) -> dict[str, Any]:
+        """JSON-safe record of the mechanism, its parameters and the budget spent."""
+        sds = self.noise_sds(loss_weights)
+        return {
+            "mechanism": "gaussian",
+            "calibration": self.calibration,
+            "mode": "distributed" if self.distributed else "local",
+            "epsilon": self.epsilon,
+            "delta": self.delta,
+            "releases_per_agent": 1,
+            "composition": "one release of the statistics per agent and run",
+            "sensitivity_l2": self.sensitivity(),
+            "row_norm": self.row_norm,
+            "target_bound": self.target_bound,
+            "sigma_per_release": self.sigma(),
+            "noise_sd_per_agent": sds.tolist(),
+            "noise_sd_of_sum": float(np.sqrt((sds**2).sum())),
+            "agents": n_agents,
+            "colluders_tolerated": self.colluders if self.distributed else n_agents - 1,
+        }
 
     def sensitivity(self) -> float:
-        """L2 sensitivity of ``(vec(X'X), X'y, y'y, n)`` to adding or removing one row."""
+        """L2 sensitivity of ``(vec(X'X), X'y)`` to adding or removing one row.
+
+        ``sqrt(c**4 + (c b)**2)`` with ``c = row_norm``, ``b = target_bound``. Under DP an
+        agent releases only these: ``y'y`` and ``n`` are sent as zeros (the ridge fit
+        needs neither, and the setup round already gave the pooled ``n``).
+        """
         c, b = self.row_norm, self.target_bound
-        return math.sqrt(c**4 + (c * b) ** 2 + b**4 + 1.0)
+        return math.sqrt(c**4 + (c * b) ** 2)
+
+
+def analytic_gaussian_sigma(epsilon: float, delta: float, sensitivity: float) -> float:
+    """Smallest noise scale of the Gaussian mechanism that is (epsilon, delta)-DP.
+
+    Balle and Wang (2018, Theorem 8): ``N(0, sigma^2)`` noise on a query of L2
+    sensitivity ``D`` is (epsilon, delta)-DP iff
+    ``Phi(D/(2 sigma) - epsilon sigma/D) - e^epsilon Phi(-D/(2 sigma) - epsilon sigma/D)
+    <= delta``; the left side decreases in ``sigma``, found here by bisection (relative
+    precision 1e-12). Valid for every ``epsilon > 0``.
+
+    Examples
+    --------
+    >>> round(analytic_gaussian_sigma(1.0, 1e-5, 1.0), 3)
+    3.731
+    """
+    if epsilon <= 0 or not 0 < delta < 1 or sensitivity <= 0:
+        raise DataError("the Gaussian mechanism needs epsilon > 0, 0 < delta < 1, sensitivity > 0")
+
+    def excess(sigma: float) -> float:
+        a, b = sensitivity / (2.0 * sigma), epsilon * sigma / sensitivity
+        second = math.exp(epsilon + float(scipy.special.log_ndtr(-a - b)))
+        return float(scipy.special.ndtr(a - b)) - second - delta
+
+    lo, hi = 1e-3 * sensitivity, 1e3 * sensitivity
+    while excess(hi) > 0:
+        hi *= 10.0
+    while excess(lo) <= 0:
+        lo /= 10.0
+    while hi / lo > 1.0 + 1e-12:
+        mid = math.sqrt(lo * hi)
+        lo, hi = (mid, hi) if excess(mid) > 0 else (lo, mid)
+    return hi
 
 
 def gaussian_sigma(epsilon: float, delta: float, sensitivity: float) -> float:
@@ -211,6 +332,8 @@ class FitResult:
         One dict per protocol round: ``round, phase, primal_residual, dual_residual, rho``.
     epsilon_spent, delta_spent
         Differential-privacy budget used per agent (0 without DP).
+    privacy
+        The DP accounting (:meth:`DPConfig.accounting`); empty without DP.
     converged
         Whether the stopping rule was met (always true for the exact protocol).
     """
@@ -220,46 +343,51 @@ class FitResult:
     rounds: list[dict[str, Any]] = field(default_factory=list)
     epsilon_spent: float = 0.0
     delta_spent: float = 0.0
+    privacy: dict[str, Any] = field(default_factory=dict)
     converged: bool = True
 
 
 def setup_protocol(
-    agents: Sequence[Agent],
+    agents: Sequence[AgentLike],
     bus: Bus,
     *,
     seeds: Mapping[str, Mapping[str, int]],
-    mask_scale: float = 1e12,
+    mask_scale: float | None = None,
 ) -> SharedModel:
     """Round 0: securely sum ``[n, sum target, sum spend_c]`` and fix the shared scales.
 
-    ``target_scale`` becomes the pooled mean target per row and each channel's
-    half-saturation its pooled mean weekly spend; the new model is broadcast to all.
+    ``target_scale`` becomes the pooled mean target per row, each channel's
+    half-saturation its pooled mean weekly spend (both per capita for a per-capita
+    model) and ``control_center`` the controls' pooled means; the new model is broadcast
+    to all.
     """
-    vecs = {a.name: a.setup_sums() for a in agents}
-    total, _ = secure_sum(vecs, bus, seeds=seeds, round=0, kind="setup", scale=mask_scale)
+    share_seeds(agents, seeds)
+    total = secure_collect(agents, bus, "setup_sums", round=0, kind="setup", scale=mask_scale)
     n = total[0]
+    n_channels = len(agents[0].model.channels)
     model = agents[0].model.with_scales(
-        target_scale=total[1] / n, half_saturation=np.maximum(total[2:] / n, 1e-9).tolist()
+        target_scale=total[1] / n,
+        half_saturation=np.maximum(total[2 : 2 + n_channels] / n, 1e-9).tolist(),
+        control_center=(total[2 + n_channels :] / n).tolist(),
     )
-    for a in agents:
-        got = bus.send(
-            Message(
-                COORDINATOR,
-                a.name,
-                "setup_scales",
-                0,
-                {
-                    "target_scale": np.array(model.target_scale),
-                    "half": np.array(model.half_saturation),
-                },
+    scales = {
+        "target_scale": np.array(model.target_scale),
+        "half": np.array(model.half_saturation),
+        "controls": np.array(model.control_center, dtype=np.float64),
+    }
+    got = [bus.send(Message(COORDINATOR, a.name, "setup_scales", 0, scales)) for a in agents]
+    call_each(
+        agents,
+        "adopt_scales",
+        [
+            (
+                float(g.payload["target_scale"]),
+                g.payload["half"].tolist(),
+                g.payload["controls"].tolist(),
             )
-        )
-        a.set_model(
-            a.model.with_scales(
-                target_scale=float(got.payload["target_scale"]),
-                half_saturation=got.payload["half"].tolist(),
-            )
-        )
+            for g in got
+        ],
+    )
     return model
 
 
@@ -281,7 +409,7 @@ def solve_ridge(stats: SufficientStats, penalty: FloatArray) -> FloatArray:
 
 
 def exact_protocol(
-    agents: Sequence[Agent],
+    agents: Sequence[AgentLike],
     bus: Bus,
     *,
     seeds: Mapping[str, Mapping[str, int]],
@@ -300,12 +428,15 @@ def exact_protocol(
     seeds
         Pairwise seeds.
     dp
-        If given, each agent clips its rows and adds Gaussian noise to its statistics
-        before masking (the noise is its own: the guarantee holds against everyone).
+        If given, each agent clips its rows and adds Gaussian noise to its ``X'X`` and
+        ``X'y`` before masking (local mode: the full noise, so the guarantee holds against
+        everyone; distributed mode: its share, see :class:`DPConfig`); the coordinator
+        floors the summed ``X'X``'s eigenvalues at ``2 sd(sum) sqrt(p)`` (post-processing).
     rng
         Randomness of the DP noise.
     mask_scale
-        Mask amplitude; default ``1e3 * (rows held by the largest agent)``.
+        Fixed-point range of the statistics; default: agreed per entry from the agents'
+        orders of magnitude (:func:`secure_collect`).
 
     Returns
     -------
@@ -316,25 +447,36 @@ def exact_protocol(
     p = model.n_features
     gen = as_generator(rng)
     clip = None if dp is None else (dp.row_norm, dp.target_bound)
-    sigma = 0.0 if dp is None else gaussian_sigma(dp.epsilon, dp.delta, dp.sensitivity())
-    vecs: dict[str, FloatArray] = {}
-    for a in agents:
-        vec = (a.statistics(clip=clip) + a.prior_statistics()).to_vector()
-        if sigma > 0:  # a weighted objective scales the sensitivity by its loss weight
-            vec = vec + gen.normal(0.0, sigma * max(a.objective.loss_weight, 1.0), vec.size)
-        vecs[a.name] = vec
-    scale = mask_scale if mask_scale is not None else 1e3 * max(a.n_rows for a in agents)
-    total, _ = secure_sum(vecs, bus, seeds=seeds, round=1, kind="stats", scale=scale)
+    weights = [a.objective.loss_weight for a in agents]
+    sds = np.zeros(len(agents)) if dp is None else dp.noise_sds(weights)
+    # each agent draws its own noise (from a seed dealt here, for reproducibility)
+    noise_seeds = gen.integers(0, 2**63 - 1, len(agents)) if dp is not None else [0] * len(agents)
+    share_seeds(agents, seeds)
+    total = secure_collect(
+        agents,
+        bus,
+        "stats_vector",
+        [(clip, float(sd), int(s)) for sd, s in zip(sds, noise_seeds, strict=True)],
+        round=1,
+        kind="stats",
+        scale=mask_scale,
+    )
     stats = SufficientStats.from_vector(total, p)
+    penalty = model.penalty()
     if dp is not None:
         # post-processing: floor X'X's eigenvalues at the spectral size of the summed noise,
-        # about 2 * sigma * sqrt(agents * p), so noise directions cannot blow up the solve
+        # about 2 * sd(sum) * sqrt(p), so noise directions cannot blow up the solve (adding
+        # it to the ridge instead, as AdaSSP does, measured worse here at 104-832 rows)
         sym = 0.5 * (stats.xtx + stats.xtx.T)
-        vals, vecs_ = np.linalg.eigh(sym)
-        floor = 2.0 * sigma * math.sqrt(len(agents) * p)
-        psd = (vecs_ * np.maximum(vals, floor)) @ vecs_.T
-        stats = SufficientStats(psd, stats.xty, stats.yty, stats.n)
-    coef = solve_ridge(stats, model.penalty())
+        vals, vecs = np.linalg.eigh(sym)
+        floor = 2.0 * float(np.sqrt((sds**2).sum())) * math.sqrt(p)
+        psd = (vecs * np.maximum(vals, floor)) @ vecs.T
+        coef = solve_ridge(SufficientStats(psd, stats.xty, stats.yty, stats.n), penalty)
+        # the agents released centered rows: same slopes, shift the intercept back
+        mu, y0 = model.reference_point()
+        coef[0] += y0 - float(coef[1:] @ mu[1:])
+    else:
+        coef = solve_ridge(stats, penalty)
     record = {"round": 1, "phase": "stats", "primal_residual": 0.0, "dual_residual": 0.0}
     return FitResult(
         coef,
@@ -342,6 +484,7 @@ def exact_protocol(
         [record | {"rho": float("nan")}],
         epsilon_spent=0.0 if dp is None else dp.epsilon,
         delta_spent=0.0 if dp is None else dp.delta,
+        privacy={} if dp is None else dp.accounting(len(agents), weights),
     )
 
 
@@ -381,7 +524,7 @@ def _z_step(
 
 
 def admm_protocol(
-    agents: Sequence[Agent],
+    agents: Sequence[AgentLike],
     bus: Bus,
     *,
     config: AdmmConfig | None = None,
@@ -437,26 +580,20 @@ def admm_protocol(
     u_scale = 1.0
     records: list[dict[str, Any]] = []
     converged = False
-    for a in agents:
-        a.reset(None if starts is None else starts.get(a.name))
+    call_each(agents, "reset", [(None if starts is None else starts.get(a.name),) for a in agents])
     if seeds is not None:
         return _secure_admm(agents, bus, cfg, model, rho, z, seeds, progress)
     for k in range(1, cfg.max_rounds + 1):
         xs: list[FloatArray] = []
         us: list[FloatArray] = []
-        for a in agents:
-            got = bus.send(
-                Message(
-                    COORDINATOR,
-                    a.name,
-                    "admm_global",
-                    k,
-                    {"z": z, "rho": np.array(rho), "u_scale": np.array(u_scale)},
-                )
-            )
-            x_i, u_i = a.admm_step(
-                got.payload["z"], float(got.payload["rho"]), u_scale=float(got.payload["u_scale"])
-            )
+        sent = [_broadcast(bus, a.name, k, z, rho, u_scale) for a in agents]
+        steps = call_each(
+            agents,
+            "admm_step",
+            [(g.payload["z"], float(g.payload["rho"])) for g in sent],
+            [{"u_scale": float(g.payload["u_scale"])} for g in sent],
+        )
+        for a, (x_i, u_i) in zip(agents, steps, strict=True):
             reply = bus.send(Message(a.name, COORDINATOR, "admm_local", k, {"x": x_i, "u": u_i}))
             xs.append(reply.payload["x"])
             us.append(reply.payload["u"])
@@ -489,8 +626,13 @@ def admm_protocol(
     return FitResult(z, model, records, converged=converged)
 
 
+def _broadcast(bus: Bus, name: str, k: int, z: FloatArray, rho: float, u_scale: float) -> Message:
+    payload = {"z": z, "rho": np.array(rho), "u_scale": np.array(u_scale)}
+    return bus.send(Message(COORDINATOR, name, "admm_global", k, payload))
+
+
 def _secure_admm(
-    agents: Sequence[Agent],
+    agents: Sequence[AgentLike],
     bus: Bus,
     cfg: AdmmConfig,
     model: SharedModel,
@@ -506,32 +648,20 @@ def _secure_admm(
     converged = False
     dz_prev = math.inf
     norm_prev = 1.0
+    share_seeds(agents, seeds)
     for k in range(1, cfg.max_rounds + 1):
         big = max(1.0, float(np.linalg.norm(z)))
         amp = np.concatenate([np.full(p, 1e3 * big), [n_agents * big**2]])
-        total = np.zeros(p + 1)
-        for a in agents:
-            got = bus.send(
-                Message(
-                    COORDINATOR,
-                    a.name,
-                    "admm_global",
-                    k,
-                    {"z": z, "rho": np.array(rho), "u_scale": np.array(u_scale)},
-                )
-            )
-            z_got = got.payload["z"]
-            prev = a.current_iterate()
-            r_prev = 0.0 if prev is None else float(((prev - z_got) ** 2).sum())
-            x_i, u_i = a.admm_step(
-                z_got, float(got.payload["rho"]), u_scale=float(got.payload["u_scale"])
-            )
-            mask = pairwise_mask(
-                a.name, seeds[a.name], round=k, kind="admm_masked", size=p + 1, scale=1.0
-            )
-            vec = np.concatenate([x_i + u_i, [r_prev]]) + mask * amp
-            reply = bus.send(Message(a.name, COORDINATOR, "admm_masked", k, {"masked": vec}))
-            total += reply.payload["masked"]
+        sent = [_broadcast(bus, a.name, k, z, rho, u_scale) for a in agents]
+        total = secure_collect(
+            agents,
+            bus,
+            "admm_masked_vector",
+            [(g.payload["z"], float(g.payload["rho"]), float(g.payload["u_scale"])) for g in sent],
+            round=k,
+            kind="admm_masked",
+            scale=amp,
+        )
         z_old = z
         z = _z_step(total[:p] / n_agents, n_agents, rho, model, cfg.nonnegative)
         if k > 1:
@@ -572,7 +702,7 @@ def _secure_admm(
 
 
 def centralized_fit(
-    agents: Sequence[Agent], *, nonnegative: bool = False, with_priors: bool = True
+    agents: Sequence[AgentLike], *, nonnegative: bool = False, with_priors: bool = True
 ) -> FloatArray:
     """Fit the reference model on the pooled rows (for the check only; no protocol uses it).
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from mixlens.agents.agent import Agent, SharedModel
+from mixlens.agents.agent import Agent, AgentLike
+from mixlens.agents.backends import BACKENDS, RayBackend
 from mixlens.agents.hierarchical import centralized_hierarchical, hierarchical_protocol, tradeoff
 from mixlens.agents.messages import Bus
 from mixlens.agents.protocols import (
@@ -23,9 +24,16 @@ from mixlens.agents.protocols import (
     rel_diff,
     setup_protocol,
 )
-from mixlens.agents.scenarios import MixedScenario, channel_owners, mixed_agents
+from mixlens.agents.scenarios import (
+    MixedScenario,
+    channel_owners,
+    mixed_agents,
+    shared_model_from,
+)
 from mixlens.agents.shapley import attribute
 from mixlens.agents.vertical import (
+    OwnerLike,
+    SalesOwner,
     SharingConfig,
     attribute_vertical,
     centralized_vertical_fit,
@@ -41,28 +49,28 @@ TRADEOFF_STRENGTHS = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0)
 PROTOCOLS = ("exact", "admm")
 
 
-def region_agents(scale: int = 1, *, seed: int = 0, weeks: int = 104) -> list[Agent]:
+def region_agents(
+    scale: int = 1, *, seed: int = 0, weeks: int = 104, per_capita: bool = True
+) -> list[Agent]:
     """Five region agents from the simulated MMM world (horizontal split).
 
     ``scale`` multiplies each agent's rows: the world is simulated for ``weeks * scale``
-    weeks with the same generating process. The shared transform takes adstock retention
-    and Hill slope from the simulator's channel table (agreed up front); the scales are
-    fixed later by :func:`~mixlens.agents.protocols.setup_protocol`.
+    weeks with the same generating process. The shared transform is the MMM's default
+    delayed adstock, with retention, peak lag and Hill slope from the simulator's channel
+    table (agreed up front), per capita unless ``per_capita`` is false (regions differ
+    in size by a factor of up to ~20); the scales are fixed later by
+    :func:`~mixlens.agents.protocols.setup_protocol`.
     """
     from mixlens.data.simulate.mmm import MMMWorldConfig, simulate_mmm
 
     if scale < 1:
         raise DataError(f"--scale must be >= 1, got {scale}")
     world = simulate_mmm(MMMWorldConfig(weeks=weeks * scale, n_channels=5, regions=5), seed=seed)
-    params = world.channel_params
-    channels = tuple(str(c) for c in params["channel"])
-    model = SharedModel(
-        channels=channels,
-        alpha=tuple(float(v) for v in params["theta_weekly"]),
-        half_saturation=(1.0,) * len(channels),
-        slope=tuple(float(v) for v in params["slope"]),
+    model = shared_model_from(
+        world.channel_params,
         horizon=float(weeks * scale),
         start=str(world.weekly_channel["date"].iloc[0])[:10],
+        per_capita=per_capita,
     )
     panel = world.weekly_channel
     return [
@@ -83,6 +91,9 @@ def run_to_dir(
     shrinkage: float | None = None,
     tradeoff: bool = False,
     mask_admm: bool = False,
+    backend: str = "inprocess",
+    ray_actors: int | None = None,
+    dp_distributed: bool = False,
 ) -> dict[str, Any]:
     """Run one scenario end to end and write its files.
 
@@ -101,7 +112,8 @@ def run_to_dir(
         (consensus ADMM, non-negative channel coefficients). The ``channels`` scenario
         always runs sharing ADMM (non-negative) and accepts only ``"admm"``.
     dp_epsilon
-        If given, Gaussian-mechanism DP on the shared statistics (``exact`` only).
+        If given, Gaussian-mechanism DP on the shared statistics (``exact`` only);
+        ``summary.json`` gets the accounting under ``dp``.
     seed
         Seed of the simulation, pairwise masks and DP noise.
     progress
@@ -116,6 +128,15 @@ def run_to_dir(
     mask_admm
         Consensus ADMM in secure mode: pairwise masks on what agents send, so the
         coordinator learns only sums (``regions`` and ``mixed``, protocol ``admm``).
+    backend
+        ``"inprocess"`` (default) or ``"ray"``: every agent (every channel owner in the
+        ``channels`` scenario; the sales owner sits with the coordinator) in a Ray actor
+        (the ``ray`` extra), driven by the same protocol code.
+    ray_actors
+        With ``backend="ray"``, at most this many actor processes (default one per agent).
+    dp_distributed
+        With ``dp_epsilon``: distributed DP (each agent adds ``1/sqrt(N)`` of the noise and
+        secure aggregation hides the rest) instead of local DP.
 
     Returns
     -------
@@ -126,6 +147,8 @@ def run_to_dir(
         raise DataError(f"unknown scenario {scenario!r}; choose one of {', '.join(SCENARIOS)}")
     if protocol not in PROTOCOLS:
         raise DataError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
+    if dp_distributed and dp_epsilon is None:
+        raise DataError("--dp-distributed needs --dp-epsilon")
     if dp_epsilon is not None and protocol != "exact":
         raise DataError("differential privacy is available with protocol 'exact' only")
     if (shrinkage is not None or tradeoff) and (scenario == "channels" or protocol != "exact"):
@@ -134,6 +157,8 @@ def run_to_dir(
         raise DataError("--shrinkage cannot be combined with --dp-epsilon")
     if mask_admm and (scenario == "channels" or protocol != "admm"):
         raise DataError("--mask-admm needs scenario regions or mixed with protocol admm")
+    if backend not in BACKENDS:
+        raise DataError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if scenario == "channels" and protocol != "admm":
         raise DataError(
             "scenario 'channels' (vertical split) runs sharing ADMM: use --protocol admm"
@@ -141,7 +166,9 @@ def run_to_dir(
     t0 = time.perf_counter()
     out = Path(out_dir)
     if scenario == "channels":
-        summary, result_rounds, attribution, bus = _run_channels(scale, seed, progress)
+        summary, result_rounds, attribution, bus = _run_channels(
+            scale, seed, progress, backend, ray_actors
+        )
     else:
         summary, result_rounds, attribution, bus = _run_horizontal(
             scenario,
@@ -153,6 +180,9 @@ def run_to_dir(
             shrinkage,
             out if tradeoff else None,
             mask_admm,
+            backend,
+            ray_actors,
+            dp_distributed,
         )
     fit_rounds = len(result_rounds)
     if progress is not None:
@@ -163,6 +193,7 @@ def run_to_dir(
     summary = {
         "scenario": scenario,
         "protocol": protocol,
+        "backend": backend,
         "scale": scale,
         "seed": seed,
         **summary,
@@ -213,9 +244,42 @@ def _run_horizontal(
     shrinkage: float | None = None,
     tradeoff_dir: Path | None = None,
     mask_admm: bool = False,
+    backend: str = "inprocess",
+    ray_actors: int | None = None,
+    dp_distributed: bool = False,
 ) -> tuple[dict[str, Any], list[dict[str, Any]], pd.DataFrame, Bus]:
     mixed = mixed_agents(scale, seed=seed) if scenario == "mixed" else None
-    agents = mixed.agents if mixed is not None else region_agents(scale, seed=seed)
+    dp = None if dp_epsilon is None else DPConfig(epsilon=dp_epsilon, distributed=dp_distributed)
+    local = mixed.agents if mixed is not None else region_agents(scale, seed=seed)
+    if backend == "ray":
+        with RayBackend(max_actors=ray_actors) as ray_backend:
+            return _fit_horizontal(
+                ray_backend.place(local),
+                mixed,
+                protocol,
+                dp,
+                seed,
+                progress,
+                shrinkage,
+                tradeoff_dir,
+                mask_admm,
+            )
+    return _fit_horizontal(
+        local, mixed, protocol, dp, seed, progress, shrinkage, tradeoff_dir, mask_admm
+    )
+
+
+def _fit_horizontal(
+    agents: Sequence[AgentLike],
+    mixed: MixedScenario | None,
+    protocol: str,
+    dp: DPConfig | None,
+    seed: int,
+    progress: Callable[[str], None] | None,
+    shrinkage: float | None,
+    tradeoff_dir: Path | None,
+    mask_admm: bool,
+) -> tuple[dict[str, Any], list[dict[str, Any]], pd.DataFrame, Bus]:
     rng = np.random.default_rng(seed)
     seeds = pairwise_seeds([a.name for a in agents], rng)
     bus = Bus()
@@ -241,7 +305,6 @@ def _run_horizontal(
             "rel_diff_vs_centralized": rel_diff(mine, joint),
         }
     elif protocol == "exact":
-        dp = None if dp_epsilon is None else DPConfig(epsilon=dp_epsilon)
         result = exact_protocol(agents, bus, seeds=seeds, dp=dp, rng=rng)
     else:
         result = admm_protocol(
@@ -259,7 +322,12 @@ def _run_horizontal(
         "rel_diff_vs_centralized": rel_diff(result.coef, reference),
         "epsilon_spent": result.epsilon_spent,
         "delta_spent": result.delta_spent,
-        "dp_note": "DP covers the statistics round; the setup round reveals pooled means only",
+        "dp": result.privacy,
+        "dp_note": (
+            "DP covers the statistics round (the only one that depends on the rows before "
+            "the fit); the setup round reveals pooled means only, and the attribution round "
+            "each agent's own credit, which is the output"
+        ),
         "coefficients": dict(zip(model.feature_names, result.coef.tolist(), strict=True)),
         "target_scale": model.target_scale,
         "admm_masked": mask_admm,
@@ -274,14 +342,15 @@ def _run_horizontal(
     return summary, result.rounds, attribution, bus
 
 
-def _local(agent: Agent) -> np.ndarray:
-    if agent.local_coef is None:
+def _local(agent: AgentLike) -> np.ndarray:
+    coef = agent.local_coef
+    if coef is None:
         raise DataError(f"agent {agent.name!r} has no local coefficients")
-    return agent.local_coef
+    return coef
 
 
 def _lift_summary(
-    mixed: MixedScenario, agents: list[Agent], coef: np.ndarray, nonneg: bool
+    mixed: MixedScenario, agents: Sequence[AgentLike], coef: np.ndarray, nonneg: bool
 ) -> dict[str, Any]:
     lift = mixed.lift
     holder = next(a for a in agents if a.name == mixed.lift_agent)
@@ -319,9 +388,27 @@ def _lift_summary(
 
 
 def _run_channels(
-    scale: int, seed: int, progress: Callable[[str], None] | None
+    scale: int,
+    seed: int,
+    progress: Callable[[str], None] | None,
+    backend: str = "inprocess",
+    ray_actors: int | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]], pd.DataFrame, Bus]:
-    sales, owners = channel_owners(scale, seed=seed)
+    sales, local = channel_owners(scale, seed=seed)
+    reference = centralized_vertical_fit(sales, local)  # for the check only
+    if backend == "ray":
+        with RayBackend(max_actors=ray_actors) as ray_backend:
+            return _fit_channels(sales, ray_backend.place(local), reference, seed, progress)
+    return _fit_channels(sales, local, reference, seed, progress)
+
+
+def _fit_channels(
+    sales: SalesOwner,
+    owners: Sequence[OwnerLike],
+    reference: np.ndarray,
+    seed: int,
+    progress: Callable[[str], None] | None,
+) -> tuple[dict[str, Any], list[dict[str, Any]], pd.DataFrame, Bus]:
     rng = np.random.default_rng(seed)
     seeds = pairwise_seeds([o.name for o in owners], rng)
     bus = Bus()
@@ -329,7 +416,6 @@ def _run_channels(
         sales, owners, bus, seeds=seeds, config=SharingConfig(), progress=progress
     )
     order = [sales.name, *(o.name for o in owners)]
-    reference = centralized_vertical_fit(sales, owners)
     attribution = attribute_vertical(sales, owners, bus, round=len(result.rounds) + 1)
     names = [*sales.feature_names, *(c for o in owners for c in o.channels)]
     summary: dict[str, Any] = {

@@ -21,6 +21,7 @@ __all__ = [
     "channel_owners",
     "journey_weekly",
     "mixed_agents",
+    "shared_model_from",
 ]
 
 CHANNEL_TEAMS: dict[str, tuple[str, ...]] = {
@@ -47,6 +48,35 @@ MIXED_OBJECTIVES: dict[str, LocalObjective] = {
     "journeys": LocalObjective("ltv", 1.8),
 }
 """Local objectives of the ``mixed`` scenario's agents (the others value revenue)."""
+
+
+def shared_model_from(
+    params: pd.DataFrame,
+    *,
+    horizon: float,
+    start: str,
+    per_capita: bool = True,
+    adstock: str = "delayed",
+) -> SharedModel:
+    """Shared model agreed up front from a channel table (the simulator's ``channel_params``).
+
+    Delayed adstock (the MMM's default; ``adstock="geometric"`` drops the peak) with
+    retention ``theta_weekly`` and peak lag ``peak_weekly``, Hill slope ``slope``;
+    half-saturations are placeholders fixed by the setup round.
+    """
+    channels = tuple(str(c) for c in params["channel"])
+    delayed = adstock == "delayed"
+    return SharedModel(
+        channels=channels,
+        alpha=tuple(float(v) for v in params["theta_weekly"]),
+        half_saturation=(1.0,) * len(channels),
+        slope=tuple(float(v) for v in params["slope"]),
+        horizon=horizon,
+        start=start,
+        adstock=adstock,
+        peak=tuple(float(v) for v in params["peak_weekly"]) if delayed else None,
+        per_capita=per_capita,
+    )
 
 
 def _check_scale(scale: int) -> None:
@@ -170,6 +200,8 @@ def mixed_agents(
     lift_channel: str = "tv",
     lift_cv: float = 0.1,
     objectives: Mapping[str, LocalObjective] | None = None,
+    per_capita: bool = True,
+    adstock: str = "delayed",
 ) -> MixedScenario:
     """Mixed measurement technologies on one simulated world.
 
@@ -182,6 +214,13 @@ def mixed_agents(
     agent's rows (weeks for the regions, users for the journeys unit). ``objectives``
     sets agents' local objectives; default :data:`MIXED_OBJECTIVES` (``region_2`` values
     profit at a 35% margin, ``journeys`` long-term value at 1.8x the first purchase).
+
+    The shared model is :func:`shared_model_from` the simulator's channel table (delayed
+    adstock unless ``adstock="geometric"``), per capita unless ``per_capita`` is false.
+    Per capita matters here: ``region_3`` is about 1/20 of ``region_1``, and one
+    half-saturation in absolute spend puts its spend in the toe of the Hill curve, so a
+    lift test there cannot transfer to the others (with the absolute model it pulled the
+    tv credit to 1.17M against a true 7.18M; per capita it gives 8.18M).
     """
     from mixlens.data.simulate.journeys import JourneyWorldConfig, simulate_journeys
     from mixlens.data.simulate.mmm import MMMWorldConfig, simulate_mmm
@@ -190,19 +229,17 @@ def mixed_agents(
     objs = dict(MIXED_OBJECTIVES if objectives is None else objectives)
     n_weeks = weeks * scale
     world = simulate_mmm(MMMWorldConfig(weeks=n_weeks, n_channels=5, regions=3), seed=seed)
-    params = world.channel_params
-    channels = tuple(str(c) for c in params["channel"])
-    if lift_channel not in channels:
-        raise DataError(f"lift channel {lift_channel!r} is not one of {channels}")
     start = str(world.weekly_channel["date"].iloc[0])[:10]
-    model = SharedModel(
-        channels=channels,
-        alpha=tuple(float(v) for v in params["theta_weekly"]),
-        half_saturation=(1.0,) * len(channels),
-        slope=tuple(float(v) for v in params["slope"]),
+    model = shared_model_from(
+        world.channel_params,
         horizon=float(n_weeks),
         start=start,
+        per_capita=per_capita,
+        adstock=adstock,
     )
+    channels = model.channels
+    if lift_channel not in channels:
+        raise DataError(f"lift channel {lift_channel!r} is not one of {channels}")
     dates = pd.date_range(start, periods=n_weeks, freq="7D")
     shard3 = world.weekly_channel[world.weekly_channel["geo"] == "region_3"].sort_values("date")
     window = shard3[f"{lift_channel}_spend"].rolling(8).sum().to_numpy()

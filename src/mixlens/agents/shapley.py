@@ -17,9 +17,10 @@ import numpy.typing as npt
 import pandas as pd
 
 from mixlens._rng import RandomLike, as_generator
-from mixlens.agents.agent import Agent, FloatArray
+from mixlens.agents.agent import AgentLike, FloatArray
+from mixlens.agents.backends import call_each
 from mixlens.agents.messages import Bus, Message
-from mixlens.agents.protocols import COORDINATOR, secure_sum
+from mixlens.agents.protocols import COORDINATOR, secure_collect, share_seeds
 from mixlens.errors import DataError
 
 __all__ = [
@@ -212,7 +213,7 @@ def shapley_credit(
 
 
 def attribute(
-    agents: Sequence[Agent],
+    agents: Sequence[AgentLike],
     coef: npt.ArrayLike,
     bus: Bus,
     *,
@@ -230,6 +231,9 @@ def attribute(
     coefficients (:attr:`Agent.local_coef`, hierarchical variant) where it has them, so
     the global credit is the sum over agents of their local models' values.
 
+    Unless ``mask_scale`` is given, the fixed-point range is agreed from the agents'
+    orders of magnitude (:func:`~mixlens.agents.protocols.secure_collect`).
+
     Returns
     -------
     pandas.DataFrame
@@ -237,21 +241,18 @@ def attribute(
         credit; per channel, the agents' rows sum to the ``all`` row.
     """
     channels = agents[0].model.channels
-    local_values: dict[str, FloatArray] = {}
     rows: list[dict[str, object]] = []
-    for a in agents:
-        got = bus.send(Message(COORDINATOR, a.name, "coef", round, {"coef": np.asarray(coef)}))
-        own = a.local_coef if local and a.local_coef is not None else got.payload["coef"]
-        base, media = a.channel_sums(own)
-        local_values[a.name] = coalition_values(base, media)
-    scale = (
-        mask_scale
-        if mask_scale is not None
-        else 1e3 * max(float(np.abs(v).max()) for v in local_values.values())
+    sent = [
+        bus.send(Message(COORDINATOR, a.name, "coef", round, {"coef": np.asarray(coef)}))
+        for a in agents
+    ]
+    args = [(g.payload["coef"], local) for g in sent]
+    share_seeds(agents, seeds)
+    total = secure_collect(
+        agents, bus, "coalition_vector", args, round=round, kind="values", scale=mask_scale
     )
-    total, _ = secure_sum(local_values, bus, seeds=seeds, round=round, kind="values", scale=scale)
-    for a in agents:
-        credit = exact_shapley(local_values[a.name])
+    credits = call_each(agents, "own_credit", args)
+    for a, credit in zip(agents, credits, strict=True):
         got = bus.send(Message(a.name, COORDINATOR, "credit", round, {"credit": credit}))
         rows += [
             {"agent": a.name, "channel": c, "credit": float(v)}

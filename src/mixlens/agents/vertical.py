@@ -25,6 +25,9 @@ owner's channel credits (the attribution, which is the output). Message sizes ar
 the number of weeks: they grow by 8 bytes per week and do not depend on how many channels
 an owner holds. Each owner fixes its own half-saturation (mean weekly spend of its channel)
 and the sales owner its own ``target_scale`` (mean outcome): no setup exchange is needed.
+
+Owners compute (and mask) through :func:`~mixlens.agents.backends.call_each`, so they may
+live in Ray actors (:class:`~mixlens.agents.backends.RayBackend`) with the same code.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -41,6 +44,7 @@ import pandas as pd
 import scipy.optimize
 
 from mixlens.agents.agent import FloatArray
+from mixlens.agents.backends import Named, call_each
 from mixlens.agents.messages import Bus, Message
 from mixlens.agents.protocols import pairwise_mask
 from mixlens.agents.shapley import shapley_credit
@@ -50,6 +54,7 @@ from mixlens.transforms.saturation import hill
 
 __all__ = [
     "ChannelOwner",
+    "OwnerLike",
     "SalesOwner",
     "SharingConfig",
     "SharingResult",
@@ -212,12 +217,34 @@ class ChannelOwner(_Block):
         stocked = geometric_adstock(spend, np.asarray(alpha, dtype=np.float64), l_max=l_max)
         self._features = hill(stocked, half_saturation=half, slope=np.asarray(slope, float))
         self._spend = spend
+        self._peers: dict[str, int] = {}
         self.penalty = np.full(len(channels), float(ridge))
         self.nonneg = np.ones(len(channels), dtype=bool)
 
     def features(self) -> FloatArray:
         """Return the transformed media of the owned channels, shape ``(weeks, channels)``."""
         return np.asarray(self._features, dtype=np.float64)
+
+    def set_peers(self, peers: Mapping[str, int]) -> None:
+        """Keep this owner's pairwise seeds with the other owners."""
+        self._peers = {str(k): int(v) for k, v in peers.items()}
+
+    def masked_step(self, v: npt.ArrayLike, rho: float, *, round: int, scale: float) -> FloatArray:
+        """:meth:`local_step`, returned plus this owner's pairwise masks (kind ``share_contrib``).
+
+        The masks of all owners cancel in the sum, so the sales owner learns only the
+        per-week total of the owners' contributions.
+        """
+        contrib = self.local_step(v, rho)
+        mask = pairwise_mask(
+            self.name,
+            self._peers,
+            round=round,
+            kind="share_contrib",
+            size=contrib.size,
+            scale=scale,
+        )
+        return np.asarray(contrib + mask, dtype=np.float64)
 
     def spend_for_check(self) -> FloatArray:
         """Raw spend; used ONLY by tests that prove it never crosses the wire."""
@@ -328,9 +355,18 @@ class SharingResult:
         return np.concatenate([self.coef[n] for n in order])
 
 
+class OwnerLike(Named, Protocol):
+    """A channel owner in process or behind a backend (what the protocols read directly)."""
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        """Owned channels."""
+        ...
+
+
 def sharing_admm(
     sales: SalesOwner,
-    owners: Sequence[ChannelOwner],
+    owners: Sequence[OwnerLike],
     bus: Bus,
     *,
     seeds: Mapping[str, Mapping[str, int]],
@@ -366,8 +402,8 @@ def sharing_admm(
     weeks = sales.y.size
     rho = cfg.rho
     sales.reset()
-    for o in owners:
-        o.reset()
+    call_each(owners, "reset")
+    call_each(owners, "set_peers", [(dict(seeds[o.name]),) for o in owners])
     zbar = np.zeros(weeks)
     u = np.zeros(weeks)
     abar = np.zeros(weeks)
@@ -376,22 +412,18 @@ def sharing_admm(
     for k in range(1, cfg.max_rounds + 1):
         v = zbar - abar - u
         total = np.zeros(weeks)
-        for o in owners:
-            got = bus.send(
-                Message(sales.name, o.name, "share_v", k, {"v": v, "rho": np.array(rho)})
-            )
-            contrib = o.local_step(got.payload["v"], float(got.payload["rho"]))
-            mask = pairwise_mask(
-                o.name,
-                seeds[o.name],
-                round=k,
-                kind="share_contrib",
-                size=weeks,
-                scale=cfg.mask_scale,
-            )
-            sent = bus.send(
-                Message(o.name, sales.name, "share_contrib", k, {"masked": contrib + mask})
-            )
+        got = [
+            bus.send(Message(sales.name, o.name, "share_v", k, {"v": v, "rho": np.array(rho)}))
+            for o in owners
+        ]
+        masked = call_each(
+            owners,
+            "masked_step",
+            [(g.payload["v"], float(g.payload["rho"])) for g in got],
+            [{"round": k, "scale": cfg.mask_scale}] * len(owners),
+        )
+        for o, vec in zip(owners, masked, strict=True):
+            sent = bus.send(Message(o.name, sales.name, "share_contrib", k, {"masked": vec}))
             total += sent.payload["masked"]
         total += sales.local_step(v, rho)
         abar = total / n_blocks
@@ -416,9 +448,9 @@ def sharing_admm(
                 rho, u = rho / 2.0, u * 2.0
     final = len(records) + 1
     coef = {sales.name: sales.coef}
-    for o in owners:
-        got = bus.send(Message(o.name, sales.name, "coef", final, {"coef": o.coef}))
-        coef[o.name] = got.payload["coef"]
+    for o, own in zip(owners, call_each(owners, "coef"), strict=True):
+        reply = bus.send(Message(o.name, sales.name, "coef", final, {"coef": own}))
+        coef[o.name] = reply.payload["coef"]
     return SharingResult(coef, records, converged)
 
 
@@ -448,7 +480,7 @@ def centralized_vertical_fit(
 
 def attribute_vertical(
     sales: SalesOwner,
-    owners: Sequence[ChannelOwner],
+    owners: Sequence[OwnerLike],
     bus: Bus,
     *,
     round: int,
@@ -468,19 +500,18 @@ def attribute_vertical(
     """
     media: list[float] = []
     channels: list[str] = []
-    for o in owners:
-        got = bus.send(
-            Message(o.name, sales.name, "channel_totals", round, {"m": o.channel_totals()})
-        )
+    totals = call_each(owners, "channel_totals")
+    for o, own in zip(owners, totals, strict=True):
+        got = bus.send(Message(o.name, sales.name, "channel_totals", round, {"m": own}))
         media += got.payload["m"].tolist()
         channels += list(o.channels)
     ts = sales.target_scale
     base = float(sales.contribution().sum()) * ts
     global_credit = shapley_credit(base, np.asarray(media) * ts, rng=rng)
     rows: list[dict[str, object]] = []
-    for o in owners:
+    for o, own in zip(owners, totals, strict=True):
         got = bus.send(Message(sales.name, o.name, "target_scale", round, {"s": np.array(ts)}))
-        local = o.channel_totals() * float(got.payload["s"])
+        local = np.asarray(own) * float(got.payload["s"])
         rows += [
             {"agent": o.name, "channel": c, "credit": float(v)}
             for c, v in zip(o.channels, local, strict=True)

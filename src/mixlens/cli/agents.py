@@ -39,6 +39,13 @@ def agents_run_command(
     dp_epsilon: Annotated[
         float | None, typer.Option(help="Differential privacy budget per agent (exact only).")
     ] = None,
+    dp_distributed: Annotated[
+        bool,
+        typer.Option(
+            help="With --dp-epsilon: distributed DP (each agent adds 1/sqrt(N) of the noise; "
+            "secure aggregation hides the rest) instead of local DP."
+        ),
+    ] = False,
     shrinkage: Annotated[
         float | None,
         typer.Option(
@@ -52,6 +59,17 @@ def agents_run_command(
     mask_admm: Annotated[
         bool, typer.Option(help="ADMM with pairwise masks: the coordinator sees only sums.")
     ] = False,
+    backend: Annotated[
+        str,
+        typer.Option(
+            help="inprocess (default) or ray: every agent in a Ray actor, same protocol code "
+            "(needs the ray extra; regions and mixed)."
+        ),
+    ] = "inprocess",
+    ray_actors: Annotated[
+        int | None,
+        typer.Option(min=1, help="With --backend ray: at most N actor processes."),
+    ] = None,
     seed: Seed = 0,
 ) -> None:
     """Fit the shared response model across agents: rounds.csv, attribution.csv, audit.jsonl."""
@@ -70,6 +88,9 @@ def agents_run_command(
             shrinkage=shrinkage,
             tradeoff=tradeoff,
             mask_admm=mask_admm,
+            backend=backend,
+            ray_actors=ray_actors,
+            dp_distributed=dp_distributed,
         )
         update("done", 1.0)
     out_console.print(
