@@ -19,7 +19,7 @@ from mixlens.mta.heuristics import (
 )
 from mixlens.mta.incremental import incremental_attribution, read_lift_tests
 from mixlens.mta.journeys import JourneyTable, build_journeys, path_table
-from mixlens.mta.markov import markov_attribution
+from mixlens.mta.markov import markov_attribution, markov_transitions
 from mixlens.mta.result import AttributionResult, make_result
 from mixlens.mta.run import AVAILABLE_MODELS, fit_to_dir, run_models
 from mixlens.mta.shapley import shapley_attribution
@@ -40,6 +40,7 @@ __all__ = [
     "linear",
     "make_result",
     "markov_attribution",
+    "markov_transitions",
     "path_table",
     "position_based",
     "read_lift_tests",
