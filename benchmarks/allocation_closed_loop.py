@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -72,6 +73,58 @@ def _run(name: str, learner: LearnerConfig, worlds: list[LoopWorld]) -> dict[str
     }
 
 
+LONG_WEEKS = 156
+LONG_BLOCK = 26
+
+
+def _long_horizon(worlds: list[LoopWorld]) -> tuple[list[str], dict[str, float]]:
+    """Regret per half-year and the posterior's relative sd over 3 years without a shift."""
+    policies = ("static", "greedy", "thompson")
+    blocks = LONG_WEEKS // LONG_BLOCK
+    added = {p: np.zeros((len(SEEDS), blocks)) for p in policies}
+    spread = {p: np.zeros((len(SEEDS), blocks + 1)) for p in ("greedy", "thompson")}
+    for s, (seed, world) in enumerate(zip(SEEDS, worlds, strict=True)):
+        calm = replace(world, shift_week=10**6)
+        frame = simulate_closed_loop(calm, seed=seed, weeks=LONG_WEEKS, policies=policies).frame
+        sd_cols = [c for c in frame.columns if c.startswith("sd_")]
+        for p in policies:
+            part = frame[frame["policy"] == p].set_index("week")
+            ends = part["cumulative_regret"].loc[[LONG_BLOCK * (b + 1) for b in range(blocks)]]
+            added[p][s] = np.diff(ends.to_numpy(), prepend=0.0)
+            if p in spread:
+                prior = np.array(list(world_prior(seed, world).values()))
+                rel = part[sd_cols].to_numpy() / prior[None, :]
+                weeks = [1] + [LONG_BLOCK * (b + 1) for b in range(blocks)]
+                spread[p][s] = rel[np.array(weeks) - 1].mean(axis=1)
+    head = " | ".join(f"{LONG_BLOCK * b + 1}-{LONG_BLOCK * (b + 1)}" for b in range(blocks))
+    rows = [
+        f"| policy | {head} | last / first |",
+        "|---|" + "---|" * (blocks + 1),
+    ]
+    ratios = {}
+    for p in policies:
+        mean = added[p].mean(axis=0)
+        ratios[p] = float(mean[-1] / mean[0])
+        rows.append(
+            f"| {p} | "
+            + " | ".join(f"{v / 1e3:,.0f}" for v in mean)
+            + f" | {mean[-1] / mean[0]:.2f} |"
+        )
+    weeks_head = " | ".join(
+        f"week {w}" for w in [1] + [LONG_BLOCK * (b + 1) for b in range(blocks)]
+    )
+    rows += ["", f"| policy | {weeks_head} |", "|---|" + "---|" * (blocks + 1)]
+    for p, values in spread.items():
+        rows.append(f"| {p} | " + " | ".join(f"{v:.3f}" for v in values.mean(axis=0)) + " |")
+    return rows, ratios
+
+
+def world_prior(seed: int, world: LoopWorld) -> dict[str, float]:
+    """The initial model's coefficients of a run (as recorded in its meta)."""
+    result = simulate_closed_loop(world, seed=seed, weeks=1, policies=("historical",))
+    return dict(result.meta["initial_model"])
+
+
 def _span(values: np.ndarray) -> str:
     """Mean and range of weeks, or a dash."""
     if not len(values):
@@ -86,6 +139,7 @@ def main() -> None:
         for seed in SEEDS
     ]
     runs = {name: _run(name, learner, worlds) for name, learner in LEARNERS.items()}
+    long_rows, ratios = _long_horizon(worlds)
     scale = runs["default"]["profit"]
     base = runs["default"]["regret"]
     n = len(SEEDS)
@@ -161,6 +215,22 @@ def main() -> None:
             "| learner | found | alarm after | dated at | false alarms |",
             "|---|---|---|---|---|",
             *detect_rows,
+            "",
+            f"Why the regret does not shrink within the first half-year: the learner barely "
+            f"learns in 26 weeks. Same {n} worlds, default learner, {LONG_WEEKS} weeks and no "
+            "shift: regret added per half-year (thousands), then the posterior sd of the "
+            "coefficients relative to the initial model's (mean over channels and worlds; "
+            "the prior's is 0.3):",
+            "",
+            *long_rows,
+            "",
+            "The plans move little from week to week, so each channel's response varies only "
+            "through delivery noise and exploration, while the outcome noise is about 7% of the "
+            "weekly media outcome: the posterior narrows by a few percent a quarter. Over three "
+            "years the regret added per half-year falls to "
+            + " and ".join(f"{ratios[p]:.2f} of the first for {p}" for p in ratios)
+            + ": Thompson sampling's cumulative regret grows sub-linearly, but on a scale of "
+            "years, not within the 26 weeks before the shift.",
             "",
             f"Seconds per 52-week run (5 policies, default learner): {np.mean(seconds):.1f} "
             f"mean, {np.max(seconds):.1f} max (load average {load:.1f} at the start, "

@@ -129,6 +129,13 @@ def test_loop_runs_every_policy_within_budget_and_ramp(world: LoopWorld) -> None
     # Learners report their posterior mean; the others have none.
     assert frame.loc[frame["policy"] == "greedy", "coef_tv"].notna().all()
     assert frame.loc[frame["policy"] == "static", "coef_tv"].isna().all()
+    # ... and its standard deviation, below the prior's (0.3 of the initial model) and
+    # narrowing week by week until the shift is detected.
+    prior = np.array(list(result.meta["initial_model"].values()))
+    sd_cols = [f"sd_{c}" for c in result.meta["channels"]]
+    sd = frame.loc[frame["policy"] == "greedy", sd_cols].to_numpy()
+    assert np.all(sd[0] < 0.3 * prior) and np.all(np.diff(sd[:4], axis=0) <= 1e-12)
+    assert frame.loc[frame["policy"] == "static", sd_cols].isna().all().all()
     summary = result.summary(checkpoints=(5, 10))
     assert set(summary["policies"]) == set(POLICIES)
     assert summary["policies"]["oracle"]["regret_at"] == {"5": 0.0, "10": 0.0}

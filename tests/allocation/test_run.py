@@ -167,3 +167,100 @@ def test_cli_scenarios_and_pareto(mmm_dir: Path, tmp_path: Path) -> None:
     no_budget = runner.invoke(app, [*base, "--out", str(tmp_path / "c")])
     assert no_budget.exit_code == 2
     assert "--budget is required" in no_budget.stderr
+
+
+def _ima_dir(tmp_path: Path, channels: tuple[str, ...]) -> Path:
+    ima = tmp_path / "ima"
+    ima.mkdir(exist_ok=True)
+    rows = ["channel,campaign,spend,contribution_mean,roi_mean"]
+    for c in channels:
+        rows += [f"{c},{c}_a,100,300,3", f"{c},{c}_b,100,100,1"]
+    (ima / "campaigns.csv").write_text("\n".join(rows) + "\n")
+    return ima
+
+
+@pytest.mark.filterwarnings(BLAS)
+def test_campaign_bounds_hold_and_infeasible_ones_are_named(mmm_dir: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from mixlens.cli import app
+
+    model = MMMResponse.from_result(MMMResult.load(mmm_dir), weeks=12)
+    first = model.channels[0]
+    ima = _ima_dir(tmp_path, model.channels)
+    budget = float(model.current.sum())
+    # Campaign b of the first channel must get at least 40% of the budget (it has the
+    # lower credit, so the unconstrained split would give it a quarter of the channel).
+    floor = 0.4 * budget
+    bounds = tmp_path / "bounds.csv"
+    bounds.write_text(f"channel,campaign,lower,upper\n{first},{first}_b,{floor},\n")
+    allocate_to_dir(
+        mmm_dir, budget=budget, weeks=12, out_dir=tmp_path / "o", ima_dir=ima, bounds_file=bounds
+    )
+    plan = pd.read_csv(tmp_path / "o" / "allocation.csv").set_index("channel")
+    split = pd.read_csv(tmp_path / "o" / "campaigns.csv").set_index("campaign")
+    assert plan.loc[first, "recommended_spend"] >= floor * (1 - 1e-9)
+    assert split.loc[f"{first}_b", "recommended_spend"] >= floor * (1 - 1e-9)
+    sums = split.groupby("channel")["recommended_spend"].sum()
+    np.testing.assert_allclose(sums.loc[plan.index], plan["recommended_spend"], rtol=1e-9)
+
+    # Campaign floors above the channel's own cap: exit 2, the constraint named.
+    cap, floor = 0.1 * budget, 0.2 * budget
+    bounds.write_text(
+        f"channel,campaign,lower,upper\n{first},,,{cap}\n{first},{first}_a,{floor},\n"
+    )
+    result = CliRunner().invoke(
+        app, ["allocate", "--mmm", str(mmm_dir), "--weeks", "12", "--budget", str(budget),
+              "--bounds", str(bounds), "--ima", str(ima), "--out", str(tmp_path / "x")],
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert f"channel '{first}'" in result.stderr and "campaigns' lower bounds" in result.stderr
+    assert "upper bound" in result.stderr
+    # Campaign rows without --ima are refused.
+    with pytest.raises(DataError, match="--ima"):
+        allocate_to_dir(
+            mmm_dir, budget=budget, weeks=12, out_dir=tmp_path / "y", bounds_file=bounds
+        )
+
+
+@pytest.mark.filterwarnings(BLAS)
+def test_pareto_over_revenue_acquisitions_and_reach(mmm_dir: Path, tmp_path: Path) -> None:
+    from mixlens.allocation.pareto import non_dominated
+
+    model = MMMResponse.from_result(MMMResult.load(mmm_dir), weeks=12)
+    objectives = tmp_path / "objectives.csv"
+    rows = ["channel,value_per_unit,cpm,audience"]
+    for i, c in enumerate(model.channels):
+        rows.append(f"{c},{20 + 30 * i},{5 + 10 * (i % 3)},{2e5 * (1 + i % 2)}")
+    objectives.write_text("\n".join(rows) + "\n")
+    budget = float(model.current.sum())
+    summary = allocate_to_dir(
+        mmm_dir, budget=budget, weeks=12, out_dir=tmp_path / "o", pareto=2,
+        objectives_file=objectives,
+    )  # fmt: skip
+    assert "pareto_objectives.csv" in summary["files"]
+    front = pd.read_csv(tmp_path / "o" / "pareto_objectives.csv")
+    assert list(front.columns[:5]) == ["point", "spend", "revenue", "acquisitions", "reach"]
+    assert len(front) >= 2
+    np.testing.assert_allclose(front["spend"], budget, rtol=1e-6)
+    assert non_dominated(front[["revenue", "acquisitions", "reach"]].to_numpy()).all()
+    with pytest.raises(DataError, match="--pareto"):
+        allocate_to_dir(
+            mmm_dir, budget=budget, weeks=12, out_dir=tmp_path / "p", objectives_file=objectives
+        )
+    from typer.testing import CliRunner
+
+    from mixlens.cli import app
+
+    result = CliRunner().invoke(
+        app, ["allocate", "--mmm", str(mmm_dir), "--weeks", "12", "--budget", str(budget),
+              "--pareto", "2", "--objectives", str(objectives), "--out", str(tmp_path / "c")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "c" / "pareto_objectives.csv").exists()
+    objectives.write_text("channel,value_per_unit,cpm,audience\nnope,1,1,1\n")
+    with pytest.raises(DataError, match="unknown channel 'nope'"):
+        allocate_to_dir(
+            mmm_dir, budget=budget, weeks=12, out_dir=tmp_path / "q", pareto=2,
+            objectives_file=objectives,
+        )  # fmt: skip

@@ -2,7 +2,8 @@
 
 Scenarios (:mod:`~mixlens.allocation.scenarios`): best outcome for a budget, least spend
 for a target, target ROI or marginal ROI, profit with a margin, volume via a value per
-unit; Pareto fronts (:mod:`~mixlens.allocation.pareto`); the closed loop in the
+unit; Pareto fronts over spend or over revenue, acquisitions and reach
+(:mod:`~mixlens.allocation.pareto`, :class:`ReachCurves`); the closed loop in the
 simulator's world (:mod:`~mixlens.allocation.closed_loop`); campaign splits from IMA
 (:mod:`~mixlens.allocation.campaigns`).
 
@@ -29,7 +30,8 @@ from mixlens.allocation.optimize import (
     optimize_budget,
     utility,
 )
-from mixlens.allocation.pareto import ParetoFront, pareto_front, pareto_spend
+from mixlens.allocation.pareto import ParetoFront, pareto_front, pareto_objectives, pareto_spend
+from mixlens.allocation.reach import ReachCurves
 from mixlens.allocation.response import (
     MMMResponse,
     ResponseModel,
@@ -51,6 +53,7 @@ __all__ = [
     "MMMResponse",
     "Objective",
     "ParetoFront",
+    "ReachCurves",
     "ResponseModel",
     "ScaledResponse",
     "SeparableCurves",
@@ -62,6 +65,7 @@ __all__ = [
     "minimize_spend_for_target",
     "optimize_budget",
     "pareto_front",
+    "pareto_objectives",
     "pareto_spend",
     "simulate_closed_loop",
     "split_campaigns",

@@ -207,7 +207,10 @@ class ClosedLoopResult:
     ----------
     frame
         ``regret.csv``: ``week, policy, spend, outcome, observed, profit,
-        cumulative_profit, cumulative_regret`` plus ``spend_<channel>`` columns.
+        cumulative_profit, cumulative_regret`` plus ``spend_<channel>`` columns and, for
+        the learning policies, the posterior mean and standard deviation of each
+        channel's coefficient after the week's update (``coef_<channel>``,
+        ``sd_<channel>``; empty for the others).
     meta
         World and learner settings (channels, shift, noise, prior, forgetting).
     """
@@ -376,6 +379,7 @@ def simulate_closed_loop(
             if learns:
                 post.update(phi, observed, noise_sd=world.noise_sd, forget=cfg.forget)
             coef = post.mean if learns else np.full(n, np.nan)
+            sd = post.sd if learns else np.full(n, np.nan)
             rows.append(
                 {
                     "week": week,
@@ -386,6 +390,7 @@ def simulate_closed_loop(
                     "profit": margin * outcome - float(plan.sum()),
                     **{f"spend_{c}": float(v) for c, v in zip(channels, plan, strict=True)},
                     **{f"coef_{c}": float(v) for c, v in zip(channels, coef, strict=True)},
+                    **{f"sd_{c}": float(v) for c, v in zip(channels, sd, strict=True)},
                 }
             )
         if learns:
@@ -398,7 +403,8 @@ def simulate_closed_loop(
     head = ["week", "policy", "spend", "outcome", "observed", "profit"]
     tail = ["cumulative_profit", "cumulative_regret"]
     spend = [f"spend_{c}" for c in channels]
-    frame = frame[head + tail + spend + [f"coef_{c}" for c in channels]]
+    learned = [f"{k}_{c}" for k in ("coef", "sd") for c in channels]
+    frame = frame[head + tail + spend + learned]
     meta = {
         "channels": list(channels),
         "weeks": weeks,

@@ -1,18 +1,20 @@
 """Pareto fronts by the epsilon-constraint method, on the same SLSQP solver.
 
-Two fronts, both as :class:`ParetoFront` (every objective maximised, dominated points
+Three fronts, each a :class:`ParetoFront` (every objective maximised, dominated points
 removed):
 
 * :func:`pareto_spend`: outcome against spend; the epsilon-constraint ``spend <= eps``
   solved by the fixed-budget optimiser at each ``eps`` (the outcome grows with spend);
-* :func:`pareto_front`: two responses over the same channels at a fixed budget (revenue
-  against acquisitions or reach): maximise the first subject to the second ``>= eps``
-  for ``eps`` from the second's value at the first's optimum up to its own optimum.
+* :func:`pareto_objectives`: two or more responses over the same channels at a fixed budget
+  (revenue, acquisitions and reach): maximise the first subject to every other ``>= eps_k``
+  on a grid of levels spanning the payoff table of the single-objective optima;
+* :func:`pareto_front`: the two-response case (revenue against acquisitions or reach).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import itertools
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +26,7 @@ from scipy.optimize import minimize
 from mixlens.allocation.optimize import (
     Bounds,
     Objective,
+    _Box,
     _box,
     _check_budget,
     _project,
@@ -35,7 +38,7 @@ from mixlens.allocation.optimize import (
 from mixlens.allocation.response import ResponseModel, as_plan
 from mixlens.errors import DataError
 
-__all__ = ["ParetoFront", "non_dominated", "pareto_front", "pareto_spend"]
+__all__ = ["ParetoFront", "non_dominated", "pareto_front", "pareto_objectives", "pareto_spend"]
 
 FloatArray = NDArray[np.float64]
 
@@ -185,10 +188,9 @@ def pareto_front(
 ) -> ParetoFront:
     """Two responses at a fixed budget by the epsilon-constraint method.
 
-    For ``eps`` evenly spaced between the secondary's value at the primary's optimum and
-    the secondary's own optimum, maximise the primary's utility subject to the
-    secondary's utility ``>= eps`` (SLSQP, scaled, started from both end points' blend).
-    A solve that misses its constraint is dropped; dominated points are removed.
+    :func:`pareto_objectives` with two models: for ``eps`` evenly spaced between the
+    secondary's value at the primary's optimum and the secondary's own optimum, maximise
+    the primary's utility subject to the secondary's utility ``>= eps``.
 
     Parameters
     ----------
@@ -219,82 +221,190 @@ def pareto_front(
     >>> len(front.plans), front.values[0].round(3).tolist(), front.values[-1].round(3).tolist()
     (5, [1.625, 2.75], [2.75, 1.625])
     """
-    if tuple(primary.channels) != tuple(secondary.channels):
-        raise DataError("the two response models must have the same channels, in order")
+    return pareto_objectives(
+        (primary, secondary), budget=budget, points=points, names=names, current=current,
+        bounds=bounds, locked=locked, ramp=ramp, objective=objective,
+    )  # fmt: skip
+
+
+def pareto_objectives(
+    models: Sequence[ResponseModel],
+    *,
+    budget: float,
+    points: int = 7,
+    names: Sequence[str] | None = None,
+    current: ArrayLike | None = None,
+    bounds: Bounds | None = None,
+    locked: Collection[str] = (),
+    ramp: float | None = None,
+    objective: Objective = "mean",
+) -> ParetoFront:
+    """Pareto front of several responses at a fixed budget (epsilon-constraint method).
+
+    First the payoff table: each objective's own optimum by
+    :func:`~mixlens.allocation.optimize.optimize_budget`. Each objective after the first
+    then ranges from its worst value over those optima to its own best; for every
+    combination of ``points`` evenly spaced levels ``eps_k`` (``points ** (m - 1)``
+    solves for ``m`` objectives) SLSQP maximises the first objective's utility subject
+    to the budget, the constraint box and every other objective's utility ``>= eps_k``
+    (all scaled by their optimum), started from the blend of the single-objective optima
+    that the levels point to. A solve that misses a constraint is dropped, so is every
+    dominated plan: every plan returned is non-dominated among those found, and each
+    single-objective optimum is on the front.
+
+    Parameters
+    ----------
+    models
+        Two or more response models over the same channels, e.g. revenue, acquisitions
+        (:class:`~mixlens.allocation.scenarios.ScaledResponse`) and reach
+        (:class:`~mixlens.allocation.reach.ReachCurves`).
+    budget, current, bounds, locked, ramp, objective
+        As in :func:`~mixlens.allocation.optimize.optimize_budget`.
+    points
+        Levels per constrained objective (end points included), at least 2.
+    names
+        Names of the objectives (default ``objective_1, ...``).
+
+    Returns
+    -------
+    ParetoFront
+        One column of ``values`` per model, in order.
+
+    Raises
+    ------
+    DataError
+        If fewer than two models, the channels differ or the constraints conflict.
+
+    Examples
+    --------
+    >>> from mixlens.allocation.response import SeparableCurves
+    >>> a = SeparableCurves(("x", "y", "z"), beta=[4.0, 1.0, 1.0], half=[1.0, 1.0, 1.0])
+    >>> b = SeparableCurves(("x", "y", "z"), beta=[1.0, 4.0, 1.0], half=[1.0, 1.0, 1.0])
+    >>> c = SeparableCurves(("x", "y", "z"), beta=[1.0, 1.0, 4.0], half=[1.0, 1.0, 1.0])
+    >>> front = pareto_objectives((a, b, c), budget=3.0, points=3, current=[1.0, 1.0, 1.0])
+    >>> bool(non_dominated(front.values).all()), front.values.shape[1]
+    (True, 3)
+    """
+    models = tuple(models)
+    if len(models) < 2:
+        raise DataError(f"a Pareto front needs at least 2 objectives, got {len(models)}")
+    channels = tuple(models[0].channels)
+    if any(tuple(m.channels) != channels for m in models[1:]):
+        raise DataError("the response models must have the same channels, in order")
     if points < 2:
         raise DataError(f"a Pareto front needs at least 2 points, got {points}")
+    labels = (
+        tuple(names)
+        if names is not None
+        else tuple(f"objective_{i + 1}" for i in range(len(models)))
+    )
+    if len(labels) != len(models):
+        raise DataError(f"{len(labels)} names for {len(models)} objectives")
     kwargs: dict[str, Any] = {
         "bounds": bounds, "locked": locked, "ramp": ramp, "objective": objective,
     }  # fmt: skip
     if current is None:
-        current = getattr(primary, "current", None)
+        current = getattr(models[0], "current", None)
         if current is None:
             raise DataError("give current spend: the model has no current plan")
-    now = as_plan(primary, current, name="current")
-    channels = tuple(primary.channels)
+    now = as_plan(models[0], current, name="current")
     cap = max(budget, float(now.max()) * (1 + (ramp or 0.0)))
     box = _box(channels, now, cap=cap, bounds=bounds, locked=locked, ramp=ramp)
     _check_budget(box, budget, _sources(bounds, locked, ramp))
-    a = optimize_budget(primary, budget=budget, current=now, **kwargs).recommended
-    b = optimize_budget(secondary, budget=budget, current=now, **kwargs).recommended
+    optima = [optimize_budget(m, budget=budget, current=now, **kwargs).recommended for m in models]
 
     def u(model: ResponseModel, s: FloatArray) -> float:
         return utility(model.expected(s), objective)
 
-    lo_eps, hi_eps = u(secondary, a), u(secondary, b)
+    payoff = np.array([[u(m, plan) for m in models] for plan in optima])  # (plan, objective)
+    plans: list[FloatArray] = list(optima)
+    values: list[list[float]] = payoff.tolist()
+    low, high = payoff.min(axis=0), np.diag(payoff)
+    norms = np.maximum(np.abs(high), 1e-12)
     free = box.hi - box.lo > 1e-12 * max(budget, 1.0)
-    plans: list[FloatArray] = [a, b]
-    values = [[u(primary, a), lo_eps], [u(primary, b), hi_eps]]
-    if free.any() and hi_eps > lo_eps * (1 + 1e-9):
-        scale = budget / int(free.sum())
-        n1 = max(abs(values[0][0]), 1e-12)
-        n2 = max(abs(hi_eps), 1e-12)
-        fixed = float(box.lo[~free].sum())
+    spread = high[1:] > low[1:] + 1e-9 * norms[1:]
+    if free.any() and spread.any():
+        solve = _EpsilonSolver(models, box, budget, free, norms, objective)
+        levels = np.linspace(0.0, 1.0, points)
+        for t in itertools.product(levels, repeat=len(models) - 1):
+            frac = np.asarray(t)
+            if np.all(frac == 0.0) or np.sum(frac == 1.0) > 1:
+                continue  # the first objective's optimum, or two objectives at their best
+            eps = low[1:] + frac * (high[1:] - low[1:])
+            blend = np.concatenate([[max(0.0, 1.0 - frac.sum())], frac])
+            start = np.asarray(optima).T @ (blend / blend.sum())
+            plan = solve(eps, _project(start, box, budget))
+            achieved = [u(m, plan) for m in models]
+            if all(a >= e - 1e-6 * n for a, e, n in zip(achieved[1:], eps, norms[1:], strict=True)):
+                plans.append(plan)
+                values.append(achieved)
+    return _front(channels, labels, plans, np.asarray(values))
 
-        def full(x: FloatArray) -> FloatArray:
-            s = box.lo.copy()
-            s[free] = np.clip(x * scale, box.lo[free], box.hi[free])
-            return s
+
+class _EpsilonSolver:
+    """SLSQP for ``max u_0(s)`` s.t. budget, box and ``u_k(s) >= eps_k`` (scaled)."""
+
+    def __init__(
+        self,
+        models: tuple[ResponseModel, ...],
+        box: _Box,
+        budget: float,
+        free: NDArray[np.bool_],
+        norms: FloatArray,
+        objective: Objective,
+    ) -> None:
+        self.models, self.box, self.budget, self.free = models, box, budget, free
+        self.norms, self.objective = norms, objective
+        self.scale = budget / int(free.sum())
+        self.fixed = float(box.lo[~free].sum())
+
+    def full(self, x: FloatArray) -> FloatArray:
+        """Spend plan from the scaled free variables."""
+        s = self.box.lo.copy()
+        s[self.free] = np.clip(x * self.scale, self.box.lo[self.free], self.box.hi[self.free])
+        return s
+
+    def value(self, k: int, x: FloatArray) -> tuple[float, FloatArray]:
+        """Scaled utility of objective ``k`` and its gradient in the free variables."""
+        s = self.full(x)
+        model = self.models[k]
+        vals = model.expected(s)
+        w = _weights(vals, self.objective)
+        grad = (w @ model.gradient(s))[self.free] * self.scale / self.norms[k]
+        return float(w @ vals) / self.norms[k], grad
+
+    def __call__(self, eps: FloatArray, start: FloatArray) -> FloatArray:
+        """Best plan for the levels ``eps`` (objectives 1..m-1), projected into the box."""
+        free, scale, budget = self.free, self.scale, self.budget
 
         def fun(x: FloatArray) -> tuple[float, FloatArray]:
-            s = full(x)
-            vals = primary.expected(s)
-            w = _weights(vals, objective)
-            return -float(w @ vals) / n1, -(w @ primary.gradient(s))[free] * scale / n1
+            v, g = self.value(0, x)
+            return -v, -g
 
-        limits = list(zip(box.lo[free] / scale, box.hi[free] / scale, strict=True))
-        budget_constraint = {
-            "type": "eq",
-            "fun": lambda x: np.array([(x.sum() * scale + fixed - budget) / budget]),
-            "jac": lambda x: np.full((1, x.size), scale / budget),
-        }
-        for k, eps in enumerate(np.linspace(lo_eps, hi_eps, points)[1:-1], start=1):
-
-            def g(x: FloatArray, eps: float = float(eps)) -> FloatArray:
-                vals = secondary.expected(full(x))
-                return np.array([(float(_weights(vals, objective) @ vals) - eps) / n2])
-
-            def g_jac(x: FloatArray) -> FloatArray:
-                s = full(x)
-                vals = secondary.expected(s)
-                grad = _weights(vals, objective) @ secondary.gradient(s)
-                out: FloatArray = (grad[free] * scale / n2)[None, :]
-                return out
-
-            t = k / (points - 1)
-            x0 = _project((1 - t) * a + t * b, box, budget)
-            res = minimize(
-                fun,
-                x0[free] / scale,
-                jac=True,
-                method="SLSQP",
-                bounds=limits,
-                constraints=[budget_constraint, {"type": "ineq", "fun": g, "jac": g_jac}],
-                options={"maxiter": 500, "ftol": 1e-12},
+        constraints: list[dict[str, Any]] = [
+            {
+                "type": "eq",
+                "fun": lambda x: np.array([(x.sum() * scale + self.fixed - budget) / budget]),
+                "jac": lambda x: np.full((1, x.size), scale / budget),
+            }
+        ]
+        for k in range(1, len(self.models)):
+            level = float(eps[k - 1]) / self.norms[k]
+            constraints.append(
+                {
+                    "type": "ineq",
+                    "fun": lambda x, k=k, level=level: np.array([self.value(k, x)[0] - level]),
+                    "jac": lambda x, k=k: self.value(k, x)[1][None, :],
+                }
             )
-            plan = _project(full(np.asarray(res.x, dtype=np.float64)), box, budget)
-            second = u(secondary, plan)
-            if second >= eps - 1e-6 * n2:
-                plans.append(plan)
-                values.append([u(primary, plan), second])
-    return _front(channels, names, plans, np.asarray(values))
+        limits = list(zip(self.box.lo[free] / scale, self.box.hi[free] / scale, strict=True))
+        res = minimize(
+            fun,
+            start[free] / scale,
+            jac=True,
+            method="SLSQP",
+            bounds=limits,
+            constraints=constraints,
+            options={"maxiter": 500, "ftol": 1e-12},
+        )
+        return _project(self.full(np.asarray(res.x, dtype=np.float64)), self.box, budget)

@@ -12,7 +12,12 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from mixlens.allocation.campaigns import read_campaigns, split_campaigns
+from mixlens.allocation.campaigns import (
+    merge_campaign_bounds,
+    read_campaign_bounds,
+    read_campaigns,
+    split_campaigns,
+)
 from mixlens.allocation.closed_loop import LoopWorld, simulate_closed_loop
 from mixlens.allocation.geo import SEPARATOR, GeoResponse, split_names
 from mixlens.allocation.learner import LearnerConfig
@@ -23,7 +28,8 @@ from mixlens.allocation.optimize import (
     minimize_spend_for_target,
     optimize_budget,
 )
-from mixlens.allocation.pareto import pareto_spend
+from mixlens.allocation.pareto import pareto_objectives, pareto_spend
+from mixlens.allocation.reach import ReachCurves
 from mixlens.allocation.response import MMMResponse, ResponseModel
 from mixlens.allocation.scenarios import (
     ScaledResponse,
@@ -38,6 +44,7 @@ from mixlens.errors import DataError
 __all__ = [
     "SCENARIOS",
     "allocate_to_dir",
+    "objective_models",
     "read_bounds",
     "response_curves",
     "run_scenario",
@@ -54,7 +61,9 @@ def read_bounds(
     """Read per-channel constraints from CSV: ``channel`` and optional ``lower, upper, locked``.
 
     Blank ``lower``/``upper`` cells leave that side open; ``locked`` is 0/1 (or
-    true/false) and keeps the channel at its current spend. Amounts are currency over
+    true/false) and keeps the channel at its current spend. Rows that name a ``campaign``
+    are campaign bounds (:func:`~mixlens.allocation.campaigns.read_campaign_bounds`, used
+    with an IMA folder) and are skipped here. Amounts are currency over
     the planning horizon. For a geo model (``geos``) every row also names its ``geo``:
     the bound is on that geo's spend in the channel (``channels`` are then
     ``"<geo>:<channel>"``).
@@ -80,6 +89,9 @@ def read_bounds(
     bounds: dict[str, tuple[float | None, float | None]] = {}
     locked: list[str] = []
     for row, record in enumerate(frame.to_dict("records"), start=1):
+        campaign = record.get("campaign")
+        if campaign is not None and not pd.isna(campaign) and str(campaign).strip():
+            continue  # a campaign bound: read_campaign_bounds
         name = str(record["channel"])
         if geos:
             name = f"{record['geo']}{SEPARATOR}{name}"
@@ -112,6 +124,65 @@ def read_bounds(
         ):
             locked.append(name)
     return bounds, tuple(locked)
+
+
+def objective_models(
+    path: str | Path, revenue: ResponseModel
+) -> tuple[tuple[str, str, str], tuple[ResponseModel, ResponseModel, ResponseModel]]:
+    """Revenue, acquisitions and reach models from a per-channel objectives CSV.
+
+    Columns: ``channel`` (every channel of the model, once), ``value_per_unit`` (revenue
+    per acquisition in that channel, ``> 0``), ``cpm`` (cost per thousand impressions) and
+    ``audience`` (people the channel can reach), optional ``population`` (one value, at
+    least every audience; default the largest audience). Acquisitions are the channel's
+    revenue divided by its value per unit
+    (:class:`~mixlens.allocation.scenarios.ScaledResponse`), reach is
+    :class:`~mixlens.allocation.reach.ReachCurves`.
+
+    Raises
+    ------
+    DataError
+        On a missing column or channel, an unknown channel or a bad number.
+    """
+    file = str(path)
+    frame = pd.read_csv(path)
+    for column in ("channel", "value_per_unit", "cpm", "audience"):
+        if column not in frame.columns:
+            raise DataError(f"objectives file needs a {column!r} column", file=file, column=column)
+    names = [str(c) for c in frame["channel"]]
+    channels = tuple(revenue.channels)
+    for row, name in enumerate(names, start=1):
+        if name not in channels or names.index(name) != row - 1:
+            why = "unknown" if name not in channels else "repeated"
+            raise DataError(f"{why} channel {name!r}", file=file, column="channel", row=row)
+    missing = [c for c in channels if c not in names]
+    if missing:
+        raise DataError(f"no row for channel {missing[0]!r}", file=file, column="channel")
+    order = [names.index(c) for c in channels]
+    columns: dict[str, FloatArray] = {}
+    for column in ("value_per_unit", "cpm", "audience"):
+        values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64)
+        bad = ~np.isfinite(values) | (values <= 0)
+        if bad.any():
+            row = int(np.argmax(bad))
+            raise DataError(
+                f"must be a positive number: {frame[column].iloc[row]!r}",
+                file=file,
+                column=column,
+                row=row + 1,
+            )
+        columns[column] = values[order]
+    population = None
+    if "population" in frame.columns:
+        values = pd.to_numeric(frame["population"], errors="coerce").dropna().unique()
+        if len(values) != 1 or not values[0] > 0:
+            raise DataError(
+                "population must be one positive number", file=file, column="population"
+            )
+        population = float(values[0])
+    acquisitions = ScaledResponse(revenue, 1.0 / columns["value_per_unit"])
+    reach = ReachCurves(channels, columns["cpm"], columns["audience"], population)
+    return ("revenue", "acquisitions", "reach"), (revenue, acquisitions, reach)
 
 
 SCENARIOS: tuple[str, ...] = ("budget", "target", "roi", "mroi", "profit")
@@ -251,6 +322,7 @@ def allocate_to_dir(
     ramp: float | None = None,
     pareto: int = 0,
     ima_dir: str | Path | None = None,
+    objectives_file: str | Path | None = None,
 ) -> dict[str, Any]:
     """Optimise the budget of the next ``weeks`` weeks on a fitted MMM and write the plan.
 
@@ -289,7 +361,14 @@ def allocate_to_dir(
         ``pareto.csv`` also has each point's ROI and profit (``margin * outcome - spend``).
     ima_dir
         A ``mixlens ima fit`` folder: split channels over campaigns
-        (:func:`~mixlens.allocation.campaigns.split_campaigns`).
+        (:func:`~mixlens.allocation.campaigns.split_campaigns`); campaign rows of the
+        bounds file (a ``campaign`` column) then bound each campaign's spend.
+    objectives_file
+        With ``pareto``: per-channel ``value_per_unit, cpm, audience`` (see
+        :func:`objective_models`); also writes ``pareto_objectives.csv``, the front over
+        revenue, acquisitions and reach at the recommended plan's total spend
+        (:func:`~mixlens.allocation.pareto.pareto_objectives`, ``pareto`` levels per
+        constrained objective).
 
     Returns
     -------
@@ -310,6 +389,21 @@ def allocate_to_dir(
     locked: tuple[str, ...] = ()
     if bounds_file is not None:
         bounds, locked = read_bounds(bounds_file, model.channels, geos=geo)
+    campaigns = read_campaigns(ima_dir) if ima_dir is not None else None
+    campaign_bounds: dict[tuple[str, str], tuple[float | None, float | None]] = {}
+    if bounds_file is not None and campaigns is not None:
+        campaign_bounds = read_campaign_bounds(bounds_file, campaigns)
+        if campaign_bounds:
+            bounds = merge_campaign_bounds(bounds, campaign_bounds, campaigns)
+    elif bounds_file is not None and "campaign" in pd.read_csv(bounds_file, nrows=0).columns:
+        raise DataError(
+            "campaign bounds need the campaigns of an IMA fit (--ima)",
+            file=str(bounds_file),
+            column="campaign",
+        )
+    if objectives_file is not None and not pareto:
+        raise DataError("an objectives file is for the Pareto front: give --pareto K too")
+    multi_models = objective_models(objectives_file, model) if objectives_file else None
     report("optimise", 0.3)
     allocation = run_scenario(
         model,
@@ -368,11 +462,21 @@ def allocate_to_dir(
         table.insert(4, "profit", margin * table["outcome"] - table["spend"])
         write_table(table, out / "pareto.csv")
         files.append("pareto.csv")
-    if ima_dir is not None:
-        split = split_campaigns(allocation.to_frame(), read_campaigns(ima_dir))
+        if multi_models is not None:
+            labels, models = multi_models
+            multi = pareto_objectives(
+                models, budget=float(allocation.recommended.sum()), points=pareto,
+                names=labels, current=model.current, bounds=bounds, locked=locked,
+                ramp=ramp, objective=objective,
+            )  # fmt: skip
+            write_table(multi.to_frame(), out / "pareto_objectives.csv")
+            files.append("pareto_objectives.csv")
+    if campaigns is not None:
+        split = split_campaigns(allocation.to_frame(), campaigns, bounds=campaign_bounds)
         write_table(split, out / "campaigns.csv")
         files.append("campaigns.csv")
         summary["ima_dir"] = str(ima_dir)
+        summary["campaign_bounds"] = len(campaign_bounds)
     summary["files"] = [*files, "summary.json"]
     write_json(summary, out / "summary.json")
     report("done", 1.0)

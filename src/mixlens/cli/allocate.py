@@ -87,10 +87,26 @@ def allocate_command(
         float, typer.Option(help="Revenue per unit of volume (e.g. average order value).")
     ] = 1.0,
     pareto: Annotated[
-        int, typer.Option(min=0, help="Also write pareto.csv: outcome vs spend, K budgets.")
+        int,
+        typer.Option(
+            min=0,
+            help="Also write pareto.csv: outcome vs spend, K budgets (with --objectives also "
+            "pareto_objectives.csv, K levels per constrained objective).",
+        ),
     ] = 0,
     ima: Annotated[
-        Path | None, typer.Option(help="A `mixlens ima fit` folder: also split by campaign.")
+        Path | None,
+        typer.Option(
+            help="A `mixlens ima fit` folder: also split by campaign (campaign rows of "
+            "--bounds then bound each campaign)."
+        ),
+    ] = None,
+    objectives: Annotated[
+        Path | None,
+        typer.Option(
+            help="CSV of channel, value_per_unit, cpm, audience[, population]: with --pareto "
+            "K also write pareto_objectives.csv (revenue, acquisitions, reach)."
+        ),
     ] = None,
     seed: Seed = 0,
 ) -> None:
@@ -123,6 +139,7 @@ def allocate_command(
             ramp=ramp,
             pareto=pareto,
             ima_dir=ima,
+            objectives_file=objectives,
         )
     better = summary.get("prob_better_than_current")
     if isinstance(better, float):
