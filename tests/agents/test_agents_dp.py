@@ -19,6 +19,7 @@ from mixlens.agents import (
     exact_protocol,
     gaussian_sigma,
     pairwise_seeds,
+    region_agents,
     run_to_dir,
     setup_protocol,
 )
@@ -112,9 +113,121 @@ def test_dp_run_writes_the_accounting(tmp_path: Path) -> None:
     dp = summary["dp"]
     assert summary["epsilon_spent"] == 0.5 and summary["delta_spent"] == dp["delta"] > 0
     assert dp["mode"] == "distributed" and dp["calibration"] == "analytic"
+    assert dp["releases_per_agent"] == 2 and len(dp["noise_sd_per_agent"]) == 5
+    # the accounting adds up: the statistics get their share of mu^2, the scales the rest,
+    # and one Gaussian mechanism with the composed mu is exactly (0.5, delta)-DP
+    mu_total, scales = dp["mu_total"], dp["scales_release"]
     assert dp["sigma_per_release"] == pytest.approx(
-        analytic_gaussian_sigma(0.5, dp["delta"], dp["sensitivity_l2"])
+        dp["sensitivity_l2"] / (math.sqrt(dp["stats_share"]) * mu_total), rel=1e-12
     )
-    assert len(dp["noise_sd_per_agent"]) == 5
+    mu_stats = dp["sensitivity_l2"] / dp["sigma_per_release"]
+    mu_scales = scales["sensitivity_l2"] / scales["sigma"]
+    assert math.hypot(mu_stats, mu_scales) == pytest.approx(mu_total, rel=1e-12)
+    assert _privacy_loss_delta(1.0 / mu_total, 0.5, 1.0) == pytest.approx(dp["delta"], rel=1e-6)
+    # distributed: each sum carries exactly one release's noise
+    assert dp["noise_sd_of_sum"] == pytest.approx(dp["sigma_per_release"], rel=1e-12)
+    assert scales["noise_sd_of_sum"] == pytest.approx(scales["sigma"], rel=1e-12)
+    assert len(scales["scales"]) == len(summary["coefficients"])
     with pytest.raises(DataError, match="needs --dp-epsilon"):
         run_to_dir("regions", out_dir=tmp_path / "x", dp_distributed=True)
+    with pytest.raises(DataError, match="finite"):  # no noise is a diagnostic, not a run
+        run_to_dir("regions", out_dir=tmp_path / "y", dp_epsilon=math.inf)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    eps=st.floats(0.05, 20.0),
+    log_delta=st.floats(-9.0, -3.0),
+    share=st.floats(0.0, 0.9),
+    p=st.integers(2, 12),
+)
+def test_scales_and_statistics_compose_to_exactly_the_budget(
+    eps: float, log_delta: float, share: float, p: int
+) -> None:
+    delta = 10.0**log_delta
+    dp = DPConfig(epsilon=eps, delta=delta, scale_share=share)
+    mu_stats = dp.sensitivity() / dp.sigma()
+    mu_scales = dp.scale_sensitivity(p) / dp.scale_sigma(p) if share > 0 else 0.0
+    assert mu_stats**2 == pytest.approx((1 - share) * dp.mu() ** 2, rel=1e-9)
+    # Gaussian DP composition: the pair is one Gaussian mechanism of mu = hypot(...)
+    mu = math.hypot(mu_stats, mu_scales)
+    assert _privacy_loss_delta(1.0 / mu, eps, 1.0) == pytest.approx(delta, rel=1e-6)
+    # the classical calibration splits epsilon and delta instead (basic composition)
+    classical = DPConfig(epsilon=eps, delta=delta, scale_share=share, calibration="classical")
+    assert classical.sigma() == pytest.approx(
+        gaussian_sigma((1 - share) * eps, (1 - share) * delta, classical.sensitivity())
+    )
+
+
+def test_no_noise_gives_the_non_private_fit_when_the_bounds_do_not_bind() -> None:
+    agents = synthetic_agents(4, 60, seed=4)
+    seeds = pairwise_seeds([a.name for a in agents], 0)
+    setup_protocol(agents, Bus(), seeds=seeds)
+    ref = centralized_fit(agents)
+    exact = exact_protocol(agents, Bus(), seeds=seeds, dp=DPConfig(epsilon=math.inf), rng=0)
+    # centering, per-feature scaling and the intercept shift are exact reparameterizations
+    assert rel_diff(exact.coef, ref) < 1e-9
+    assert [r["phase"] for r in exact.rounds] == ["dp_scales", "stats"]
+    # bounds that bind show up as a clipping bias with no noise at all
+    tight = DPConfig(epsilon=math.inf, row_norm=0.5)
+    assert rel_diff(exact_protocol(agents, Bus(), seeds=seeds, dp=tight).coef, ref) > 0.05
+    # and the noise vanishes as epsilon grows (median of 3 draws, tolerances stated)
+    errors = [
+        float(
+            np.median(
+                [
+                    rel_diff(
+                        exact_protocol(
+                            agents, Bus(), seeds=seeds, dp=DPConfig(epsilon=eps), rng=r
+                        ).coef,
+                        ref,
+                    )
+                    for r in range(3)
+                ]
+            )
+        )
+        for eps in (1e2, 1e4, 1e8)
+    ]
+    assert errors[0] > errors[1] > errors[2] and errors[2] < 1e-3
+
+
+def test_scales_shrink_low_variance_features_and_error_falls_with_rows() -> None:
+    def run(scale: int) -> tuple[float, list[float]]:
+        agents = region_agents(scale, seed=0)
+        seeds = pairwise_seeds([a.name for a in agents], 0)
+        setup_protocol(agents, Bus(), seeds=seeds)
+        ref = exact_protocol(agents, Bus(), seeds=seeds).coef
+        runs = [
+            exact_protocol(agents, Bus(), seeds=seeds, dp=DPConfig(epsilon=10.0), rng=r)
+            for r in range(5)
+        ]
+        err = float(np.median([rel_diff(x.coef, ref) for x in runs]))
+        return err, runs[0].privacy["scales_release"]["scales"]
+
+    (small, _), (large, scales) = run(1), run(8)
+    assert large < 0.5 * small
+    # the price index varies by a few percent: its scale is far below the cap of 1
+    assert scales[0] == 2.0 and scales[2] < 0.3 and max(scales[1:]) <= 1.0
+
+
+def test_feature_scales_fall_back_to_the_cap_under_heavy_noise() -> None:
+    dp = DPConfig(epsilon=1.0)
+    np.testing.assert_allclose(dp.feature_scales([10.0, 50.0, 100.0], 1e3), [2.0, 1.0, 1.0])
+    np.testing.assert_allclose(dp.feature_scales([1e-6, 0.0, 100.0], 0.0), [2.0, 0.01, 0.01])
+    for bad in ({"scale_share": 1.0}, {"post": "lasso"}, {"intercept_scale": 0.0}):
+        with pytest.raises(DataError):
+            DPConfig(epsilon=1.0, **bad)  # type: ignore[arg-type]
+
+
+def test_dp_rounds_send_the_same_bytes_whatever_the_rows() -> None:
+    sizes = []
+    for weeks in (40, 160):
+        agents = synthetic_agents(3, weeks, seed=5)
+        seeds = pairwise_seeds([a.name for a in agents], 0)
+        setup_protocol(agents, Bus(), seeds=seeds)
+        bus = Bus()
+        exact_protocol(agents, bus, seeds=seeds, dp=DPConfig(epsilon=1.0), rng=0)
+        kinds = {row["kind"] for row in bus.audit.rows}
+        assert {"dp_scales", "dp_scales_agreed", "stats"} <= kinds
+        sizes.append(bus.audit.total_bytes())
+    assert sizes[0] == sizes[1]

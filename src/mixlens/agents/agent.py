@@ -49,6 +49,7 @@ ADSTOCKS = ("geometric", "delayed")
 SHAREABLE = frozenset(
     {
         "setup_sums",
+        "scale_sums",
         "stats_vector",
         "coalition_vector",
         "shrink_vector",
@@ -544,22 +545,50 @@ class Agent:
         return np.asarray(10.0 ** np.ceil(np.log10(np.maximum(np.abs(vec), 1e-300))))
 
     def stats_vector(
-        self, clip: tuple[float, float] | None = None, noise_sd: float = 0.0, noise_seed: int = 0
+        self,
+        clip: tuple[float, float] | None = None,
+        noise_sd: float = 0.0,
+        noise_seed: int = 0,
+        scales: Sequence[float] | None = None,
     ) -> FloatArray:
         """Flattened statistics plus the lift prior, with Gaussian noise if ``noise_sd > 0``.
 
         The agent draws the noise itself from ``noise_seed``; ``noise_sd`` follows the
         agreed DP configuration (:meth:`~mixlens.agents.protocols.DPConfig.noise_sds`).
-        With ``clip`` (DP) the rows are centered at the model's reference point first;
-        with noise, ``y'y`` and ``n`` are sent as zeros: only ``X'X`` and ``X'y`` are
-        released (what the DP sensitivity covers).
+        With ``clip`` (DP) the rows are centered at the model's reference point first and,
+        with ``scales``, each feature divided by its agreed scale (the lift prior is
+        expressed in the same scaled coordinates); with noise, ``y'y`` and ``n`` are sent
+        as zeros: only ``X'X`` and ``X'y`` are released (what the DP sensitivity covers).
         """
         centered = clip is not None
-        vec = (self.statistics(clip=clip, center=centered) + self.prior_statistics()).to_vector()
+        prior = self.prior_statistics()
+        if scales is not None:
+            d = 1.0 / np.asarray(scales, dtype=np.float64)
+            prior = SufficientStats(prior.xtx * np.outer(d, d), prior.xty * d, 0.0, 0.0)
+        stats = self.statistics(clip=clip, center=centered, scales=scales)
+        vec = (stats + prior).to_vector()
         if noise_sd > 0:
             vec[:-2] += np.random.default_rng(noise_seed).normal(0.0, noise_sd, vec.size - 2)
             vec[-2:] = 0.0
         return vec
+
+    def scale_sums(self, cap: float, noise_sd: float = 0.0, noise_seed: int = 0) -> FloatArray:
+        """Return ``[sum_t min(|x_tj - mu_j|, cap) for each feature but the intercept, n]``.
+
+        The per-feature spread of the rows centered at the model's reference point,
+        capped at ``cap`` so one row moves the vector by at most
+        ``sqrt((p - 1) cap**2 + 1)`` in L2; with ``noise_sd > 0`` the agent adds its own
+        Gaussian noise (seeded by ``noise_seed``). This is the DP release from which the
+        coordinator sets the per-feature scales (:class:`~mixlens.agents.protocols.DPConfig`).
+        Unweighted by the objective (it counts rows).
+        """
+        x, _ = self._xy()
+        mu, _ = self.model.reference_point()
+        spread = np.minimum(np.abs(x[:, 1:] - mu[1:]), cap).sum(axis=0)
+        vec = np.concatenate([spread, [float(len(x))]])
+        if noise_sd > 0:
+            vec += np.random.default_rng(noise_seed).normal(0.0, noise_sd, vec.size)
+        return np.asarray(vec, dtype=np.float64)
 
     def coalition_vector(self, coef: npt.ArrayLike, local: bool = False) -> FloatArray:
         """Value of every channel coalition on this agent's weeks, ``(2**C,)``, target units.
@@ -599,7 +628,11 @@ class Agent:
         return np.concatenate([x + u, [r_prev]])
 
     def statistics(
-        self, *, clip: tuple[float, float] | None = None, center: bool = False
+        self,
+        *,
+        clip: tuple[float, float] | None = None,
+        center: bool = False,
+        scales: Sequence[float] | None = None,
     ) -> SufficientStats:
         """Sufficient statistics of the shard.
 
@@ -612,6 +645,10 @@ class Agent:
         center
             Center rows and target at the model's :meth:`SharedModel.reference_point`
             first (the intercept column stays 1).
+        scales
+            Divide each (centered) feature by its scale before clipping, ``(p,)`` with 1
+            for the intercept: the statistics of the reparameterized design ``X D``,
+            ``D = diag(1 / scales)``, whose coefficients are ``scales * beta``.
 
         ``X'X``, ``X'y`` and ``y'y`` are weighted by the objective's ``loss_weight``.
         """
@@ -619,6 +656,8 @@ class Agent:
         if center:
             mu, y0 = self.model.reference_point()
             x, y = x - mu, y - y0
+        if scales is not None:
+            x = x / np.asarray(scales, dtype=np.float64)
         if clip is not None:
             norms = np.linalg.norm(x, axis=1)
             x = x * np.minimum(1.0, clip[0] / np.maximum(norms, 1e-300))[:, None]

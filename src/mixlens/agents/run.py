@@ -149,6 +149,8 @@ def run_to_dir(
         raise DataError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
     if dp_distributed and dp_epsilon is None:
         raise DataError("--dp-distributed needs --dp-epsilon")
+    if dp_epsilon is not None and not (0 < dp_epsilon < float("inf")):
+        raise DataError("--dp-epsilon must be a finite number > 0")
     if dp_epsilon is not None and protocol != "exact":
         raise DataError("differential privacy is available with protocol 'exact' only")
     if (shrinkage is not None or tradeoff) and (scenario == "channels" or protocol != "exact"):
@@ -324,9 +326,11 @@ def _fit_horizontal(
         "delta_spent": result.delta_spent,
         "dp": result.privacy,
         "dp_note": (
-            "DP covers the statistics round (the only one that depends on the rows before "
-            "the fit); the setup round reveals pooled means only, and the attribution round "
-            "each agent's own credit, which is the output"
+            "DP covers the rounds that depend on the rows before the fit: the feature-scales "
+            "round and the statistics round, composed exactly (see dp.composition). Outside "
+            "it: the setup round releases exact pooled means (outcome, spend per channel, "
+            "controls) through secure aggregation, and the attribution round each agent's "
+            "own credit, which is the output"
         ),
         "coefficients": dict(zip(model.feature_names, result.coef.tolist(), strict=True)),
         "target_scale": model.target_scale,
