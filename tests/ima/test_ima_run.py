@@ -29,6 +29,9 @@ def byo_run(ima_world: SimulatedMMM, tmp_path_factory: pytest.TempPathFactory) -
         out_dir=out / "run",
         draws=100,
         seed=0,
+        window=91,
+        step=28,
+        grain="daily",  # the weekly truth comes from a daily process
     )
     return out / "run"
 
@@ -123,6 +126,35 @@ def test_adstock_missing_channel(ima_world: SimulatedMMM, tmp_path: Path) -> Non
     true_adstock(ima_world).iloc[1:].to_csv(paths["adstock"], index=False)
     with pytest.raises(DataError, match=r"a\.csv: column 'channel': no adstock for channel 'tv'"):
         fit_to_dir(**paths, out_dir=tmp_path / "o")  # type: ignore[arg-type]
+
+
+def test_rolling_windows_conserve_each_window(byo_run: Path, ima_world: SimulatedMMM) -> None:
+    table = pd.read_csv(byo_run / "campaigns_by_window.csv")
+    assert list(table.columns[:4]) == ["window_start", "window_end", "channel", "campaign"]
+    assert table["window_start"].nunique() == (364 - 91) // 28 + 1
+    daily = pd.read_csv(byo_run / "campaign_daily.csv", parse_dates=["date"])
+    first = table[table["window_start"] == table["window_start"].iloc[0]]
+    start, end = (
+        pd.Timestamp(first["window_start"].iloc[0]),
+        pd.Timestamp(first["window_end"].iloc[0]),
+    )
+    assert (end - start).days == 90
+    inside = daily[(daily["date"] >= start) & (daily["date"] <= end)]
+    np.testing.assert_allclose(
+        first.groupby("channel")["contribution_mean"].sum().sort_index(),
+        inside.groupby("channel")["contribution"].sum().sort_index(),
+        rtol=1e-9,
+    )
+    summary = json.loads((byo_run / "summary.json").read_text())
+    assert "campaigns_by_window.csv" in summary["files"]
+
+
+def test_bad_window_is_a_data_error(ima_world: SimulatedMMM, tmp_path: Path) -> None:
+    paths = _inputs(ima_world, tmp_path)
+    with pytest.raises(DataError, match="multiples"):
+        fit_to_dir(
+            **paths, out_dir=tmp_path / "o", draws=10, window=30, model="linear", grain="daily"
+        )  # type: ignore[arg-type]
 
 
 def test_needs_exactly_one_mmm_source(tmp_path: Path) -> None:

@@ -60,6 +60,37 @@ def ima_fit_command(
             "split, as in the paper)."
         ),
     ] = "period",
+    grain: Annotated[
+        str,
+        typer.Option(
+            help="auto (default: per channel, the better weekly fit of the two), mmm "
+            "(campaigns' adstock and saturation at the MMM's weekly grain) or daily (the "
+            "weekly kernel converted to days, a daily curve)."
+        ),
+    ] = "auto",
+    mmm_uncertainty: Annotated[
+        bool,
+        typer.Option(
+            help="With --mmm: propagate the MMM's posterior draws into the campaign intervals."
+        ),
+    ] = True,
+    window: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Also fit a rolling window of this many days (multiple of 7 for a weekly "
+            "MMM), carrying each posterior forward as the next prior: campaigns_by_window.csv.",
+        ),
+    ] = None,
+    step: Annotated[
+        int | None, typer.Option(min=1, help="Days the rolling window moves (default: --window).")
+    ] = None,
+    memory: Annotated[
+        str,
+        typer.Option(
+            help="window (each window's own weeks) or all (every week so far), with --window."
+        ),
+    ] = "window",
     seed: Seed = 0,
 ) -> None:
     """Split each channel's MMM contribution over its campaigns: campaign_daily.csv, ..."""
@@ -75,7 +106,13 @@ def ima_fit_command(
         raise _fail(f"--media must be impressions, spend or clicks, got {media!r}")
     if likelihood not in ("period", "daily"):
         raise _fail(f"--likelihood must be period or daily, got {likelihood!r}")
-    with _user_errors(), _progress() as step:
+    if memory not in ("window", "all"):
+        raise _fail(f"--memory must be window or all, got {memory!r}")
+    if step is not None and window is None:
+        raise _fail("--step needs --window")
+    if grain not in ("auto", "mmm", "daily"):
+        raise _fail(f"--grain must be auto, mmm or daily, got {grain!r}")
+    with _user_errors(), _progress() as stage:
         fit_to_dir(
             campaigns=campaigns,
             out_dir=out,
@@ -91,8 +128,13 @@ def ima_fit_command(
             else "linear",
             draws=draws,
             seed=seed,
-            progress=step("ima fit"),
+            progress=stage("ima fit"),
             lift_tests=lift_tests,
             likelihood="period" if likelihood == "period" else "daily",
+            grain="auto" if grain == "auto" else "mmm" if grain == "mmm" else "daily",
+            mmm_uncertainty=mmm_uncertainty,
+            window=window,
+            step=step,
+            memory="window" if memory == "window" else "all",
         )
     out_console.print(f"ima: {out / 'campaigns.csv'}", highlight=False)

@@ -4,21 +4,36 @@ Stages: :mod:`~mixlens.ima.disaggregate` (weekly channel contributions to days),
 :mod:`~mixlens.ima.regression` (per-channel Bayesian regression on campaign media and
 reconciliation), :mod:`~mixlens.ima.fit` (the pipeline, :func:`fit_ima`),
 :mod:`~mixlens.ima.results` (:class:`IMAResult`), :mod:`~mixlens.ima.run` (files in, files
-out) and :mod:`~mixlens.ima.evaluate` (scores against campaign truth and baselines).
+out), :mod:`~mixlens.ima.evaluate` (scores against campaign truth and baselines),
+:mod:`~mixlens.ima.anchor` (the MMM posterior: kernels and contribution draws) and
+:mod:`~mixlens.ima.sequential` (rolling windows, the posterior carried forward).
 """
 
-from mixlens.ima.disaggregate import disaggregate, disaggregate_channel, split_weekly
+from mixlens.ima.anchor import MMMPosterior, read_mmm_posterior
+from mixlens.ima.disaggregate import (
+    disaggregate,
+    disaggregate_channel,
+    period_consistent_adstock,
+    split_weekly,
+)
 from mixlens.ima.fit import fit_ima, prepare_inputs
 from mixlens.ima.regression import reconcile
 from mixlens.ima.results import UNATTRIBUTED, IMAResult
+from mixlens.ima.sequential import gaussian_prior, rolling_credit, rolling_fit
 
 __all__ = [
     "UNATTRIBUTED",
     "IMAResult",
+    "MMMPosterior",
     "disaggregate",
     "disaggregate_channel",
     "fit_ima",
+    "gaussian_prior",
+    "period_consistent_adstock",
     "prepare_inputs",
+    "read_mmm_posterior",
     "reconcile",
+    "rolling_credit",
+    "rolling_fit",
     "split_weekly",
 ]

@@ -34,6 +34,7 @@ __all__ = [
     "daily_media_matrix",
     "disaggregate",
     "disaggregate_channel",
+    "period_consistent_adstock",
     "split_weekly",
 ]
 
@@ -70,6 +71,85 @@ def daily_adstock(
     daily = to_daily(weekly_params, days_per_week=days_per_week)
     weights = daily.weights(normalize=True)
     return adstock(np.asarray(media, dtype=np.float64), weights, axis=0)
+
+
+def period_consistent_adstock(
+    media: ArrayLike,
+    weekly_params: AdstockParams,
+    *,
+    offset: int = 0,
+    days_per_week: int = 7,
+    weekly_weights: ArrayLike | None = None,
+) -> FloatArray:
+    """Daily adstocked media whose period sums are exactly the MMM's adstocked media.
+
+    A weekly MMM adstocks each week's *total* media with its weekly kernel. The daily
+    kernel of :func:`daily_adstock` has the same shape in calendar time, but its daily
+    series summed over each week only approximates the weekly one: media late in a week
+    carries into the next week, while the MMM credits the whole week's media at lag zero
+    (for a delayed kernel the daily sums run about half a week early). A regression on
+    that media cannot reproduce the MMM's weekly contributions, most visibly at burst
+    edges. Here each week's total is the MMM's own weekly adstock of the weekly media
+    sums, and only its split over the days follows the daily kernel::
+
+        xtilde_t = A_w(t) * d_t / sum_{s in w(t)} d_s
+
+    with ``A`` the weekly adstock of the weekly sums and ``d`` the daily adstock (uniform
+    within a week where ``d`` is zero there).
+
+    Parameters
+    ----------
+    media
+        Daily media, time on axis 0, shape ``(n_days,)`` or ``(n_days, n_series)``.
+    weekly_params
+        The channel's adstock with lags in MMM periods (its daily twin gives the split).
+    offset
+        Index of the first day of an MMM period (days before it belong to earlier
+        periods, counted back from it).
+    days_per_week
+        Days per MMM period.
+    weekly_weights
+        The weekly kernel, shape ``(l_max,)``, e.g. the posterior mean of the MMM's
+        kernel weights (the kernel of the posterior-mean contribution, since adstock is
+        linear); default ``weekly_params.weights(normalize=True)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Same shape and unit as ``media``.
+
+    Examples
+    --------
+    >>> from mixlens.transforms.timescale import DelayedParams
+    >>> x = np.r_[np.zeros(6), 7.0, np.zeros(7)]
+    >>> p = DelayedParams(theta=0.3, peak=0.0, l_max=2)
+    >>> out = period_consistent_adstock(x, p)
+    >>> out.reshape(2, 7).sum(axis=1).round(6).tolist()
+    [5.384615, 1.615385]
+    >>> (p.weights(normalize=True) * 7).round(6).tolist()
+    [5.384615, 1.615385]
+    """
+    x = np.asarray(media, dtype=np.float64)
+    kernel = (
+        weekly_params.weights(normalize=True)
+        if weekly_weights is None
+        else np.asarray(weekly_weights, dtype=np.float64)
+    )
+    week = np.floor_divide(np.arange(x.shape[0]) - offset, days_per_week)
+    week = week - (week.min() if week.size else 0)
+    n_weeks = int(week.max()) + 1 if week.size else 0
+    sums = np.zeros((n_weeks, *x.shape[1:]))
+    np.add.at(sums, week, x)
+    stocked = adstock(sums, kernel, axis=0)
+    daily = daily_adstock(x, weekly_params, days_per_week=days_per_week)
+    within = np.zeros_like(sums)
+    np.add.at(within, week, daily)
+    counts = np.bincount(week, minlength=n_weeks).astype(np.float64)
+    per_day = within[week]
+    uniform = 1.0 / counts[week].reshape((-1,) + (1,) * (x.ndim - 1))
+    share = np.where(per_day > 0, daily / np.where(per_day > 0, per_day, 1.0), uniform)
+    out: FloatArray = stocked[week] * share
+    return out
 
 
 def disaggregate_channel(

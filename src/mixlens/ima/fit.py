@@ -7,6 +7,15 @@ and reconciles the campaign credit with the channel every day. With the period
 likelihood, each week's contribution is split over its days again, in proportion to the
 fitted daily response rather than the raw adstocked media, before reconciliation; the
 days still sum exactly to the week.
+
+**Grain.** A weekly MMM adstocks and saturates *weekly* media. A daily regression on the
+weekly kernel converted to days cannot reproduce its weekly contributions at burst
+edges (the converted kernel carries late-week media into the next week, and a daily
+curve saturates days, not weeks), so by default (``grain="auto"``) each channel is also
+fitted at the MMM's grain (campaign media whose weekly sums are the MMM's weekly
+adstock, curve on weekly pressure) and the better weekly fit is kept. Given the MMM's
+posterior (:mod:`mixlens.ima.anchor`), its draws are propagated into the campaign
+intervals (:func:`mmm_deviation`).
 """
 
 from __future__ import annotations
@@ -21,7 +30,14 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from mixlens.ima.disaggregate import daily_adstock, daily_grid, daily_media_matrix, split_weekly
+from mixlens.ima.anchor import MMMPosterior
+from mixlens.ima.disaggregate import (
+    daily_adstock,
+    daily_grid,
+    daily_media_matrix,
+    period_consistent_adstock,
+    split_weekly,
+)
 from mixlens.ima.lift import align_lifts
 from mixlens.ima.regression import (
     ChannelDesign,
@@ -37,14 +53,17 @@ from mixlens.transforms.timescale import AdstockParams
 
 __all__ = [
     "MEDIA_METRICS",
+    "Grain",
     "IMAInputs",
     "campaign_media",
     "fit_ima",
+    "mmm_deviation",
     "period_days",
     "prepare_inputs",
 ]
 
 FloatArray = NDArray[np.float64]
+Grain = Literal["mmm", "daily"]
 
 #: Media metrics a channel's regression can use.
 MEDIA_METRICS = ("impressions", "spend", "clicks")
@@ -97,6 +116,8 @@ def campaign_media(
     weekly_params: AdstockParams | None,
     window: slice,
     period_days: int = 7,
+    adstock: Grain = "mmm",
+    weekly_weights: FloatArray | None = None,
 ) -> tuple[tuple[str, ...], FloatArray, FloatArray]:
     """Raw and adstocked daily media of one channel's campaigns.
 
@@ -116,6 +137,13 @@ def campaign_media(
         The fitted days within ``days``.
     period_days
         Days per MMM period: 7 for a weekly MMM, 1 for a daily one.
+    adstock
+        ``"mmm"`` (default): the campaigns' adstocked media summed over each period is
+        exactly the MMM's adstock of their period media
+        (:func:`~mixlens.ima.disaggregate.period_consistent_adstock`); ``"daily"``: the
+        MMM's kernel converted to days (:func:`~mixlens.ima.disaggregate.daily_adstock`).
+    weekly_weights
+        The MMM's kernel on its own scale (e.g. its posterior mean), for ``adstock="mmm"``.
 
     Returns
     -------
@@ -128,11 +156,18 @@ def campaign_media(
     wide = daily_media_matrix(part, days, value=metric, key="campaign")
     names = tuple(sorted(wide.columns))
     raw = wide[list(names)].to_numpy(dtype=np.float64)
-    stock = (
-        raw
-        if weekly_params is None
-        else daily_adstock(raw, weekly_params, days_per_week=period_days)
-    )
+    if weekly_params is None:
+        stock = raw
+    elif adstock == "mmm" and period_days > 1:
+        stock = period_consistent_adstock(
+            raw,
+            weekly_params,
+            offset=window.start or 0,
+            days_per_week=period_days,
+            weekly_weights=weekly_weights,
+        )
+    else:
+        stock = daily_adstock(raw, weekly_params, days_per_week=period_days)
     return names, raw[window], stock[window]
 
 
@@ -170,10 +205,13 @@ def prepare_inputs(
     campaigns: pd.DataFrame,
     *,
     media: str | Mapping[str, str] = "impressions",
+    adstock: Grain = "mmm",
+    kernels: Mapping[str, FloatArray] | None = None,
 ) -> IMAInputs:
     """Build the daily channel contributions and adstocked campaign media (stages 1-2).
 
-    Parameters are those of :func:`fit_ima`.
+    Parameters are those of :func:`fit_ima`; ``kernels`` are the MMM's weekly kernels
+    per channel (e.g. :attr:`~mixlens.ima.anchor.MMMPosterior.kernels`).
 
     Returns
     -------
@@ -205,6 +243,8 @@ def prepare_inputs(
             weekly_params=adstock_params[channel],
             window=window,
             period_days=step,
+            adstock=adstock,
+            weekly_weights=None if kernels is None else kernels.get(channel),
         )
         wk = weekly[weekly["channel"] == channel].sort_values("date")
         y = split_weekly(
@@ -216,6 +256,71 @@ def prepare_inputs(
         spend[channel] = by.reindex(list(names)).fillna(0.0).to_numpy(dtype=np.float64)
     skipped = [c for c in order if c not in present]
     return IMAInputs(designs, spend, metrics, weeks, window_days, skipped)
+
+
+def mmm_deviation(
+    design: ChannelDesign,
+    parts: FloatArray,
+    response: FloatArray,
+    mmm_draws: FloatArray,
+    *,
+    rule: ReconcileRule = "cap",
+    period: int = 7,
+    seed: int = 0,
+) -> FloatArray:
+    """Campaign-total deviations that carry the MMM's uncertainty (see :func:`fit_ima`).
+
+    Parameters
+    ----------
+    design
+        The channel's regression data; ``design.y`` is the point-estimate daily
+        contribution the regression was reconciled with.
+    parts
+        Regression draws of the campaign contributions, ``(S, n_days, K)``.
+    response
+        The fitted daily channel response, ``(n_days,)``: how a period's contribution is
+        split over its days.
+    mmm_draws
+        Draws of the channel's contribution per period, ``(S_mmm, n_days // period)``.
+    rule
+        Reconciliation rule.
+    period
+        Days per MMM period.
+    seed
+        Seed of the pairing of regression and MMM draws.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(S, K + 1)``: per draw, campaign totals (and ``unattributed`` last) reconciled
+        with the paired MMM draw minus those reconciled with ``design.y``, centred over
+        draws (mean zero, so adding them keeps the point estimate). Each row sums to the
+        paired draw's total contribution minus ``design.y``'s, up to the centring.
+    """
+    n_draws = parts.shape[0]
+    rng = np.random.default_rng(seed)
+    pick = rng.permutation(np.resize(np.arange(mmm_draws.shape[0]), n_draws))
+    base_w = design.y.reshape(-1, period).sum(axis=1)
+    shape = np.clip(response, 0.0, None).reshape(-1, period)
+    within = shape.sum(axis=1, keepdims=True)
+    share = np.where(within > 0, shape / np.where(within > 0, within, 1.0), 1.0 / period)
+    base_share = design.y.reshape(-1, period)
+    out = np.empty((n_draws, parts.shape[2] + 1))
+    for i in range(n_draws):
+        y_w = mmm_draws[pick[i]]
+        # The draw's periods split like the point estimate where it is positive.
+        split = np.where(
+            np.abs(base_w)[:, None] > 0,
+            base_share * (y_w / np.where(base_w != 0, base_w, 1.0))[:, None],
+            share * y_w[:, None],
+        ).reshape(-1)
+        ratio = np.where(design.y > 0, split / np.where(design.y > 0, design.y, 1.0), 1.0)
+        scaled, unattr = reconcile(split, parts[i] * np.clip(ratio, 0.0, None)[:, None], rule=rule)
+        base, base_u = reconcile(design.y, parts[i], rule=rule)
+        out[i, :-1] = scaled.sum(axis=0) - base.sum(axis=0)
+        out[i, -1] = unattr.sum() - base_u.sum()
+    centred: FloatArray = out - out.mean(axis=0)
+    return centred
 
 
 def fit_ima(
@@ -233,6 +338,8 @@ def fit_ima(
     rule: ReconcileRule = "cap",
     lift_tests: pd.DataFrame | None = None,
     likelihood: Literal["period", "daily"] = "period",
+    grain: Grain | Literal["auto"] = "auto",
+    posterior: MMMPosterior | None = None,
 ) -> IMAResult:
     """Attribute weekly channel contributions to campaigns, day by day.
 
@@ -280,6 +387,29 @@ def fit_ima(
         ``"daily"``: to the disaggregated daily series (the paper's choice; it biases
         the fit at burst edges and overstates the data by the days per period). See
         ``period_days`` in :func:`~mixlens.ima.regression.fit_regression`.
+    grain
+        ``"auto"`` (default): fit both grains below and keep, per channel, the one whose
+        weekly sums fit the MMM's contribution better (as ``model="auto"`` does; a
+        weekly MMM's contributions come from weekly media, a simulator's or a daily
+        model's from daily media). ``"mmm"``: the regression follows the MMM's own grain
+        where the MMM is weekly: each campaign's adstocked media sums, per week, to the MMM's weekly
+        adstock of its weekly media (only the split over the days follows the daily
+        kernel; :func:`~mixlens.ima.disaggregate.period_consistent_adstock`), and the
+        saturating model's curve acts on each week's pressure (``saturation_days`` in
+        :func:`~mixlens.ima.regression.fit_regression`). A daily model cannot reproduce a
+        weekly MMM's contributions at burst edges otherwise. ``"daily"``: the weekly
+        kernel converted to days and a daily curve (the paper's choice; right when the
+        weekly contributions come from a daily process).
+    posterior
+        The MMM's posterior (:func:`~mixlens.ima.anchor.read_mmm_posterior`): its
+        posterior-mean kernels replace the kernels at ``adstock_params`` under
+        ``grain="mmm"``, and its channel contribution draws are propagated into the
+        campaign intervals: regression draw ``i`` is paired with an MMM draw, the
+        campaign parts are rescaled day by day to that draw's contribution (split over
+        the days like the point estimate) and reconciled with it; the campaign totals'
+        deviations from the point estimate's are added to the regression draws, centred
+        so that the campaign means (and ``campaign_daily.csv``) stay those of the
+        posterior-mean fit.
 
     Returns
     -------
@@ -288,17 +418,31 @@ def fit_ima(
     """
     if likelihood not in ("period", "daily"):
         raise ValueError(f"likelihood must be 'period' or 'daily', got {likelihood!r}")
+    if grain not in ("mmm", "daily", "auto"):
+        raise ValueError(f"grain must be 'mmm', 'daily' or 'auto', got {grain!r}")
     start = time.perf_counter()
-    inputs = prepare_inputs(weekly, adstock_params, campaigns, media=media)
-    designs, weeks, window_days = inputs.designs, inputs.weeks, inputs.days
-    fit_start = time.perf_counter()
-    candidates: tuple[RegressionModel, ...] = (
-        ("saturating", "linear") if model == "auto" else (model,)
+    kernels = None if posterior is None else posterior.kernels
+    first: Grain = "daily" if grain == "daily" else "mmm"
+    inputs = prepare_inputs(
+        weekly, adstock_params, campaigns, media=media, adstock=first, kernels=kernels
     )
+    weeks, window_days = inputs.weeks, inputs.days
+    step = period_days(weeks)
+    # For a daily MMM the two grains are the same.
+    grains: tuple[Grain, ...] = ("mmm", "daily") if grain == "auto" and step > 1 else (first,)
+    by_grain = {first: inputs.designs}
+    for g in grains[1:]:
+        by_grain[g] = prepare_inputs(
+            weekly, adstock_params, campaigns, media=media, adstock=g, kernels=kernels
+        ).designs
+    fit_start = time.perf_counter()
+    models: tuple[RegressionModel, ...] = ("saturating", "linear") if model == "auto" else (model,)
     lifts = (
         []
         if lift_tests is None or lift_tests.empty
-        else align_lifts(lift_tests, designs, window_days, file=lift_tests.attrs.get("source"))
+        else align_lifts(
+            lift_tests, inputs.designs, window_days, file=lift_tests.attrs.get("source")
+        )
     )
     if lifts and method == "advi":
         warnings.warn(
@@ -309,21 +453,26 @@ def fit_ima(
             stacklevel=2,
         )
     fitted = {
-        name: fit_regression(
-            designs,
+        (g, name): fit_regression(
+            by_grain[g],
             method=method,
             model=name,
             draws=draws,
             seed=seed,
             advi_steps=advi_steps,
             lifts=lifts,
-            period_days=period_days(weeks) if likelihood == "period" else 1,
+            period_days=step if likelihood == "period" else 1,
+            saturation_days=step if likelihood == "period" and g == "mmm" else 1,
         )
-        for name in candidates
+        for g in grains
+        for name in models
     }
-    chosen = {
-        d.channel: min(candidates, key=lambda name: _weekly_mape(d, fitted[name])) for d in designs
-    }
+    chosen: dict[str, tuple[Grain, RegressionModel]] = {}
+    for c, d in enumerate(inputs.designs):
+        chosen[d.channel] = min(
+            fitted, key=lambda key: _weekly_mape(by_grain[key[0]][c], fitted[key])
+        )
+    designs = [by_grain[chosen[d.channel][0]][c] for c, d in enumerate(inputs.designs)]
     fit_seconds = time.perf_counter() - fit_start
     daily, rows, totals, weekly_fit, coefs = [], [], [], [], []
     resplit = likelihood == "period" and period_days(weeks) == 7
@@ -343,6 +492,11 @@ def fit_ima(
         )
         scaled, unattr = reconcile(d.y, parts, rule=rule)
         mean_daily = np.concatenate([scaled.mean(axis=0), unattr.mean(axis=0)[:, None]], axis=1)
+        total = np.concatenate([scaled.sum(axis=1), unattr.sum(axis=1)[:, None]], axis=1)
+        if posterior is not None and d.channel in posterior.draws:
+            total = total + mmm_deviation(
+                d, parts, pred, posterior.draws[d.channel], rule=rule, period=step, seed=seed
+            )
         names = [*d.campaigns, UNATTRIBUTED]
         daily.append(
             pd.DataFrame(
@@ -363,7 +517,7 @@ def fit_ima(
                 }
             )
         )
-        totals.append(np.concatenate([scaled.sum(axis=1), unattr.sum(axis=1)[:, None]], axis=1))
+        totals.append(total)
         weekly_fit.append(
             pd.DataFrame(
                 {
@@ -395,7 +549,9 @@ def fit_ima(
         "rule": rule,
         "likelihood": likelihood,
         "model": model,
-        "model_by_channel": chosen,
+        "model_by_channel": {c: key[1] for c, key in chosen.items()},
+        "grain": grain,
+        "grain_by_channel": {c: key[0] for c, key in chosen.items()},
         "lift_tests": len(lifts),
         "fit_seconds": round(fit_seconds, 3),
         "total_seconds": round(time.perf_counter() - start, 3),

@@ -44,6 +44,12 @@ compares the model's daily prediction averaged over each period with the period'
 contribution (``y_w ~ Normal(mean_{t in w} mu_t, sigma_c)``); the daily model and its
 campaign split are unchanged. ``period_days=1`` fits every day (the paper's choice).
 
+**Period saturation** (``saturation_days > 1``, the MMM's grain). A weekly MMM's curve
+acts on each week's adstocked media, so the saturating model can apply its curve to
+each period's mean pressure ``Pbar_w``: day ``t`` responds
+``B_c hill(Pbar_w; K_c, s_c) * P_t / Pbar_w`` (so the period's mean daily response is
+``B_c hill(Pbar_w)``), split over campaigns by their weighted media as above.
+
 All channels are fitted in one model (one compilation), independent given the data.
 Inference is ADVI (mean field, Adam) by default or NUTS on request.
 :meth:`RegressionDraws.campaign_parts` gives every draw's campaign contributions for
@@ -174,6 +180,9 @@ class RegressionDraws:
     curve
         Saturating model only: per channel ``{"B": (n_draws,) target units per day,
         "K": (n_draws,), "s": (n_draws,)}``, the Hill curve of the weighted pressure.
+    saturation_days
+        Saturating model only: days over which the Hill curve acts on the mean pressure
+        (``1``: every day; ``7``: the weekly MMM's own grain).
     """
 
     beta: dict[str, FloatArray]
@@ -181,6 +190,7 @@ class RegressionDraws:
     method: str
     model: str = "linear"
     curve: dict[str, dict[str, FloatArray]] = field(default_factory=dict)
+    saturation_days: int = 1
 
     def campaign_parts(self, design: ChannelDesign) -> FloatArray:
         """Every draw's campaign contributions before reconciliation, target units.
@@ -202,6 +212,12 @@ class RegressionDraws:
             return parts
         c = self.curve[design.channel]
         pressure = parts.sum(axis=2)  # (S, T)
+        if self.saturation_days > 1:
+            # The curve acts on each period's mean pressure; a day's share of the period's
+            # response is its share of the period's pressure.
+            n, k = pressure.shape[0], self.saturation_days
+            mean = pressure.reshape(n, -1, k).mean(axis=2)
+            pressure = np.repeat(mean, k, axis=1)
         half, slope = c["K"][:, None], c["s"][:, None]
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(pressure > 0, (pressure / half) ** slope, 0.0)
@@ -241,6 +257,7 @@ def fit_regression(
     progress: bool = False,
     lifts: Sequence[CampaignLift] = (),
     period_days: int = 1,
+    saturation_days: int = 1,
 ) -> RegressionDraws:
     """Fit the campaign regression of every channel jointly; return posterior draws.
 
@@ -274,6 +291,12 @@ def fit_regression(
         no information on the campaigns (it follows the channel's total media), so
         fitting daily pseudo-observations would bias the shape at burst edges and count
         every period ``period_days`` times. ``1``: daily likelihood.
+    saturation_days
+        Saturating model: days over which the Hill curve acts on the mean pressure.
+        ``1`` (every day) or ``period_days`` (the MMM's grain: a weekly MMM saturates the
+        week's adstocked media, so a daily curve cannot reproduce its weekly
+        contributions, e.g. the small first week of a burst); each day gets its share
+        of the period's pressure.
 
     Returns
     -------
@@ -303,6 +326,11 @@ def fit_regression(
         raise ValueError(
             f"period_days must be >= 1 and divide the {designs[0].y.size} days, got {period_days}"
         )
+    if saturation_days < 1 or designs[0].y.size % saturation_days:
+        raise ValueError(
+            f"saturation_days must be >= 1 and divide the {designs[0].y.size} days, "
+            f"got {saturation_days}"
+        )
     n_ch = len(designs)
     sizes = [len(d.campaigns) for d in designs]
     ch_idx = np.repeat(np.arange(n_ch), sizes)
@@ -314,7 +342,7 @@ def fit_regression(
         col_scale = [1.0 / _mean_media(d) for d in designs]
     rng = np.random.default_rng(seed)
     with _quiet():
-        pm_model = _build_model(designs, model, col_scale, lifts, period_days)
+        pm_model = _build_model(designs, model, col_scale, lifts, period_days, saturation_days)
         if method == "advi":
             approx = pm.fit(
                 n=advi_steps,
@@ -354,7 +382,14 @@ def fit_regression(
                 "K": post["K"][:, c],
                 "s": post["s"][:, c],
             }
-    return RegressionDraws(beta=beta, alpha=alpha_out, method=method, model=model, curve=curve)
+    return RegressionDraws(
+        beta=beta,
+        alpha=alpha_out,
+        method=method,
+        model=model,
+        curve=curve,
+        saturation_days=saturation_days if model == "saturating" else 1,
+    )
 
 
 def _build_model(
@@ -363,6 +398,7 @@ def _build_model(
     col_scale: Sequence[float],
     lifts: Sequence[CampaignLift],
     period_days: int = 1,
+    saturation_days: int = 1,
 ) -> Any:
     """Build the PyMC model of every channel's regression (see the module docstring)."""
     import pymc as pm
@@ -390,8 +426,16 @@ def _build_model(
             slope = pm.LogNormal("s", 0.0, 0.5, shape=n_ch)
             top = pm.LogNormal("B", np.log(2.0), 1.0, shape=n_ch)
             pressure = pt.dot(pt.as_tensor(x_scaled) * m[None, :], pt.as_tensor(onehot))
-            ratio = (pressure / half[None, :] + 1e-12) ** slope[None, :]
-            media = top[None, :] * ratio / (1.0 + ratio)
+            if saturation_days > 1:
+                n_sat = y_scaled.shape[0] // saturation_days
+                level = pressure.reshape((n_sat, saturation_days, n_ch)).mean(axis=1)
+                ratio = (level / half[None, :] + 1e-12) ** slope[None, :]
+                per_unit = top[None, :] * ratio / (1.0 + ratio) / (level + 1e-12)
+                per_day = pt.repeat(per_unit, saturation_days, axis=0)
+                media = pressure * per_day
+            else:
+                ratio = (pressure / half[None, :] + 1e-12) ** slope[None, :]
+                media = top[None, :] * ratio / (1.0 + ratio)
         mean = media + alpha[None, :]
         if period_days > 1:
             # Period means of the daily prediction against the MMM's period means.
@@ -410,6 +454,9 @@ def _build_model(
                 part = pt.as_tensor(x_scaled[days, j]) * m[j]
                 if model == "linear":
                     implied.append(part.sum())
+                elif saturation_days > 1:
+                    # The campaign's share of each period's response.
+                    implied.append((part * per_day[days, c]).sum())
                 else:
 
                     def hill_of(u: Any, c: int = c) -> Any:

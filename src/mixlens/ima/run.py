@@ -19,6 +19,7 @@ observed, predicted``) and ``summary.json`` (each atomically) under ``out_dir``.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -32,9 +33,11 @@ from mixlens.data.io import write_json, write_table
 from mixlens.data.loaders import read_table
 from mixlens.data.schemas import validate_campaigns
 from mixlens.errors import DataError
-from mixlens.ima.fit import fit_ima, period_days
+from mixlens.ima.anchor import MMMPosterior, read_mmm_posterior
+from mixlens.ima.fit import Grain, fit_ima, period_days, prepare_inputs
 from mixlens.ima.lift import read_campaign_lifts
 from mixlens.ima.regression import FitMethod, ReconcileRule, RegressionModel
+from mixlens.ima.sequential import Memory, rolling_credit
 from mixlens.transforms.timescale import (
     AdstockParams,
     DelayedParams,
@@ -44,6 +47,7 @@ from mixlens.transforms.timescale import (
 
 __all__ = ["fit_to_dir", "read_mmm_dir"]
 
+_log = logging.getLogger(__name__)
 ProgressCallback = Callable[[str, float], None]
 TableSource = str | Path | pd.DataFrame
 
@@ -235,6 +239,11 @@ def fit_to_dir(
     progress: ProgressCallback | None = None,
     lift_tests: TableSource | None = None,
     likelihood: Literal["period", "daily"] = "period",
+    grain: Grain | Literal["auto"] = "auto",
+    mmm_uncertainty: bool = True,
+    window: int | None = None,
+    step: int | None = None,
+    memory: Memory = "window",
 ) -> dict[str, Any]:
     """Run IMA and write its tables (``mixlens ima fit``).
 
@@ -271,6 +280,21 @@ def fit_to_dir(
         or frame; see :mod:`mixlens.ima.lift`.
     likelihood
         ``"period"`` (default) or ``"daily"``, see :func:`mixlens.ima.fit.fit_ima`.
+    grain
+        ``"auto"`` (default), ``"mmm"`` or ``"daily"``, see :func:`mixlens.ima.fit.fit_ima`.
+    mmm_uncertainty
+        With ``mmm_dir``: read its posterior (``posterior.nc``) for the posterior-mean
+        kernels and propagate its channel contribution draws into the campaign
+        intervals (see :mod:`mixlens.ima.anchor`); ``False`` uses the posterior-mean
+        tables only.
+    window, step
+        Also fit a rolling window of ``window`` days moved by ``step`` days (default
+        ``window``), carrying each window's posterior forward as the next one's prior
+        (the linear-Gaussian regression of :mod:`mixlens.ima.sequential`), and write
+        ``campaigns_by_window.csv``. Multiples of 7 days for a weekly MMM.
+    memory
+        ``"window"`` (each window's own periods) or ``"all"`` (every period so far),
+        see :func:`mixlens.ima.sequential.rolling_fit`.
 
     Returns
     -------
@@ -290,9 +314,19 @@ def fit_to_dir(
         raise ValueError("give exactly one of mmm_dir and mmm_contributions")
     report("read", 0.0)
     params: dict[str, AdstockParams | None]
+    posterior: MMMPosterior | None = None
+    note = ""
     if mmm_dir is not None:
         weekly, mmm_params = read_mmm_dir(mmm_dir)
         params, mmm_file = dict(mmm_params), str(Path(mmm_dir) / "contributions.csv")
+        if mmm_uncertainty and (Path(mmm_dir) / "posterior.nc").exists():
+            try:
+                posterior = read_mmm_posterior(mmm_dir)
+            except (DataError, KeyError, ValueError) as err:
+                # A posterior IMA cannot use (e.g. another model's layout): the
+                # posterior-mean tables still anchor the fit; the summary says so.
+                note = f"MMM posterior not used: {err}"
+                _log.info(note)
     else:
         assert mmm_contributions is not None
         raw, mmm_file = _table(mmm_contributions, "mmm_contributions")
@@ -310,6 +344,8 @@ def fit_to_dir(
     camp_raw, cfile = _table(campaigns, "campaigns")
     camp = _check_campaigns(validate_campaigns(camp_raw, file=cfile), cfile, weekly, mmm_file)
     lifts = None if lift_tests is None else read_campaign_lifts(lift_tests)
+    if window is not None:
+        _check_window(weekly, window, step or window)
     report("fit", 0.1)
     result = fit_ima(
         weekly,
@@ -323,7 +359,17 @@ def fit_to_dir(
         rule=rule,
         lift_tests=lifts,
         likelihood=likelihood,
+        grain=grain,
+        posterior=posterior,
     )
+    rolling = None
+    if window is not None:
+        report("rolling windows", 0.8)
+        rolling = _rolling(
+            weekly, params, camp, posterior, media=media,
+            grains=result.meta["grain_by_channel"], window=window,
+            step=step or window, memory=memory, draws=draws, seed=seed, rule=rule,
+        )  # fmt: skip
     report("write", 0.9)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -333,6 +379,8 @@ def fit_to_dir(
         write_table(result.fit(), out / "fit.csv"),
         write_table(_weekly_frame(result.weekly), out / "fit_weekly.csv"),
     ]
+    if rolling is not None:
+        files.append(write_table(rolling, out / "campaigns_by_window.csv"))
     summary = result.summary()
     summary["inputs"] = {
         "mmm": str(mmm_dir) if mmm_dir is not None else mmm_file,
@@ -340,12 +388,74 @@ def fit_to_dir(
         "lift_tests": None if lift_tests is None else _source_name(lift_tests),
         "adstock": {c: (None if p is None else _params_dict(p)) for c, p in params.items()},
     }
+    summary["mmm_uncertainty"] = posterior is not None
+    if note:
+        summary["mmm_uncertainty_note"] = note
     summary["seed"] = seed
     summary["files"] = [p.name for p in files] + ["summary.json"]
     summary["seconds"] = round(time.perf_counter() - start, 3)
     write_json(_json_safe(summary), out / "summary.json")
     report("done", 1.0)
     return summary
+
+
+def _check_window(weekly: pd.DataFrame, window: int, step: int) -> None:
+    weeks = pd.DatetimeIndex(weekly["date"].drop_duplicates().sort_values())
+    period = period_days(weeks)
+    if window % period or step % period or window <= 0 or step <= 0:
+        raise DataError(
+            f"--window {window} and --step {step} must be positive multiples of the MMM's "
+            f"{period}-day periods",
+            file="<options>",
+        )
+    if window > len(weeks) * period:
+        raise DataError(
+            f"--window {window} is longer than the MMM's {len(weeks) * period} days",
+            file="<options>",
+        )
+
+
+def _rolling(
+    weekly: pd.DataFrame,
+    params: Mapping[str, AdstockParams | None],
+    campaigns: pd.DataFrame,
+    posterior: MMMPosterior | None,
+    *,
+    media: str | Mapping[str, str],
+    grains: Mapping[str, Grain],
+    window: int,
+    step: int,
+    memory: Memory,
+    draws: int,
+    seed: int,
+    rule: ReconcileRule,
+) -> pd.DataFrame:
+    """Campaign credit per rolling window (``campaigns_by_window.csv``).
+
+    Each channel's media is adstocked at the grain the full fit kept for it.
+    """
+    kernels = None if posterior is None else posterior.kernels
+    by_grain = {
+        g: prepare_inputs(weekly, params, campaigns, media=media, adstock=g, kernels=kernels)
+        for g in sorted(set(grains.values()))
+    }
+    inputs = next(iter(by_grain.values()))
+    designs = [
+        next(d for d in by_grain[grains[c.channel]].designs if d.channel == c.channel)
+        for c in inputs.designs
+    ]
+    period = period_days(inputs.weeks)
+    return rolling_credit(
+        designs,
+        inputs.days,
+        window=window,
+        step=step,
+        period=period,
+        memory=memory,
+        draws=draws,
+        seed=seed,
+        rule=rule,
+    )
 
 
 def _source_name(source: TableSource) -> str:
