@@ -20,7 +20,10 @@ process, and its peak RSS.
     bash benchmarks/peers/setup.sh && .venv/bin/python benchmarks/peers/mmm_meridian_geo.py \
         --chains 2 --draws 300 --tune 300
 
-``--tools mixlens,meridian`` (any subset), ``--from-json`` (table from saved results).
+``--tools mixlens,mixlens-linear,meridian`` (any subset; ``mixlens`` is the default geo model
+with its time-varying baseline, ``mixlens-linear`` the same with ``--time-knots 0``),
+``--keep`` (keep the saved rows of tools not re-run), ``--from-json`` (table from saved
+results).
 """
 
 from __future__ import annotations
@@ -49,7 +52,11 @@ MIXLENS_CLI = Path(sys.executable).with_name("mixlens")
 DATA = ROOT.parent / "shared" / "data" / "external" / "meridian" / "geo_full_funnel_data.csv"
 CHANNELS = ["AwarenessVideo", "PerformanceDisplay", "PerformanceNative"]
 CONTROLS = ["BrandedGQV_control", "GenericGQV_control"]
-TOOLS = ("mixlens", "meridian")
+TOOLS = ("mixlens", "mixlens-40knots", "mixlens-linear", "meridian")
+
+#: ``--time-knots`` of each mixlens row: the default (one knot per week on a geo panel)
+#: and the model without a time-varying baseline (linear trend only).
+MIXLENS_KNOTS = {"mixlens": "auto", "mixlens-40knots": "40", "mixlens-linear": "0"}
 
 
 def run(cmd: list[str]) -> dict[str, float]:
@@ -79,18 +86,22 @@ def _r2(obs: np.ndarray, fitted: np.ndarray) -> float:
     return float(1 - ((obs - fitted) ** 2).sum() / ((obs - obs.mean()) ** 2).sum())
 
 
-def fit_mixlens(work: Path, frame: pd.DataFrame, settings: dict[str, int]) -> dict[str, Any]:
-    """``mixlens mmm fit`` on the geo panel (media = spend)."""
+def fit_mixlens(
+    work: Path, frame: pd.DataFrame, settings: dict[str, int], knots: str = "auto"
+) -> dict[str, Any]:
+    """``mixlens mmm fit --time-knots KNOTS`` on the geo panel (media = spend)."""
     panel = frame[["geo", "time", "conversions", *CONTROLS, *(f"{c}_spend" for c in CHANNELS)]]
     panel = panel.rename(columns={"time": "date"})
-    csv, out = work / "panel_mixlens.csv", work / "mixlens"
+    csv, out = work / "panel_mixlens.csv", work / f"mixlens_knots_{knots}"
     panel.to_csv(csv, index=False)
     cmd = [str(MIXLENS_CLI), "mmm", "fit", str(csv), "--target", "conversions"]
     cmd += ["--controls", ",".join(CONTROLS), "--out", str(out)]
     cmd += ["--chains", str(settings["chains"]), "--draws", str(settings["draws"])]
     cmd += ["--tune", str(settings["tune"]), "--seed", str(settings["seed"])]
+    cmd += ["--time-knots", knots]
     info: dict[str, Any] = run(cmd)
     summary = json.loads((out / "summary.json").read_text())
+    info["knots"] = summary.get("time_knots", {}).get("knots", 0)
     d = summary.get("diagnostics", {})
     info.update(
         {
@@ -177,17 +188,21 @@ def report(results: dict[str, Any], settings: dict[str, int], media: str) -> str
         f"revenue_per_conversion as in its own example, media = {media}. Both at "
         f"{settings['chains']} chains x {settings['draws']} draws after {settings['tune']} "
         "tuning steps (Meridian: n_adapt = tune, n_burnin = 0), each in a fresh process, one "
-        "after the other. ROI = conversions per unit of spend over all geos, posterior mean "
+        "after the other (`--keep` re-uses saved rows of tools not re-run). ROI = "
+        "conversions per unit of spend over all geos, posterior mean "
         "[90% interval]; R² in-sample on national weekly totals and on geo x week cells; wall "
         "and peak RSS of the whole process (CPU s = user + system of that process). The 2 "
         "cores were shared with other jobs (1-minute load average during the fits "
         f"{min(loads):.1f} to {max(loads):.1f}), so times are indicative only. Meridian's "
         "geo default has one knot per week (a free time effect each week, shared by the "
-        "geos), so its in-sample national R² near 1 says the time effects absorb the "
-        "national weekly variation, not that its media effects are better; mixlens "
-        "explains national weeks with trend, Fourier seasonality, holidays, controls and "
-        "media only. "
-        "The two tools' ROI intervals disagree on AwarenessVideo and PerformanceNative "
+        "geos); `mixlens` is the default geo model, which has the same (`--time-knots auto`: "
+        "one knot per week, a random walk across knots shared by the geos, on top of trend, "
+        "Fourier seasonality, holidays and controls); `mixlens-linear` is the model without "
+        "it (`--time-knots 0`: linear trend only), as it stood before; `mixlens-40knots` "
+        "has one knot per about 4 weeks (`--time-knots 40`). An in-sample national "
+        "R² near 1 says the time effects absorb the national weekly variation, not that the "
+        "media effects are better. "
+        "The tools' ROI intervals disagree on AwarenessVideo and PerformanceNative "
         "(media = impressions for Meridian, spend for mixlens; no truth to settle it).",
         "",
         "| tool | " + " | ".join(f"ROI {c}" for c in CHANNELS) + " | R² national | R² geo x week "
@@ -215,6 +230,8 @@ def main() -> None:
     parser.add_argument("--tools", default=",".join(TOOLS))
     parser.add_argument("--meridian-media", default="impression", choices=("impression", "spend"))
     parser.add_argument("--from-json", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep saved rows of other tools")
+    parser.add_argument("--note", default="", help="paragraph appended to the section")
     parser.add_argument(
         "--work", type=Path, default=Path(tempfile.gettempdir()) / "mixlens_peers_mmm_geo"
     )
@@ -233,20 +250,22 @@ def main() -> None:
             sys.exit("Meridian environment missing: run bash benchmarks/peers/setup.sh")
         args.work.mkdir(parents=True, exist_ok=True)
         frame = pd.read_csv(DATA)
-        results = {}
+        results = json.loads(saved.read_text()) if args.keep and saved.exists() else {}
         for tool in tools:
             sys.stderr.write(f"[mmm geo peers] {tool}\n")
-            if tool == "mixlens":
-                results[tool] = fit_mixlens(args.work, frame, settings)
+            if tool in MIXLENS_KNOTS:
+                results[tool] = fit_mixlens(args.work, frame, settings, MIXLENS_KNOTS[tool])
             else:
                 results[tool] = fit_meridian(args.work, frame, settings, args.meridian_media)
             saved.write_text(json.dumps(results))
     body = report(results, settings, args.meridian_media)
+    if args.note:
+        body += "\n\n" + args.note
     sys.stdout.write(body + "\n")
     cmd = (
         f"python benchmarks/peers/mmm_meridian_geo.py --chains {args.chains} "
         f"--draws {args.draws} --tune {args.tune} --tools {','.join(tools)} "
-        f"--meridian-media {args.meridian_media}"
+        f"--meridian-media {args.meridian_media}" + (" --keep" if args.keep else "")
     )
     update_section("peers_mmm_geo", body, command=cmd)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -46,6 +46,13 @@ def mmm_fit_command(
     holdout_weeks: Annotated[
         int, typer.Option(min=0, help="Fit without the last N weeks and score them.")
     ] = 0,
+    time_knots: Annotated[
+        str,
+        typer.Option(
+            help="Time-varying baseline knots: 'auto' (one per week on a geo panel, none "
+            "on a national one), 0 for none, or N >= 2 spread evenly over the weeks."
+        ),
+    ] = "auto",
     seed: Seed = 0,
 ) -> None:
     """Fit the MMM: roi.csv, contributions.csv, params.csv, response_curves.csv, posterior.nc.
@@ -58,6 +65,7 @@ def mmm_fit_command(
     if method not in ("nuts", "advi"):
         raise _fail(f"--method must be 'nuts' or 'advi', got {method!r}")
     control_list = tuple(c.strip() for c in controls.split(",") if c.strip())
+    knots = _time_knots(time_knots)
     with _user_errors(), _progress() as step:
         fit_to_dir(
             panel,
@@ -72,5 +80,16 @@ def mmm_fit_command(
             progress=step("mmm fit"),
             lift_tests=lift_tests,
             holdout_weeks=holdout_weeks,
+            time_knots=knots,
         )
     out_console.print(f"mmm: {out / 'roi.csv'}", highlight=False)
+
+
+def _time_knots(value: str) -> int | Literal["auto"]:
+    """Parse ``--time-knots``: ``auto`` or a whole number (0, or at least 2)."""
+    text = value.strip().lower()
+    if text == "auto":
+        return "auto"
+    if not text.isdigit() or int(text) == 1:
+        raise _fail(f"--time-knots must be 'auto', 0 or a whole number >= 2, got {value!r}")
+    return int(text)

@@ -95,11 +95,13 @@ class Engine:
         }
 
     def baseline(self, draws: slice, weeks: slice) -> FloatArray:
-        """Intercept + trend + seasonality + holidays in target units, ``(s, n_block_weeks)``."""
+        """Intercept, trend, knots, seasonality, holidays in target units, ``(s, n_weeks)``."""
         d = self.data
         out = np.repeat(self.params["intercept"][draws][:, None], weeks.stop - weeks.start, 1)
         if self.spec.trend:
             out = out + self.params["trend"][draws][:, None] * d.trend[weeks][None, :]
+        if d.n_knots:
+            out = out + self.params["baseline_knots"][draws] @ d.knot_weights[weeks].T
         if d.fourier_terms:
             out = out + self.params["gamma"][draws] @ d.fourier[weeks].T
         if d.holidays:

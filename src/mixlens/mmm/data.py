@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 from mixlens.data.calendar import weekly_holiday_frame
 from mixlens.data.schemas import MediaPanel
 from mixlens.errors import DataError
+from mixlens.mmm.knots import knot_positions, knot_weights, resolve_time_knots
 from mixlens.mmm.spec import MMMSpec
 
 __all__ = ["MMMData"]
@@ -73,6 +74,12 @@ class MMMData:
         Controls in their own units, shape ``(n_weeks, n_controls)``.
     control_mean, control_std
         Standardization of the controls, shape ``(n_controls,)``.
+    knot_weeks
+        Positions of the time-varying baseline's knots, in weeks since the first fitted
+        week, shape ``(n_knots,)`` (empty without a time-varying baseline).
+    knot_weights
+        Interpolation of the knots at each week (:func:`mixlens.mmm.knots.knot_weights`),
+        shape ``(n_weeks, n_knots)``.
     """
 
     dates: pd.DatetimeIndex
@@ -91,6 +98,13 @@ class MMMData:
     control: FloatArray
     control_mean: FloatArray
     control_std: FloatArray
+    knot_weeks: FloatArray
+    knot_weights: FloatArray
+
+    @property
+    def n_knots(self) -> int:
+        """Number of knots of the time-varying baseline (0 without one)."""
+        return len(self.knot_weeks)
 
     @property
     def n_weeks(self) -> int:
@@ -119,7 +133,12 @@ class MMMData:
 
     @classmethod
     def from_panel(
-        cls, panel: MediaPanel | pd.DataFrame, spec: MMMSpec, *, reference: MMMData | None = None
+        cls,
+        panel: MediaPanel | pd.DataFrame,
+        spec: MMMSpec,
+        *,
+        reference: MMMData | None = None,
+        geo: bool = False,
     ) -> MMMData:
         """Prepare a validated panel (or a DataFrame, validated here) for ``spec``.
 
@@ -134,7 +153,11 @@ class MMMData:
         reference
             The data a model was fitted on, to prepare other weeks (e.g. a holdout) on
             its scales: its outcome and media scales, control standardization, holiday
-            columns, and its trend continued week by week from its first date.
+            columns, its trend continued week by week from its first date, and its
+            baseline knots (held flat beyond them).
+        geo
+            Whether the panel is the national total of a geo panel (``spec.time_knots``
+            ``"auto"`` then resolves to the geo rule, see :mod:`mixlens.mmm.knots`).
 
         Raises
         ------
@@ -195,10 +218,13 @@ class MMMData:
             holidays = tuple(str(c) for c in hol.columns)
         else:
             holiday, holidays = np.zeros((n, 0)), ()
+        positions = knot_positions(n, resolve_time_knots(spec.time_knots, n, geo=geo))
+        week = np.arange(n, dtype=np.float64)
         if reference is not None:
             n_ref = reference.n_weeks
             week = np.asarray((dates - reference.dates[0]).days, dtype=np.float64) / 7.0
             trend = (week - (n_ref - 1) / 2) / max(n_ref - 1, 1)
+            positions = reference.knot_weeks
             y_scale, media_scale = reference.y_scale, reference.media_scale
             control_mean, control_std = reference.control_mean, reference.control_std
         return cls(
@@ -218,6 +244,8 @@ class MMMData:
             control=control,
             control_mean=control_mean,
             control_std=control_std,
+            knot_weeks=positions,
+            knot_weights=knot_weights(week, positions),
         )
 
     def to_dataset(self) -> xr.Dataset:
@@ -228,6 +256,7 @@ class MMMData:
             "control": list(self.controls),
             "holiday": list(self.holidays),
             "fourier": list(self.fourier_terms),
+            "knot": np.arange(self.n_knots),
         }
         ds = xr.Dataset(
             {
@@ -240,6 +269,8 @@ class MMMData:
                 "control_data": (("date", "control"), self.control),
                 "control_mean": ("control", self.control_mean),
                 "control_std": ("control", self.control_std),
+                "knot_weeks": ("knot", self.knot_weeks),
+                "knot_weights": (("date", "knot"), self.knot_weights),
             },
             coords=coords,
         )
@@ -257,6 +288,13 @@ class MMMData:
         def labels(dim: str) -> tuple[str, ...]:
             return tuple(str(v) for v in ds[dim].values) if dim in ds.coords else ()
 
+        n_weeks = ds.sizes["date"]
+        knots = arr("knot_weeks") if "knot_weeks" in ds else np.zeros(0)
+        weights = (
+            arr("knot_weights").reshape(n_weeks, -1)
+            if "knot_weights" in ds
+            else np.zeros((n_weeks, 0))
+        )
         return cls(
             dates=pd.DatetimeIndex(ds["date"].values, name="date").as_unit("ns"),
             channels=labels("channel"),
@@ -274,4 +312,6 @@ class MMMData:
             control=arr("control_data").reshape(ds.sizes["date"], -1),
             control_mean=arr("control_mean"),
             control_std=arr("control_std"),
+            knot_weeks=knots,
+            knot_weights=weights,
         )

@@ -96,6 +96,7 @@ class GeoMMMResult:
         post = self.idata["posterior"]
         names = [*self.spec.channel_parameters, "beta", "roi_geo_sd", "roi_geo_z"]
         names += [v for k, v in MODEL_VARIABLES.items() if k != "sigma"]
+        names.append("baseline_knots")
         out: dict[str, FloatArray] = {}
         for name in dict.fromkeys(names):
             if name not in post:
@@ -433,7 +434,7 @@ class GeoMMMResult:
         return self.contributions()
 
     def summary(self) -> dict[str, Any]:
-        """JSON-safe summary: spec, diagnostics, interval mass, data sizes, geos, lift tests."""
+        """JSON-safe summary: spec, diagnostics, interval mass, sizes, geos, knots, lift tests."""
         base = self.data.base
         return {
             "spec": self.spec.to_dict(),
@@ -444,6 +445,7 @@ class GeoMMMResult:
             "first_week": base.dates[0].date().isoformat(),
             "last_week": base.dates[-1].date().isoformat(),
             "samples": self.n_samples,
+            "time_knots": {"requested": self.spec.time_knots, "knots": base.n_knots},
             "lift_tests": self.lift_fit().to_dict("records"),
         }
 

@@ -106,6 +106,8 @@ class GeoMMMData:
             control=self.control[:, index, :],
             control_mean=b.control_mean,
             control_std=b.control_std,
+            knot_weeks=b.knot_weeks,
+            knot_weights=b.knot_weights,
         )
 
     @classmethod
@@ -146,7 +148,7 @@ class GeoMMMData:
                 )
             order = [panel.geos.index(g) for g in reference.geos]
             y, spend, control = y[:, order], spend[:, order], control[:, order]
-            base = MMMData.from_panel(panel.national(), spec, reference=reference.base)
+            base = MMMData.from_panel(panel.national(), spec, reference=reference.base, geo=True)
             return cls(
                 geos=reference.geos,
                 base=base,
@@ -156,7 +158,7 @@ class GeoMMMData:
                 media_scale=reference.media_scale,
                 control=control,
             )
-        base = MMMData.from_panel(panel.national(), spec)
+        base = MMMData.from_panel(panel.national(), spec, geo=True)
         if spec.controls:
             flat = control.reshape(-1, len(spec.controls))
             base = _with_controls(base, flat.mean(axis=0), flat.std(axis=0))

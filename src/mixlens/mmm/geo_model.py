@@ -4,8 +4,9 @@ Meridian's structure on :class:`~mixlens.mmm.geo_data.GeoMMMData` (each geo's ou
 divided by its mean, its spend by its typical weekly spend)::
 
     y[t, g] ~ Normal(mu[t, g], sigma[g])
-    mu[t, g] = intercept[g] + trend * time[t] + fourier[t] @ gamma + holiday[t] @ delta
-               + control_z[t, g] @ kappa + sum_c beta[g, c] * sat(adstock(media[:, g, c]))[t]
+    mu[t, g] = intercept[g] + trend * time[t] + knots(t) + fourier[t] @ gamma
+               + holiday[t] @ delta + control_z[t, g] @ kappa
+               + sum_c beta[g, c] * sat(adstock(media[:, g, c]))[t]
 
 Adstock and saturation parameters are shared by the geos (in per-geo scaled media, so a
 geo's half-saturation is in multiples of its own typical spend). Each geo's ROI is
@@ -20,7 +21,9 @@ the national model. Geo intercepts are partially pooled too (non-centred around
 ``intercept_mean`` with spread ``intercept_geo_sd``): with independent intercepts, a
 change of a channel's ROI had to be matched by every geo's intercept at once, and chains
 mixed slowly (R-hat 1.1 on Meridian's 20-geo panel). The noise scale is per geo; trend,
-seasonality, holidays and control effects are shared in scaled units.
+the time-varying baseline ``knots(t)`` (with ``time_knots``: by default one knot per week,
+Meridian's geo default, see :func:`~mixlens.mmm.model.add_time_effect`), seasonality,
+holidays and control effects are shared in scaled units.
 
 Lift tests (:func:`~mixlens.mmm.calibration.prepare_geo_lift_tests`) add, per test ``i``
 of channel ``c`` in the geos ``G_i`` it covers (every geo for a national test)::
@@ -52,7 +55,9 @@ from mixlens.mmm.model import (
     _distribution,
     _model_variable,
     add_lift_likelihood,
+    add_time_effect,
     lost_response,
+    time_coords,
 )
 from mixlens.mmm.spec import MMMSpec, Prior
 
@@ -120,6 +125,7 @@ def build_geo_model(
         "control": list(spec.controls),
         "fourier": list(base.fourier_terms),
         "holiday": list(base.holidays),
+        **time_coords(base),
     }
     with_lift = lift_tests is not None and lift_tests.n_tests > 0
     if lift_tests is not None and with_lift:
@@ -173,6 +179,9 @@ def build_geo_model(
         if spec.trend:
             time = pm.Data("trend_feature", base.trend, dims="date")
             mu = mu + (_model_variable(spec, "trend") * time)[:, None]
+        time_effect = add_time_effect(spec, base)
+        if time_effect is not None:
+            mu = mu + time_effect[:, None]
         if base.fourier_terms:
             fourier = pm.Data("fourier_features", base.fourier, dims=("date", "fourier"))
             mu = mu + pt.dot(fourier, _model_variable(spec, "fourier", "fourier"))[:, None]

@@ -4,7 +4,7 @@ On the scaled data (outcome / its mean, spend / each channel's typical weekly sp
 standardized controls)::
 
     y[t] ~ Normal(mu[t], sigma)
-    mu[t] = intercept + trend * time[t] + fourier[t] @ gamma + holiday[t] @ delta
+    mu[t] = intercept + trend * time[t] + knots(t) + fourier[t] @ gamma + holiday[t] @ delta
             + control_z[t] @ kappa + sum_c beta[c] * saturation(adstock(media[:, c]))[t]
 
 With the default ``parameterization="roi"`` (Meridian-style) each channel's free
@@ -23,7 +23,10 @@ through ``pm.Data`` containers (``media``, ``trend_feature``, ``fourier_features
 parameter (``theta``, ``peak``, ``half_saturation``, ``slope``, ``roi`` (or ``beta``) over
 ``channel``; ``intercept``, ``trend``, ``gamma`` over ``fourier``, ``delta`` over
 ``holiday``, ``kappa`` over ``control``, ``sigma``); no per-week deterministics are
-stored, so the trace stays small; :mod:`mixlens.mmm.results` recomputes contributions.
+stored, so the trace stays small (with ``time_knots``, the time-varying baseline
+``knots(t)`` adds ``knot_drift``, ``knot_z`` over ``knot_step`` and the deterministic
+``baseline_knots`` over ``knot``, see :func:`add_time_effect`);
+:mod:`mixlens.mmm.results` recomputes contributions.
 """
 
 # pytensor's functions are only partly annotated.
@@ -42,7 +45,14 @@ from mixlens.mmm.calibration import LiftTests
 from mixlens.mmm.data import MMMData
 from mixlens.mmm.spec import MMMSpec, Prior
 
-__all__ = ["MODEL_VARIABLES", "add_lift_likelihood", "build_model", "lost_response"]
+__all__ = [
+    "MODEL_VARIABLES",
+    "add_lift_likelihood",
+    "add_time_effect",
+    "build_model",
+    "lost_response",
+    "time_coords",
+]
 
 #: Posterior variable of each non-channel prior key (the key names the prior in MMMSpec).
 MODEL_VARIABLES: dict[str, str] = {
@@ -52,7 +62,11 @@ MODEL_VARIABLES: dict[str, str] = {
     "holiday": "delta",
     "control": "kappa",
     "sigma": "sigma",
+    "knot_drift": "knot_drift",
 }
+
+#: Weeks per year, the unit of the ``knot_drift`` prior (the random walk's scale).
+_WEEKS_PER_YEAR = 52.0
 
 
 def _distribution(prior: Prior) -> Any:
@@ -78,6 +92,42 @@ def _channel_variable(spec: MMMSpec, name: str) -> Any:
 def _model_variable(spec: MMMSpec, key: str, dims: str | None = None) -> Any:
     prior = spec.model_prior(key)
     return _distribution(prior)(MODEL_VARIABLES[key], **dict(prior.params), dims=dims)
+
+
+def time_coords(data: MMMData) -> dict[str, Any]:
+    """Coordinates of the time-varying baseline (``knot``, ``knot_step``); empty without one."""
+    if not data.n_knots:
+        return {}
+    return {"knot": np.arange(data.n_knots), "knot_step": np.arange(data.n_knots - 1)}
+
+
+def add_time_effect(spec: MMMSpec, data: MMMData) -> Any | None:
+    """Add the time-varying baseline to the model in context; its weekly values ``(date,)``.
+
+    A random walk across the knots (non-centred)::
+
+        knot_drift ~ prior "knot_drift"            # its standard deviation over one year
+        walk[0] = 0,  walk[k] = walk[k-1] + knot_drift * sqrt(gap_k / 52) * knot_z[k-1]
+        baseline_knots = walk - mean_t(W @ walk)   # centred over the fitted weeks
+        time_effect[t] = W[t] @ baseline_knots
+
+    with ``gap_k`` the weeks between knots ``k-1`` and ``k`` and ``W`` the interpolation
+    design (:func:`mixlens.mmm.knots.knot_weights`). Centring leaves the level to the
+    intercept; the stored ``baseline_knots`` evaluate the curve at any weeks. Returns
+    None when ``data`` has no knots.
+    """
+    if not data.n_knots:
+        return None
+    gaps = np.diff(data.knot_weeks)
+    prior = spec.model_prior("knot_drift")
+    drift = _distribution(prior)("knot_drift", **dict(prior.params))
+    z = pm.Normal("knot_z", 0.0, 1.0, dims="knot_step")
+    steps = drift * np.sqrt(gaps / _WEEKS_PER_YEAR) * z
+    walk = pt.concatenate([pt.zeros(1), pt.cumsum(steps)])
+    centre = data.knot_weights.mean(axis=0)
+    knots = pm.Deterministic("baseline_knots", walk - pt.dot(centre, walk), dims="knot")
+    weights = pm.Data("knot_weights", data.knot_weights, dims=("date", "knot"))
+    return pt.dot(weights, knots)
 
 
 def roi_reference(data: MMMData, spec: MMMSpec) -> float:
@@ -127,6 +177,7 @@ def build_model(
         "control": list(data.controls),
         "fourier": list(data.fourier_terms),
         "holiday": list(data.holidays),
+        **time_coords(data),
     }
     if lift_tests is not None and lift_tests.n_tests:
         coords["lift_test"] = lift_tests.labels
@@ -163,6 +214,9 @@ def build_model(
         if spec.trend:
             time = pm.Data("trend_feature", data.trend, dims="date")
             mu = mu + _model_variable(spec, "trend") * time
+        time_effect = add_time_effect(spec, data)
+        if time_effect is not None:
+            mu = mu + time_effect
         if data.fourier_terms:
             fourier = pm.Data("fourier_features", data.fourier, dims=("date", "fourier"))
             mu = mu + pt.dot(fourier, _model_variable(spec, "fourier", "fourier"))

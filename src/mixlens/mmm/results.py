@@ -175,6 +175,7 @@ class MMMResult:
         post = self.idata["posterior"]
         names = list(dict.fromkeys([*self.spec.channel_parameters, "beta"]))
         names += [v for k, v in MODEL_VARIABLES.items() if k != "sigma"]
+        names.append("baseline_knots")
         out: dict[str, FloatArray] = {}
         for name in names:
             if name not in post:
@@ -419,7 +420,11 @@ class MMMResult:
         return self.contributions()
 
     def summary(self) -> dict[str, Any]:
-        """JSON-safe summary: spec, diagnostics, interval mass, data sizes, lift tests."""
+        """JSON-safe summary: spec, diagnostics, interval mass, data sizes, knots, lift tests.
+
+        ``time_knots`` has the spec's setting (``requested``) and the number of baseline
+        knots it resolved to on this panel (``knots``; 0 for none).
+        """
         return {
             "spec": self.spec.to_dict(),
             "diagnostics": self.diagnostics.to_dict(),
@@ -428,6 +433,7 @@ class MMMResult:
             "first_week": self.data.dates[0].date().isoformat(),
             "last_week": self.data.dates[-1].date().isoformat(),
             "samples": self.n_samples,
+            "time_knots": {"requested": self.spec.time_knots, "knots": self.data.n_knots},
             "media_total": self.media_total(),
             "lift_tests": self.lift_fit().to_dict("records"),
         }

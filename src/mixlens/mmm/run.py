@@ -29,6 +29,7 @@ from mixlens.data.schemas import MediaPanel
 from mixlens.errors import DataError
 from mixlens.mmm.fit import MMM, FitMethod
 from mixlens.mmm.geo import ALL_GEOS, GeoMMM, GeoMMMResult
+from mixlens.mmm.knots import TimeKnots
 from mixlens.mmm.results import MMMResult
 from mixlens.mmm.spec import MMMSpec
 
@@ -55,6 +56,7 @@ def fit_to_dir(
     progress: ProgressCallback | None = None,
     lift_tests: str | Path | pd.DataFrame | None = None,
     holdout_weeks: int = 0,
+    time_knots: TimeKnots = "auto",
 ) -> dict[str, Any]:
     """Fit the default MMM to a weekly panel and write its outputs.
 
@@ -79,6 +81,10 @@ def fit_to_dir(
         If positive, fit on all but the last ``holdout_weeks`` weeks and report the
         out-of-sample fit of the held-out weeks (summary's ``holdout``: MAPE, R² and
         the coverage of the predictive interval; ``holdout.csv`` has the predictions).
+    time_knots
+        Knots of the time-varying baseline (see :attr:`MMMSpec.time_knots`): ``"auto"``
+        (one per week on a geo panel, none on a national one), 0 for none, or a number
+        >= 2. The summary's ``time_knots`` records the setting and the knots fitted.
 
     A panel with a ``geo`` column is fitted with the geo model; every table then has a
     ``geo`` column (each geo, and ``all``), lift tests may name geos (see
@@ -112,7 +118,9 @@ def fit_to_dir(
                 file=geo_panel.source,
             )
         timings["load"] = time.perf_counter() - clock
-        settings = _Settings(method=method, draws=draws, tune=tune, chains=chains, seed=seed)
+        settings = _Settings(
+            method=method, draws=draws, tune=tune, chains=chains, seed=seed, time_knots=time_knots
+        )
         return _fit_geo(
             fit_panel,
             full=geo_panel if holdout_weeks else None,
@@ -128,7 +136,12 @@ def fit_to_dir(
         media_panel = MediaPanel.from_frame(panel, target=target, controls=controls)
     else:
         media_panel = load_weekly(panel, target=target, controls=controls)
-    spec = MMMSpec(channels=media_panel.channels, target=target, controls=tuple(controls))
+    spec = MMMSpec(
+        channels=media_panel.channels,
+        target=target,
+        controls=tuple(controls),
+        time_knots=time_knots,
+    )
     fit_frame = media_panel.frame
     if holdout_weeks:
         fit_frame = _training_weeks(media_panel, holdout_weeks)
@@ -239,6 +252,7 @@ class _Settings:
     tune: int
     chains: int
     seed: int
+    time_knots: TimeKnots
 
 
 def _fit_geo(
@@ -256,7 +270,12 @@ def _fit_geo(
     ``panel`` is what to fit on; ``full`` (with a holdout) the whole panel, whose weeks
     after ``panel``'s are predicted.
     """
-    spec = MMMSpec(channels=panel.channels, target=panel.target, controls=panel.controls)
+    spec = MMMSpec(
+        channels=panel.channels,
+        target=panel.target,
+        controls=panel.controls,
+        time_knots=settings.time_knots,
+    )
     report(f"fit geo ({settings.method})", 0.1)
     result = GeoMMM(spec).fit(
         panel,

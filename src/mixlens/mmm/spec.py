@@ -49,6 +49,7 @@ from mixlens.mmm.components import (
     freeze_priors,
     transform_from_dict,
 )
+from mixlens.mmm.knots import TimeKnots, check_time_knots
 from mixlens.mmm.priors import FrozenMap, Prior
 
 __all__ = [
@@ -79,6 +80,8 @@ MODEL_PRIORS: Mapping[str, Prior] = MappingProxyType(
         "holiday": Prior("Normal", {"mu": 0.0, "sigma": 0.1}),
         "control": Prior("Normal", {"mu": 0.0, "sigma": 0.1}),
         "sigma": Prior("HalfNormal", {"sigma": 0.1}),
+        # time-varying baseline: standard deviation of its random walk over one year
+        "knot_drift": Prior("HalfNormal", {"sigma": 0.3}),
     }
 )
 
@@ -138,6 +141,13 @@ class MMMSpec:
         Unit of the ``roi`` prior, in outcome units per spend unit: ``None`` (default)
         uses the panel's ``sum(outcome) / sum(spend)`` so that default priors are
         unit-free; ``1.0`` makes ``roi`` priors plain ROIs in the data's own units.
+    time_knots
+        Time-varying baseline (Meridian-style knots, on top of the trend): ``0`` for none,
+        ``N >= 2`` for a piecewise-linear curve through ``N`` knots spread evenly over the
+        weeks (a random walk across knots whose step scale, prior ``knot_drift``, is
+        learned; shared by the geos of a geo model), or ``"auto"`` (default): one knot per
+        week on a geo panel (Meridian's geo default), none on a national panel (see
+        :mod:`mixlens.mmm.knots`).
 
     Raises
     ------
@@ -156,8 +166,10 @@ class MMMSpec:
     priors: PriorOverrides = field(default_factory=dict)
     parameterization: Parameterization = "roi"
     roi_reference: float | None = None
+    time_knots: TimeKnots = "auto"
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "time_knots", check_time_knots(self.time_knots))
         if self.parameterization not in EFFECT_PRIORS:
             raise ValueError(
                 f"parameterization must be 'roi' or 'beta', got {self.parameterization!r}"
@@ -265,6 +277,7 @@ class MMMSpec:
             "priors": priors,
             "parameterization": self.parameterization,
             "roi_reference": self.roi_reference,
+            "time_knots": self.time_knots,
         }
 
     @classmethod
@@ -291,4 +304,6 @@ class MMMSpec:
             # specs saved before the ROI parameterisation existed were fitted with beta
             parameterization=data.get("parameterization", "beta"),
             roi_reference=data.get("roi_reference"),
+            # specs saved before the time-varying baseline existed had none
+            time_knots=data.get("time_knots", 0),
         )
