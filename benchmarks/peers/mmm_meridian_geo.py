@@ -102,6 +102,7 @@ def fit_mixlens(
     info: dict[str, Any] = run(cmd)
     summary = json.loads((out / "summary.json").read_text())
     info["knots"] = summary.get("time_knots", {}).get("knots", 0)
+    info["dropped"] = summary.get("time_knots", {}).get("dropped", [])
     d = summary.get("diagnostics", {})
     info.update(
         {
@@ -196,18 +197,21 @@ def report(results: dict[str, Any], settings: dict[str, int], media: str) -> str
         f"{min(loads):.1f} to {max(loads):.1f}), so times are indicative only. Meridian's "
         "geo default has one knot per week (a free time effect each week, shared by the "
         "geos); `mixlens` is the default geo model, which has the same (`--time-knots auto`: "
-        "one knot per week, a random walk across knots shared by the geos, on top of trend, "
-        "Fourier seasonality, holidays and controls); `mixlens-linear` is the model without "
-        "it (`--time-knots 0`: linear trend only), as it stood before; `mixlens-40knots` "
-        "has one knot per about 4 weeks (`--time-knots 40`). An in-sample national "
+        "one knot per week, a centred random walk across knots shared by the geos, with "
+        "controls; the shared linear trend, Fourier seasonality and holidays, which the "
+        "weekly knots span, are dropped as Meridian drops them, and listed in summary.json "
+        "`time_knots.dropped`); `mixlens-linear` is the model without knots "
+        "(`--time-knots 0`: linear trend, seasonality, holidays); `mixlens-40knots` "
+        "has one knot per about 4 weeks (`--time-knots 40`; the trend, which any knots "
+        "span, dropped). An in-sample national "
         "R² near 1 says the time effects absorb the national weekly variation, not that the "
         "media effects are better. "
         "The tools' ROI intervals disagree on AwarenessVideo and PerformanceNative "
         "(media = impressions for Meridian, spend for mixlens; no truth to settle it).",
         "",
         "| tool | " + " | ".join(f"ROI {c}" for c in CHANNELS) + " | R² national | R² geo x week "
-        "| divergences | max R-hat | wall s | CPU s | peak RSS MiB |",
-        "|---|" + "---:|" * (len(CHANNELS) + 7),
+        "| divergences | max R-hat | min ESS | wall s | CPU s | peak RSS MiB |",
+        "|---|" + "---:|" * (len(CHANNELS) + 8),
     ]
     for tool, r in results.items():
         i = r["info"]
@@ -215,6 +219,7 @@ def report(results: dict[str, Any], settings: dict[str, int], media: str) -> str
         head.append(
             f"| {tool} | " + " | ".join(cells) + f" | {i['r2']:.3f} | {i['r2_geo']:.3f} "
             f"| {i.get('divergences', '-')} | {_fmt(i.get('max_rhat'))} "
+            f"| {_fmt(i.get('min_ess_bulk'), '.0f')} "
             f"| {i['wall_s']:.0f} | {i['cpu_s']:.0f} | {i['peak_rss_mib']:,.0f} |"
         )
     return "\n".join(head)

@@ -35,7 +35,7 @@ from mixlens.errors import DataError, NotFittedError
 from mixlens.mmm._engine import Engine
 from mixlens.mmm.calibration import LiftTests, prepare_geo_lift_tests
 from mixlens.mmm.fit import MMM, FitMethod, NutsSampler, _diagnose, _quiet_backend
-from mixlens.mmm.geo_data import GeoMMMData
+from mixlens.mmm.geo_data import GeoMMMData, identified_spec, redundant_time_terms
 from mixlens.mmm.geo_model import GEO_ROI_SD, build_geo_model
 from mixlens.mmm.model import MODEL_VARIABLES
 from mixlens.mmm.results import POSTERIOR_FILE, SPEC_FILE, Diagnostics, write_posterior
@@ -71,6 +71,10 @@ class GeoMMMResult:
         The lift tests the model was calibrated with, if any.
     ci
         Mass of the central credible intervals, in ``(0, 1)``.
+    dropped_terms
+        Shared time terms of the requested spec left out of the fit because the baseline
+        knots span them (see :func:`~mixlens.mmm.geo_data.redundant_time_terms`);
+        ``spec`` is the spec as fitted, without them.
     chunk_size
         Draws per chunk in the accessors (memory bound; results do not depend on it).
     """
@@ -81,6 +85,7 @@ class GeoMMMResult:
     diagnostics: Diagnostics
     lift_tests: LiftTests | None = None
     ci: float = 0.9
+    dropped_terms: tuple[str, ...] = ()
     chunk_size: int = field(default=256, compare=False)
 
     def __post_init__(self) -> None:
@@ -434,7 +439,13 @@ class GeoMMMResult:
         return self.contributions()
 
     def summary(self) -> dict[str, Any]:
-        """JSON-safe summary: spec, diagnostics, interval mass, sizes, geos, knots, lift tests."""
+        """JSON-safe summary: spec, diagnostics, interval mass, sizes, geos, knots, lift tests.
+
+        ``time_knots`` has the spec's setting (``requested``), the knots fitted (``knots``)
+        and the shared time terms dropped because the knots span them (``dropped``, e.g.
+        ``["trend", "fourier", "holiday"]`` with one knot per week); ``spec`` is the spec
+        as fitted, without the dropped terms.
+        """
         base = self.data.base
         return {
             "spec": self.spec.to_dict(),
@@ -445,7 +456,11 @@ class GeoMMMResult:
             "first_week": base.dates[0].date().isoformat(),
             "last_week": base.dates[-1].date().isoformat(),
             "samples": self.n_samples,
-            "time_knots": {"requested": self.spec.time_knots, "knots": base.n_knots},
+            "time_knots": {
+                "requested": self.spec.time_knots,
+                "knots": base.n_knots,
+                "dropped": list(self.dropped_terms),
+            },
             "lift_tests": self.lift_fit().to_dict("records"),
         }
 
@@ -456,6 +471,7 @@ class GeoMMMResult:
             "diagnostics": self.diagnostics.to_dict(),
             "ci": self.ci,
             "model": "geo",
+            "dropped_terms": list(self.dropped_terms),
             "lift_tests": [] if self.lift_tests is None else self.lift_tests.to_records(),
         }
         return write_posterior(directory, self.idata, self.data.to_dataset(), meta)
@@ -492,6 +508,7 @@ class GeoMMMResult:
             diagnostics=Diagnostics.from_dict(meta["diagnostics"]),
             lift_tests=prepare_geo_lift_tests(pd.DataFrame(records), data) if records else None,
             ci=float(meta.get("ci", 0.9)),
+            dropped_terms=tuple(str(t) for t in meta.get("dropped_terms", ())),
         )
 
 
@@ -563,6 +580,10 @@ class GeoMMM:
         :func:`~mixlens.mmm.calibration.prepare_geo_lift_tests`. The other arguments are
         those of :meth:`mixlens.mmm.fit.MMM.fit`.
 
+        Shared time terms that the baseline knots span are not fitted (by default, one
+        knot per week: trend, seasonality and holidays; the knots carry them): the
+        result's ``spec`` is the spec without them and ``dropped_terms`` names them.
+
         Raises
         ------
         DataError
@@ -578,8 +599,12 @@ class GeoMMM:
         if isinstance(panel, pd.DataFrame):
             panel = GeoPanel.from_frame(panel, target=self.spec.target, controls=self.spec.controls)
         data = GeoMMMData.from_panel(panel, self.spec)
+        dropped = redundant_time_terms(data.base, self.spec)
+        spec = identified_spec(self.spec, dropped)
+        if dropped:
+            data = GeoMMMData.from_panel(panel, spec)
         tests = None if lift_tests is None else prepare_geo_lift_tests(lift_tests, data)
-        model = build_geo_model(data, self.spec, geo_roi_sd=self.geo_roi_sd, lift_tests=tests)
+        model = build_geo_model(data, spec, geo_roi_sd=self.geo_roi_sd, lift_tests=tests)
         backend = self._backend
         with _quiet_backend():
             if method == "advi":
@@ -594,7 +619,13 @@ class GeoMMM:
         )
         diagnostics = replace(diagnostics, seconds=time.perf_counter() - started)
         result = GeoMMMResult(
-            idata=idata, spec=self.spec, data=data, diagnostics=diagnostics, lift_tests=tests, ci=ci
+            idata=idata,
+            spec=spec,
+            data=data,
+            diagnostics=diagnostics,
+            lift_tests=tests,
+            ci=ci,
+            dropped_terms=dropped,
         )
         self._result = result
         return result

@@ -10,6 +10,13 @@ Scales (so the national model's default priors hold in every geo, whatever its s
 
 :meth:`GeoMMMData.geo` returns one geo as a national :class:`~mixlens.mmm.data.MMMData`,
 so the national engine evaluates each geo's contributions and ROI.
+
+:func:`redundant_time_terms` names the shared time terms (trend, seasonality, holidays)
+that the time-varying baseline's knots span, and :func:`identified_spec` drops them: a
+term in the knots' span has no effect of its own in the likelihood, only a ridge along
+which the knots and it trade off (poor mixing). The linear trend lies in the span of any
+knots; with one knot per week (the geo default) every shared weekly term does, as in
+Meridian, which drops them then.
 """
 
 from __future__ import annotations
@@ -25,9 +32,13 @@ from mixlens.data.geo_panel import GeoPanel
 from mixlens.data.schemas import GEO
 from mixlens.errors import DataError
 from mixlens.mmm.data import MMMData
+from mixlens.mmm.knots import spans
 from mixlens.mmm.spec import MMMSpec
 
-__all__ = ["GeoMMMData"]
+__all__ = ["SHARED_TIME_TERMS", "GeoMMMData", "identified_spec", "redundant_time_terms"]
+
+#: The shared time terms of the baseline, as named in a summary's ``dropped`` list.
+SHARED_TIME_TERMS = ("trend", "fourier", "holiday")
 
 FloatArray = NDArray[np.float64]
 
@@ -218,3 +229,39 @@ def _with_controls(base: MMMData, mean: FloatArray, std: FloatArray) -> MMMData:
     if not base.controls:
         return base
     return replace(base, control_mean=mean, control_std=std)
+
+
+def redundant_time_terms(base: MMMData, spec: MMMSpec) -> tuple[str, ...]:
+    """Name the shared time terms of ``spec`` on ``base`` that its baseline knots span.
+
+    Names from :data:`SHARED_TIME_TERMS`, in that order: ``trend`` if the spec has a
+    trend, ``fourier`` if there are seasonality terms, ``holiday`` if there are holiday
+    columns, each only when all of its columns lie in the span of the knots'
+    interpolation design (:func:`mixlens.mmm.knots.spans`). Empty without knots.
+    """
+    weights = base.knot_weights
+    if not base.n_knots:
+        return ()
+    candidates = {
+        "trend": (spec.trend, base.trend),
+        "fourier": (bool(base.fourier_terms), base.fourier),
+        "holiday": (bool(base.holidays), base.holiday),
+    }
+    return tuple(
+        name
+        for name, (present, features) in candidates.items()
+        if present and spans(weights, features)
+    )
+
+
+def identified_spec(spec: MMMSpec, dropped: tuple[str, ...]) -> MMMSpec:
+    """``spec`` without the shared time terms named in ``dropped`` (see above)."""
+    unknown = set(dropped) - set(SHARED_TIME_TERMS)
+    if unknown:
+        raise ValueError(f"unknown time terms {sorted(unknown)}; known: {SHARED_TIME_TERMS}")
+    return replace(
+        spec,
+        trend=spec.trend and "trend" not in dropped,
+        yearly_fourier=0 if "fourier" in dropped else spec.yearly_fourier,
+        holidays=spec.holidays and "holiday" not in dropped,
+    )

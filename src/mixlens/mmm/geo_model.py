@@ -23,7 +23,10 @@ change of a channel's ROI had to be matched by every geo's intercept at once, an
 mixed slowly (R-hat 1.1 on Meridian's 20-geo panel). The noise scale is per geo; trend,
 the time-varying baseline ``knots(t)`` (with ``time_knots``: by default one knot per week,
 Meridian's geo default, see :func:`~mixlens.mmm.model.add_time_effect`), seasonality,
-holidays and control effects are shared in scaled units.
+holidays and control effects are shared in scaled units. The model fits the terms of the
+spec it is given: :class:`~mixlens.mmm.geo.GeoMMM` first removes the shared time terms
+that the knots span (:func:`~mixlens.mmm.geo_data.identified_spec`; all three with one
+knot per week), which the likelihood cannot tell from the knots.
 
 Lift tests (:func:`~mixlens.mmm.calibration.prepare_geo_lift_tests`) add, per test ``i``
 of channel ``c`` in the geos ``G_i`` it covers (every geo for a national test)::
@@ -79,6 +82,7 @@ def build_geo_model(
     geo_roi_sd: Prior = GEO_ROI_SD,
     lift_tests: LiftTests | None = None,
     keep_lift: bool = False,
+    keep_mu: bool = False,
 ) -> pm.Model:
     """Build the hierarchical PyMC model of ``spec`` on a geo panel.
 
@@ -96,6 +100,8 @@ def build_geo_model(
         (``lift``, over ``lift_test``).
     keep_lift
         Also store each test's implied lift (scaled units) as ``lift_implied``.
+    keep_mu
+        Also store the expected scaled outcome as ``mu`` over ``(date, geo)`` (tests).
 
     Returns
     -------
@@ -179,7 +185,8 @@ def build_geo_model(
         if spec.trend:
             time = pm.Data("trend_feature", base.trend, dims="date")
             mu = mu + (_model_variable(spec, "trend") * time)[:, None]
-        time_effect = add_time_effect(spec, base)
+        # Centred: every geo sees each week, so the data pin the knots down (add_time_effect).
+        time_effect = add_time_effect(spec, base, centred=True)
         if time_effect is not None:
             mu = mu + time_effect[:, None]
         if base.fourier_terms:
@@ -194,6 +201,8 @@ def build_geo_model(
             )
             mu = mu + pt.tensordot(control, _model_variable(spec, "control", "control"), 1)
         sigma = _model_variable(spec, "sigma", "geo")
+        if keep_mu:
+            mu = pm.Deterministic("mu", mu, dims=("date", "geo"))
         pm.Normal("y", mu=mu, sigma=sigma[None, :], observed=y_scaled, dims=("date", "geo"))
     return model
 

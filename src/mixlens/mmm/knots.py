@@ -17,6 +17,9 @@ array([[1. , 0. , 0. ],
        [0. , 0. , 1. ]])
 >>> resolve_time_knots("auto", 156, geo=True), resolve_time_knots("auto", 156, geo=False)
 (156, 0)
+>>> weights = knot_weights(np.arange(5.0), knot_positions(5, 3))
+>>> spans(weights, np.arange(5.0)), spans(weights, np.array([0.0, 1.0, 0.0, 0.0, 0.0]))
+(True, False)
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ __all__ = [
     "knot_positions",
     "knot_weights",
     "resolve_time_knots",
+    "spans",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -114,3 +118,22 @@ def knot_weights(weeks: FloatArray, positions: FloatArray) -> FloatArray:
         [np.interp(weeks, positions, identity[k]) for k in range(n_knots)]
     )
     return out
+
+
+def spans(weights: FloatArray, features: FloatArray, *, rtol: float = 1e-8) -> bool:
+    """Whether every column of ``features`` lies in the column span of knot ``weights``.
+
+    A feature in the span is not identified apart from the knots (and the intercept, as
+    the weights' rows sum to 1): e.g. the linear trend under any knots, or the
+    seasonality and holidays under one knot per week. ``features`` has shape
+    ``(n_weeks,)`` or ``(n_weeks, n_features)``; a column is in the span when its least
+    squares residual on ``weights`` is within ``rtol`` of its norm (no columns: True;
+    no knots: True only for all-zero columns).
+    """
+    matrix = np.asarray(features, dtype=np.float64).reshape(len(weights), -1)
+    norms = np.linalg.norm(matrix, axis=0)
+    if weights.shape[1] == 0:
+        return bool(np.all(norms == 0.0))
+    coef = np.linalg.lstsq(weights, matrix, rcond=None)[0]
+    residual = np.linalg.norm(matrix - weights @ coef, axis=0)
+    return bool(np.all(residual <= rtol * np.maximum(norms, 1e-300)))

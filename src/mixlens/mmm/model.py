@@ -101,15 +101,21 @@ def time_coords(data: MMMData) -> dict[str, Any]:
     return {"knot": np.arange(data.n_knots), "knot_step": np.arange(data.n_knots - 1)}
 
 
-def add_time_effect(spec: MMMSpec, data: MMMData) -> Any | None:
+def add_time_effect(spec: MMMSpec, data: MMMData, *, centred: bool = False) -> Any | None:
     """Add the time-varying baseline to the model in context; its weekly values ``(date,)``.
 
-    A random walk across the knots (non-centred)::
+    A random walk across the knots, non-centred by default::
 
         knot_drift ~ prior "knot_drift"            # its standard deviation over one year
         walk[0] = 0,  walk[k] = walk[k-1] + knot_drift * sqrt(gap_k / 52) * knot_z[k-1]
         baseline_knots = walk - mean_t(W @ walk)   # centred over the fitted weeks
         time_effect[t] = W[t] @ baseline_knots
+
+    With ``centred`` the steps are the free variables instead,
+    ``knot_steps[k-1] ~ Normal(0, knot_drift * sqrt(gap_k / 52))``: the better geometry
+    when the data pin each knot down (one knot per week on a geo panel, where every week
+    is seen in every geo), since the non-centred ``knot_z`` then has to move with
+    ``1 / knot_drift`` (a funnel that mixes slowly).
 
     with ``gap_k`` the weeks between knots ``k-1`` and ``k`` and ``W`` the interpolation
     design (:func:`mixlens.mmm.knots.knot_weights`). Centring leaves the level to the
@@ -121,8 +127,11 @@ def add_time_effect(spec: MMMSpec, data: MMMData) -> Any | None:
     gaps = np.diff(data.knot_weeks)
     prior = spec.model_prior("knot_drift")
     drift = _distribution(prior)("knot_drift", **dict(prior.params))
-    z = pm.Normal("knot_z", 0.0, 1.0, dims="knot_step")
-    steps = drift * np.sqrt(gaps / _WEEKS_PER_YEAR) * z
+    step_sd = drift * np.sqrt(gaps / _WEEKS_PER_YEAR)
+    if centred:
+        steps = pm.Normal("knot_steps", 0.0, step_sd, dims="knot_step")
+    else:
+        steps = step_sd * pm.Normal("knot_z", 0.0, 1.0, dims="knot_step")
     walk = pt.concatenate([pt.zeros(1), pt.cumsum(steps)])
     centre = data.knot_weights.mean(axis=0)
     knots = pm.Deterministic("baseline_knots", walk - pt.dot(centre, walk), dims="knot")

@@ -147,7 +147,9 @@ class MMMSpec:
         weeks (a random walk across knots whose step scale, prior ``knot_drift``, is
         learned; shared by the geos of a geo model), or ``"auto"`` (default): one knot per
         week on a geo panel (Meridian's geo default), none on a national panel (see
-        :mod:`mixlens.mmm.knots`).
+        :mod:`mixlens.mmm.knots`). The geo model leaves out the shared time terms the
+        knots span (the trend under any knots; trend, seasonality and holidays under one
+        knot per week) and reports them, see :func:`mixlens.mmm.geo_data.identified_spec`.
 
     Raises
     ------
