@@ -21,8 +21,9 @@ upper)`` with ``t`` set so the campaigns sum to the channel).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -170,6 +171,34 @@ def _bounded_split(
     return out
 
 
+def read_bound_sides(
+    record: Mapping[Hashable, Any], *, file: str, row: int
+) -> tuple[float | None, float | None]:
+    """Lower and upper bound of one bounds-file row (currency; ``None`` where blank).
+
+    Raises
+    ------
+    DataError
+        Naming the file, column and row when a side is not a finite number >= 0.
+    """
+    sides: list[float | None] = []
+    for column in ("lower", "upper"):
+        value = record.get(column)
+        if value is None or pd.isna(value):
+            sides.append(None)
+            continue
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise DataError(f"not a number: {value!r}", file=file, column=column, row=row) from None
+        if not np.isfinite(number) or number < 0:
+            raise DataError(
+                f"must be finite and >= 0: {value!r}", file=file, column=column, row=row
+            )
+        sides.append(number)
+    return sides[0], sides[1]
+
+
 def read_campaign_bounds(
     path: str | Path, campaigns: pd.DataFrame
 ) -> dict[tuple[str, str], tuple[float | None, float | None]]:
@@ -229,23 +258,7 @@ def read_campaign_bounds(
                 column="locked",
                 row=row,
             )
-        sides: list[float | None] = []
-        for column in ("lower", "upper"):
-            value = record.get(column)
-            if value is None or pd.isna(value):
-                sides.append(None)
-                continue
-            try:
-                number = float(value)
-            except (TypeError, ValueError):
-                raise DataError(
-                    f"not a number: {value!r}", file=file, column=column, row=row
-                ) from None
-            if not np.isfinite(number) or number < 0:
-                raise DataError(
-                    f"must be finite and >= 0: {value!r}", file=file, column=column, row=row
-                )
-            sides.append(number)
+        sides = read_bound_sides(record, file=file, row=row)
         if sides[0] is not None and sides[1] is not None and sides[0] > sides[1]:
             raise DataError(
                 f"campaign {key[1]!r} of channel {key[0]!r}: lower bound {sides[0]:g} exceeds "

@@ -14,6 +14,7 @@ from numpy.typing import NDArray
 
 from mixlens.allocation.campaigns import (
     merge_campaign_bounds,
+    read_bound_sides,
     read_campaign_bounds,
     read_campaigns,
     split_campaigns,
@@ -98,23 +99,7 @@ def read_bounds(
         if name not in channels:
             what = "geo:channel" if geos else "channel"
             raise DataError(f"unknown {what} {name!r}; known: {channels}", file=file, row=row)
-        sides: list[float | None] = []
-        for column in ("lower", "upper"):
-            value = record.get(column)
-            if value is None or pd.isna(value):
-                sides.append(None)
-                continue
-            try:
-                number = float(value)
-            except (TypeError, ValueError):
-                raise DataError(
-                    f"not a number: {value!r}", file=file, column=column, row=row
-                ) from None
-            if not np.isfinite(number) or number < 0:
-                raise DataError(
-                    f"must be finite and >= 0: {value!r}", file=file, column=column, row=row
-                )
-            sides.append(number)
+        sides = read_bound_sides(record, file=file, row=row)
         bounds[name] = (sides[0], sides[1])
         flag = record.get("locked")
         if (
