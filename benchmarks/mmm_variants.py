@@ -26,6 +26,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _results import peak_rss_mib, update_section
+from mmm_recovery import roi_scores
 
 #: Variant name -> (MMMSpec keyword arguments, description).
 VARIANTS: dict[str, tuple[dict[str, Any], str]] = {
@@ -69,10 +70,6 @@ def run_one(variant: str, seed: int, draws: int, tune: int, chains: int) -> dict
             world.weekly_channel, draws=draws, tune=tune, chains=chains, seed=seed
         )
     fit_s = time.perf_counter() - started
-    roi = result.roi().merge(world.roi[["channel", "roi"]], on="channel")
-    err = (roi["roi_mean"] - roi["roi"]).abs() / roi["roi"]
-    covered = (roi["roi_lo"] <= roi["roi"]) & (roi["roi"] <= roi["roi_hi"])
-    width = (roi["roi_hi"] - roi["roi_lo"]) / roi["roi"]
     fitted = result.predict(world.weekly_channel, seed=seed)
     obs, mean = fitted["actual"].to_numpy(float), fitted["mean"].to_numpy(float)
     r2 = 1 - ((obs - mean) ** 2).sum() / ((obs - obs.mean()) ** 2).sum()
@@ -87,15 +84,8 @@ def run_one(variant: str, seed: int, draws: int, tune: int, chains: int) -> dict
         "max_rhat": d.max_rhat,
         "divergences": d.divergences,
         "r2": float(r2),
-        "roi_err_mean": float(err.mean()),
-        "roi_err_weighted": float((err * roi["spend"]).sum() / roi["spend"].sum()),
-        "covered": int(covered.sum()),
         "channels": len(channels),
-        "width_median": float(np.median(width)),
-        "per_channel": {
-            str(r.channel): [float(r.roi), float(r.roi_mean), float(r.roi_lo), float(r.roi_hi)]
-            for r in roi.itertuples()
-        },
+        **roi_scores(result.roi(), world.roi),
     }
 
 

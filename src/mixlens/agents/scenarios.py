@@ -62,7 +62,7 @@ def shared_model_from(
 
     Delayed adstock (the MMM's default; ``adstock="geometric"`` drops the peak) with
     retention ``theta_weekly`` and peak lag ``peak_weekly``, Hill slope ``slope``;
-    half-saturations are placeholders fixed by the setup round.
+    half-saturations here are initial values; the setup round sets them from pooled spend.
     """
     channels = tuple(str(c) for c in params["channel"])
     delayed = adstock == "delayed"
