@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -96,6 +97,8 @@ def test_learner_settings_are_checked() -> None:
         LearnerConfig(forget=0.0)
     with pytest.raises(DataError, match="sparse"):
         LearnerConfig(sparse=1.5)
+    with pytest.raises(DataError, match="horizon"):
+        LearnerConfig(horizon=-1)
     hyps = jump_hypotheses(np.ones(3), prior_sd=0.3, jump_sd=0.5, sparse=0.5)
     assert sum(p for _, p in hyps) == pytest.approx(1.0)
 
@@ -111,7 +114,7 @@ def test_loop_runs_every_policy_within_budget_and_ramp(world: LoopWorld) -> None
     np.testing.assert_allclose(frame[spend_cols].sum(axis=1), budget, rtol=1e-9)
     assert (frame[spend_cols] >= -1e-9).all().all()
     # Adaptive plans move each channel at most `step * max(last, budget / C)` a week.
-    for policy in ("greedy", "thompson"):
+    for policy in ("greedy", "thompson", "directed"):
         plans = frame[frame["policy"] == policy][spend_cols].to_numpy()
         static = frame[frame["policy"] == "static"][spend_cols].to_numpy()[0]
         last = np.vstack([static, plans[:-1]])
@@ -158,6 +161,33 @@ def test_learner_finds_the_shift_and_beats_static_after_it(world: LoopWorld) -> 
     assert greedy.loc[16, shifted] < greedy.loc[4, shifted] - 0.2
 
 
+def test_directed_policy_tests_where_it_pays_and_learns_faster(world: LoopWorld) -> None:
+    calm = replace(world, shift_week=10**6)
+    policies = ("greedy", "directed")
+    never = simulate_closed_loop(
+        calm, weeks=8, seed=5, policies=policies, learner=LearnerConfig(horizon=0)
+    ).to_frame()
+    spend_cols = [c for c in never.columns if c.startswith("spend_")]
+    plans = {p: never[never["policy"] == p][spend_cols].to_numpy() for p in policies}
+    # Nothing left to learn for: the directed plan is the greedy one.
+    np.testing.assert_allclose(plans["directed"], plans["greedy"], rtol=1e-9)
+    result = simulate_closed_loop(
+        calm, weeks=12, seed=5, policies=policies, learner=LearnerConfig(horizon=104)
+    )
+    frame = result.to_frame()
+    plans = {p: frame[frame["policy"] == p][spend_cols].to_numpy() for p in policies}
+    budget = float(world.response.current.sum())
+    moved = np.abs(plans["directed"] - plans["greedy"]).sum(axis=1) / budget
+    assert (moved > 0.02).sum() >= 3  # in-market tests in several of the first 12 weeks
+    # ... which narrow the posterior faster than greedy's plans do.
+    prior = np.array(list(result.meta["initial_model"].values()))
+    sd_cols = [f"sd_{c}" for c in result.meta["channels"]]
+    rel = {
+        p: (frame[frame["policy"] == p][sd_cols].to_numpy() / prior).mean(axis=1) for p in policies
+    }
+    assert rel["directed"][-1] < rel["greedy"][-1]
+
+
 def test_delivery_noise_is_common_to_policies(world: LoopWorld) -> None:
     frame = simulate_closed_loop(
         world, weeks=4, seed=1, policies=("historical",), delivery_cv=0.2
@@ -191,6 +221,15 @@ def test_cli_allocate_simulate(tmp_path: Path) -> None:
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["meta"]["shift"]["week"] == 26
     assert summary["meta"]["learner"]["explore"] == 0.5
+    assert summary["meta"]["learner"]["horizon"] is None  # the weeks left in the loop
+    assert "directed" in set(regret["policy"])
+    never = CliRunner().invoke(
+        app,
+        ["allocate", "simulate", "--weeks", "3", "--out", str(tmp_path / "h"), "--horizon", "0"],
+    )
+    assert never.exit_code == 0, never.output
+    summary = json.loads((tmp_path / "h" / "summary.json").read_text())
+    assert summary["meta"]["learner"]["horizon"] == 0
     bad = CliRunner().invoke(
         app, ["allocate", "simulate", "--weeks", "2", "--out", str(tmp_path), "--forget", "2"]
     )

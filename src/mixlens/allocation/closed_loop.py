@@ -28,9 +28,13 @@ per channel (``delivery_cv``), the same draws for every policy, as media buys de
 Policies: ``historical`` (the last year's split), ``static`` (optimise once on the prior
 mean and keep that week-0 plan), ``greedy`` (optimise on the posterior mean each week),
 ``thompson`` (optimise on one posterior draw each week, tempered by ``explore``),
-``oracle`` (optimise on the true, shifted curves; it knows the shift the week it
-happens). The adaptive policies start from the static plan and move each channel at most
-``step`` a week (a ramp limit; the oracle has none). Every plan comes from
+``directed`` (the greedy plan, moved each week as far as the ramp allows along the spend
+direction that teaches most per unit of cost when the value of what it teaches over the
+weeks left, :func:`~mixlens.allocation.learner.information_value`, exceeds its cost: an
+in-market flighting test only where it pays), ``oracle`` (optimise on the true, shifted
+curves; it knows the shift the week it happens). The adaptive policies start from the
+static plan and move each channel at most ``step`` a week (a ramp limit; the oracle has
+none). Every plan comes from
 :func:`~mixlens.allocation.optimize.optimize_budget`. Profit is
 ``margin * expected outcome - spend`` (noise-free, so regret measures decisions, not luck);
 regret is the oracle's cumulative profit minus the policy's.
@@ -45,8 +49,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
+from scipy.linalg import eigh
 
-from mixlens.allocation.learner import CoefficientPosterior, LearnerConfig, jump_hypotheses
+from mixlens.allocation.learner import (
+    CoefficientPosterior,
+    LearnerConfig,
+    decision_loss,
+    information_value,
+    jump_hypotheses,
+)
 from mixlens.allocation.optimize import optimize_budget
 from mixlens.allocation.response import TrueResponse
 from mixlens.allocation.scenarios import ScaledResponse
@@ -67,7 +78,8 @@ FloatArray = NDArray[np.float64]
 ProgressCallback = Callable[[str, float], None]
 
 #: Policies in the order they are reported.
-POLICIES: tuple[str, ...] = ("historical", "static", "greedy", "thompson", "oracle")
+POLICIES: tuple[str, ...] = ("historical", "static", "greedy", "thompson", "directed", "oracle")
+_LEARNERS = ("greedy", "thompson", "directed")
 
 
 @dataclass(frozen=True, eq=False)
@@ -264,6 +276,104 @@ def _plan(
     return plan
 
 
+def _box(last: FloatArray, budget: float, step: float | None) -> tuple[FloatArray, FloatArray]:
+    """Per-channel spend range allowed this week (the ramp limit around last week's plan)."""
+    if step is None:
+        return np.zeros_like(last), np.full_like(last, budget)
+    room = step * np.maximum(last, budget / last.size)
+    return np.maximum(last - room, 0.0), last + room
+
+
+def _reach(plan: FloatArray, move: FloatArray, lo: FloatArray, hi: FloatArray) -> float:
+    """Largest ``a >= 0`` with ``lo <= plan + a * move <= hi``."""
+    up = move > 1e-12
+    down = move < -1e-12
+    limits = np.concatenate(
+        [(hi[up] - plan[up]) / move[up], (lo[down] - plan[down]) / move[down], [np.inf]]
+    )
+    return float(max(limits.min(), 0.0))
+
+
+def _directions(
+    slope: FloatArray, curvature: FloatArray, loss: FloatArray, cov: FloatArray, top: int = 2
+) -> list[FloatArray]:
+    """Budget-neutral spend moves teaching most per unit of their cost (small moves).
+
+    A move ``d`` (summing to zero) shifts the features by ``f' * d``, which removes about
+    ``0.5 (f' d)' S G S (f' d) / noise^2`` of expected weekly loss and costs
+    ``0.5 d' A d``: the top generalised eigenvectors of that pair, on active channels.
+    """
+    active = np.isfinite(curvature) & (curvature > 0) & np.isfinite(slope)
+    idx = np.flatnonzero(active)
+    if idx.size < 2:
+        return []
+    basis = np.linalg.svd(np.ones((1, idx.size)))[2][1:].T  # sum-zero subspace
+    gain = slope[idx, None] * (cov @ loss @ cov)[np.ix_(idx, idx)] * slope[None, idx]
+    num = basis.T @ gain @ basis
+    den = basis.T @ np.diag(curvature[idx]) @ basis
+    _, vecs = eigh(0.5 * (num + num.T), den)
+    out = []
+    for k in range(1, min(top, vecs.shape[1]) + 1):
+        move = np.zeros(slope.size)
+        move[idx] = basis @ vecs[:, -k]
+        out.append(move / np.abs(move).max())
+    return out
+
+
+def _directed(
+    world: LoopWorld,
+    post: CoefficientPosterior,
+    greedy: FloatArray,
+    state: FloatArray,
+    budget: float,
+    box: tuple[FloatArray, FloatArray],
+    horizon: int,
+) -> FloatArray:
+    """Greedy plan, or an in-market test around it where what it teaches pays its cost.
+
+    Candidates move the greedy plan as far as the ramp allows (or half, a quarter) along
+    the directions of :func:`_directions`, either sign; each is scored by
+    ``horizon * information_value - cost`` (cost: the weekly outcome the plan gives up
+    against the greedy one at steady state, under the posterior mean: to first order what
+    a week's move costs over the weeks its carryover lasts). The greedy plan scores 0.
+    No test while the greedy plan is still travelling (at a ramp bound, e.g. after a
+    change): a detour then also delays the arrival.
+    """
+    lo, hi = box
+    tol = 1e-6 * budget
+    in_transit = bool(np.any((greedy <= lo + tol) & (lo > tol)) or np.any(greedy >= hi - tol))
+    if horizon <= 0 or in_transit:
+        return greedy
+    mean, cov = post.mean, post.cov
+    response = world.response
+    n = greedy.size
+    h = 1e-3 * np.maximum(greedy, budget / n)
+    mid = response.contributions(greedy)[0]
+    up = response.contributions(greedy + h)[0]
+    down = response.contributions(np.maximum(greedy - h, 0.0))[0]
+    slope = (up - down) / (2 * h)
+    curvature = np.where(greedy > 1e-6 * budget, -mean * (up - 2 * mid + down) / h**2, np.nan)
+    loss = decision_loss(slope, curvature)
+
+    def features(plan: FloatArray) -> FloatArray:
+        out: FloatArray = response.contributions(world.theta * state + (1 - world.theta) * plan)[0]
+        return out
+
+    ref = features(greedy)
+    best, score = greedy, 0.0
+    for move in _directions(slope, curvature, loss, cov):
+        for sign in (1.0, -1.0):
+            reach = _reach(greedy, sign * move, *box)
+            for frac in (1.0, 0.5, 0.25):
+                plan = np.maximum(greedy + frac * reach * sign * move, 0.0)
+                value = information_value(cov, loss, features(plan), ref, world.noise_sd)
+                cost = float(mean @ (mid - response.contributions(plan)[0]))
+                gain = horizon * value - cost
+                if gain > score:
+                    best, score = plan, gain
+    return best
+
+
 def _check(policies: Sequence[str], weeks: int, delivery_cv: float) -> None:
     unknown = [p for p in policies if p not in POLICIES]
     if unknown:
@@ -343,7 +453,7 @@ def simulate_closed_loop(
     alarms: dict[str, list[int]] = {}
     for k, policy in enumerate(run):
         report(policy, k / len(run))
-        learns = policy in ("greedy", "thompson")
+        learns = policy in _LEARNERS
         post = CoefficientPosterior(
             prior_mean,
             np.diag((cfg.prior_sd * prior_mean) ** -2),
@@ -365,6 +475,11 @@ def simulate_closed_loop(
                 mean = post.mean
                 draw = mean + cfg.explore * (post.sample(ts_rng) - mean)
                 plan = _plan(world, draw, budget, current, last=last, step=cfg.step)
+            elif policy == "directed":
+                plan = _plan(world, post.mean, budget, current, last=last, step=cfg.step)
+                left = weeks - week if cfg.horizon is None else cfg.horizon
+                box = _box(last, budget, cfg.step)
+                plan = _directed(world, post, plan, state, budget, box, left)
             else:
                 key = tuple(truth.tolist())
                 if key not in oracle_plans:

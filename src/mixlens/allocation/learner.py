@@ -15,6 +15,13 @@ channel's coefficient jumped), the weeks since are replayed and each branch is w
 by its marginal likelihood: a Gaussian-sum filter, exact Bayes for "one jump of one of
 these kinds at that week". Until the next alarm every branch takes the weekly update and
 its weight follows its predictive likelihood.
+
+What a week of spend teaches is worth something only where it changes the plan:
+:func:`decision_loss` gives the weekly loss of planning a fixed budget on wrong
+coefficients (a common scale of all of them costs nothing: it leaves the split where it
+is) and :func:`information_value` the part of it that one more outcome at given features
+removes, exactly for this linear-Gaussian learner. The closed loop's ``directed`` policy
+runs an in-market test only where that value, over the weeks left, exceeds its cost.
 """
 
 from __future__ import annotations
@@ -27,7 +34,14 @@ from numpy.typing import NDArray
 
 from mixlens.errors import DataError
 
-__all__ = ["CoefficientPosterior", "GaussianBelief", "LearnerConfig", "jump_hypotheses"]
+__all__ = [
+    "CoefficientPosterior",
+    "GaussianBelief",
+    "LearnerConfig",
+    "decision_loss",
+    "information_value",
+    "jump_hypotheses",
+]
 
 FloatArray = NDArray[np.float64]
 
@@ -61,6 +75,9 @@ class LearnerConfig:
     explore
         Thompson sampling draws ``mean + explore * (draw - mean)``: 1 is plain Thompson
         sampling, below 1 a tempered one (the posterior at ``explore**2`` of its variance).
+    horizon
+        Weeks over which the ``directed`` policy counts the value of what a week's
+        exploration teaches (``None``: the weeks left in the loop).
     """
 
     prior_error: float = 0.3
@@ -72,6 +89,7 @@ class LearnerConfig:
     sparse: float = 0.5
     step: float | None = 0.25
     explore: float = 0.5
+    horizon: int | None = None
 
     def __post_init__(self) -> None:
         checks = {
@@ -84,6 +102,7 @@ class LearnerConfig:
             "sparse": 0 <= self.sparse <= 1,
             "step": self.step is None or self.step > 0,
             "explore": self.explore >= 0,
+            "horizon": self.horizon is None or self.horizon >= 0,
         }
         for name, ok in checks.items():
             if not ok:
@@ -250,9 +269,14 @@ class CoefficientPosterior:
         return out
 
     @property
+    def cov(self) -> FloatArray:
+        """Covariance of the moment-matched posterior."""
+        return _collapse(self._parts, self._log_w).cov
+
+    @property
     def sd(self) -> FloatArray:
         """Posterior standard deviation of each coefficient (moment-matched)."""
-        out: FloatArray = np.sqrt(np.diag(_collapse(self._parts, self._log_w).cov))
+        out: FloatArray = np.sqrt(np.diag(self.cov))
         return out
 
     def _absorb(self, phi: FloatArray, y: float, noise_sd: float, forget: float) -> None:
@@ -310,3 +334,73 @@ class CoefficientPosterior:
         part = self._parts[int(rng.choice(len(self._parts), p=self.weights))]
         out: FloatArray = rng.multivariate_normal(part.mean, part.cov, method="cholesky")
         return out
+
+
+def decision_loss(slope: FloatArray, curvature: FloatArray) -> FloatArray:
+    """Weekly loss of planning a fixed budget on coefficients off by ``db``: ``0.5 db' G db``.
+
+    At the optimal split of a fixed budget over separable curves ``b_c f_c(x_c)`` every
+    active channel has the same marginal return, ``b_c f_c'(x_c) = lambda``. An error
+    ``db`` in the coefficients moves the plan by ``dx = P (f' * db)`` with
+    ``P = A^-1 - A^-1 1 1' A^-1 / (1' A^-1 1)``, ``A = diag(a)``, and costs
+    ``0.5 dx' A dx`` (second order), so ``G = diag(f') P diag(f')``: the value of knowing
+    the coefficients, the quantity information-directed exploration buys.
+
+    Parameters
+    ----------
+    slope
+        ``f_c'(x_c)``, each channel's marginal feature at the plan, ``(C,)``.
+    curvature
+        ``a_c = -b_c f_c''(x_c)``, ``(C,)``; channels where it is not positive and finite
+        (no spend, or the convex toe of an S-curve) are left out: their rows are zero.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``G``, symmetric positive semi-definite, ``(C, C)``.
+
+    Examples
+    --------
+    >>> g = decision_loss(np.ones(2), np.ones(2))
+    >>> g.round(2).tolist()
+    [[0.5, -0.5], [-0.5, 0.5]]
+    """
+    n = slope.size
+    active = np.isfinite(curvature) & (curvature > 0) & np.isfinite(slope)
+    out = np.zeros((n, n))
+    if active.sum() < 2:
+        return out
+    inv = 1.0 / curvature[active]
+    proj = np.diag(inv) - np.outer(inv, inv) / inv.sum()
+    d = slope[active]
+    out[np.ix_(active, active)] = d[:, None] * proj * d[None, :]
+    result: FloatArray = 0.5 * (out + out.T)
+    return result
+
+
+def _updated(cov: FloatArray, phi: FloatArray, noise_sd: float) -> FloatArray:
+    """Covariance after one observation at features ``phi`` (rank-one update)."""
+    s_phi = cov @ phi
+    out: FloatArray = cov - np.outer(s_phi, s_phi) / (noise_sd**2 + float(phi @ s_phi))
+    return out
+
+
+def information_value(
+    cov: FloatArray, loss: FloatArray, phi: FloatArray, reference: FloatArray, noise_sd: float
+) -> float:
+    """Weekly expected loss removed by observing at ``phi`` rather than at ``reference``.
+
+    ``0.5 tr(G (S_ref - S_phi))``, with ``S_x`` the coefficients' covariance after one
+    outcome at features ``x`` and ``G`` from :func:`decision_loss`: exact for the
+    linear-Gaussian learner (the covariance update does not depend on the outcome).
+
+    Examples
+    --------
+    >>> loss = decision_loss(np.ones(2), np.ones(2))
+    >>> same = information_value(np.eye(2), loss, np.ones(2), np.ones(2), 1.0)
+    >>> apart = information_value(np.eye(2), loss, np.array([2.0, 0.0]), np.ones(2), 1.0)
+    >>> same, round(apart, 3)
+    (0.0, 0.2)
+    """
+    diff = _updated(cov, reference, noise_sd) - _updated(cov, phi, noise_sd)
+    return 0.5 * float(np.sum(loss * diff))

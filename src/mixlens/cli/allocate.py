@@ -181,9 +181,21 @@ def allocate_simulate_command(
     delivery_cv: Annotated[
         float, typer.Option(min=0.0, help="Weekly delivery noise on planned spend (CV).")
     ] = 0.2,
+    horizon: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Weeks over which the directed policy values what a test teaches "
+            "(default: the weeks left in the loop; 0: never test).",
+        ),
+    ] = None,
     seed: Seed = 0,
 ) -> None:
-    """Run the closed loop in a simulated world: allocate, observe, update (regret.csv)."""
+    """Run the closed loop in a simulated world: allocate, observe, update (regret.csv).
+
+    Policies: historical, static, greedy, thompson, directed (in-market tests where they
+    pay) and the oracle the regret is measured against.
+    """
     from mixlens.allocation.learner import LearnerConfig
     from mixlens.allocation.run import simulate_loop_to_dir
 
@@ -203,6 +215,7 @@ def allocate_simulate_command(
                 detect=detect or None,
                 explore=explore,
                 step=step or None,
+                horizon=horizon,
             ),
             progress=stage("closed loop"),
         )

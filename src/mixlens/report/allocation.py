@@ -148,7 +148,9 @@ def _loop_blocks(regret: pd.DataFrame, loop_summary: Mapping[str, Any]) -> list[
             "noisy outcome and updates its posterior over each channel's response scale (one "
             "sequential Bayesian step; a CUSUM on its prediction errors flags a change and "
             "branches the posterior over which channel jumped). Thompson sampling plans on a "
-            f"posterior draw (spread {learner.get('explore', 1.0):g}); adaptive plans move at "
+            f"posterior draw (spread {learner.get('explore', 1.0):g}); the directed policy runs an "
+            "in-market test around the greedy plan only in weeks where what it teaches, over "
+            "the weeks left, is worth more than it costs; adaptive plans move at "
             f"most {learner.get('step') or 'unlimited'} per channel a week. At the dashed line "
             f"{shift.get('channel', 'a channel')}'s response changes"
             + (f"; changes detected ({detected})." if detected else "."),
