@@ -4,7 +4,9 @@ Run: ``PYTHONPATH=src python benchmarks/mmm_variants.py --variants linear,knots7
 --seeds 1,2,3 --out /tmp/variants.jsonl`` fits each variant on each world (156 weeks, 7
 channels, controls price and promotion; the worlds of ``peers_mmm``) and appends one JSON
 line per fit; ``--table FILE`` writes the ``mmm_variants`` section of RESULTS.md from such
-files (one row per variant with means over seeds, and per-channel errors).
+files (one row per variant with means over seeds, and per-channel errors). With ``--form``
+the section also gets, per world and channel, how well each media input can track the
+channel's true weekly contribution (:func:`form_r2`; no MMM fit, seconds).
 
 Every variant is :class:`~mixlens.mmm.MMMSpec` keyword arguments on top of the default
 spec (see :data:`VARIANTS`).
@@ -42,7 +44,103 @@ VARIANTS: dict[str, tuple[dict[str, Any], str]] = {
         {"time_knots": 0, "priors": {"half_saturation": ("LogNormal", {"mu": 0.0, "sigma": 1.0})}},
         "half-saturation prior twice as wide: LogNormal(0, 1) typical weeks",
     ),
+    "impressions": (
+        {"time_knots": 0, "media_input": "impressions"},
+        "media input impressions (converted to spend at each channel's cost per impression)",
+    ),
+    "clicks": (
+        {"time_knots": 0, "media_input": "clicks"},
+        "media input clicks (converted to spend at each channel's cost per click)",
+    ),
 }
+
+
+#: Media inputs compared by :func:`form_r2` (the panel's ``{channel}_{input}`` columns).
+FORM_INPUTS = ("spend", "impressions", "clicks")
+
+
+def form_r2(seed: int) -> dict[str, dict[str, float]]:
+    """R² of the best fit of each channel's true weekly contribution by its own media.
+
+    For each media input, delayed adstock (``l_max`` 8) then Hill on the weekly series
+    (scaled by its mean over weeks with media), times a coefficient, fitted by least
+    squares to the channel's true weekly contribution from several starts (the surface
+    has local optima); the best R² per channel and input. It bounds what the MMM's form
+    can recover of a channel from that input, before noise, baseline and other channels.
+    ``cpm_cv`` is the coefficient of variation of the weekly cost per impression over
+    weeks with spend (how far impressions can depart from spend at all).
+    """
+    from scipy.optimize import least_squares
+
+    from mixlens.data.simulate.mmm import MMMWorldConfig, simulate_mmm
+    from mixlens.transforms.adstock import adstock, delayed_weights
+    from mixlens.transforms.saturation import hill
+
+    world = simulate_mmm(MMMWorldConfig(weeks=156, n_channels=7), seed=seed)
+    truth = world.weekly_contributions.pivot(
+        index="date", columns="component", values="contribution"
+    )
+    panel = world.weekly_channel.set_index("date")
+    starts = ([0, -1, 0, 0], [1, 0, 0.5, 0.5], [-1, -2, -0.5, -0.3], [0, 0, 1, 1], [2, 0.5, 0, 0.7])
+    out: dict[str, dict[str, float]] = {}
+    for channel in world.roi["channel"]:
+        y = truth[channel].to_numpy(float)
+        row: dict[str, float] = {}
+        for kind in FORM_INPUTS:
+            raw = panel[f"{channel}_{kind}"].to_numpy(float)
+            x = raw / raw[raw > 0].mean()
+
+            def predict(p: np.ndarray, x: np.ndarray = x) -> np.ndarray:
+                theta = 1.0 / (1.0 + np.exp(-p[0]))
+                kernel = delayed_weights(np.array(theta), peak=np.array(np.exp(p[1])), l_max=8)
+                stock = adstock(x, kernel.reshape(-1), axis=0)
+                curve = hill(stock, half_saturation=np.exp(p[2]), slope=np.exp(p[3]))
+                return np.asarray(np.exp(p[4]) * curve)
+
+            best = -np.inf
+            for start in starts:
+                fit = least_squares(lambda p, y=y: predict(p) - y, x0=[*start, np.log(y.max())])
+                resid = y - predict(fit.x)
+                best = max(best, 1.0 - (resid**2).sum() / ((y - y.mean()) ** 2).sum())
+            row[kind] = float(best)
+        spend = panel[f"{channel}_spend"].to_numpy(float)
+        impressions = panel[f"{channel}_impressions"].to_numpy(float)
+        cost = spend[spend > 0] / impressions[spend > 0]
+        row["cpm_cv"] = float(cost.std() / cost.mean())
+        out[str(channel)] = row
+    return out
+
+
+def _form_table(seeds: list[int]) -> str:
+    per_seed = {seed: form_r2(seed) for seed in seeds}
+    channels = list(per_seed[seeds[0]])
+    lines = [
+        "**Step 1: can the media input track the truth?** R² of the best fit of each "
+        "channel's true weekly contribution by delayed adstock + Hill on its own weekly "
+        f"{', '.join(FORM_INPUTS)} (`form_r2`, least squares, 5 starts; no noise, no "
+        "baseline, no other channels), per seed:",
+        "",
+        "| seed | input | " + " | ".join(channels) + " |",
+        "|---|---|" + "---:|" * len(channels),
+    ]
+    for seed in seeds:
+        for kind in FORM_INPUTS:
+            cells = " | ".join(f"{per_seed[seed][c][kind]:.3f}" for c in channels)
+            lines.append(f"| {seed} | {kind} | {cells} |")
+    cv = " | ".join(
+        f"{min(per_seed[s][c]['cpm_cv'] for s in seeds):.2f}-"
+        f"{max(per_seed[s][c]['cpm_cv'] for s in seeds):.2f}"
+        for c in channels
+    )
+    lines.append(f"| all | weekly cost per impression CV | {cv} |")
+    lines += ["", "Unexplained share (1 - R²), mean over seeds:", ""]
+    lines += ["| input | " + " | ".join(channels) + " |", "|---|" + "---:|" * len(channels)]
+    for kind in FORM_INPUTS:
+        cells = " | ".join(
+            f"{np.mean([1 - per_seed[s][c][kind] for s in seeds]):.3f}" for c in channels
+        )
+        lines.append(f"| {kind} | {cells} |")
+    return "\n".join(lines)
 
 
 def _spec_kwargs(name: str) -> dict[str, Any]:
@@ -158,13 +256,18 @@ def main() -> None:
     parser.add_argument("--out", default="/tmp/mmm_variants.jsonl")
     parser.add_argument("--table", nargs="+", metavar="FILE")
     parser.add_argument("--note", default="")
+    parser.add_argument("--form", action="store_true", help="add the form R² tables (--table)")
     args = parser.parse_args()
     if args.table:
         body = _table(args.table, args.note)
+        if args.form:
+            body += "\n\n" + _form_table([int(s) for s in args.seeds.split(",")])
         rows = [json.loads(x) for f in args.table for x in Path(f).read_text().splitlines() if x]
         variants = ",".join(dict.fromkeys(r["variant"] for r in rows))
         seeds = ",".join(str(s) for s in sorted({r["seed"] for r in rows}))
         command = f"python benchmarks/mmm_variants.py --variants {variants} --seeds {seeds}"
+        if args.form:
+            command += " --form"
         update_section("mmm_variants", body, command=command)
         sys.stdout.write(body + "\n")
         return

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
@@ -16,6 +16,9 @@ from mixlens.cli._app import (
     _user_errors,
     out_console,
 )
+
+if TYPE_CHECKING:
+    from mixlens.mmm.spec import MediaInputSetting
 
 mmm_app = _group(
     "mmm", "Bayesian marketing mix model: decomposition, ROI and marginal ROI with intervals."
@@ -53,6 +56,15 @@ def mmm_fit_command(
             "on a national one), 0 for none, or N >= 2 spread evenly over the weeks."
         ),
     ] = "auto",
+    media: Annotated[
+        str,
+        typer.Option(
+            help="What each channel's adstock and saturation act on: spend, impressions, "
+            "clicks, auto (impressions where the panel has a complete {channel}_impressions "
+            "column), or per channel 'tv=impressions,search=clicks' (others spend). ROI, "
+            "marginal ROI and response curves stay in spend units."
+        ),
+    ] = "spend",
     seed: Seed = 0,
 ) -> None:
     """Fit the MMM: roi.csv, contributions.csv, params.csv, response_curves.csv, posterior.nc.
@@ -66,6 +78,7 @@ def mmm_fit_command(
         raise _fail(f"--method must be 'nuts' or 'advi', got {method!r}")
     control_list = tuple(c.strip() for c in controls.split(",") if c.strip())
     knots = _time_knots(time_knots)
+    media_input = _media_input(media)
     with _user_errors(), _progress() as step:
         fit_to_dir(
             panel,
@@ -81,8 +94,34 @@ def mmm_fit_command(
             lift_tests=lift_tests,
             holdout_weeks=holdout_weeks,
             time_knots=knots,
+            media_input=media_input,
         )
     out_console.print(f"mmm: {out / 'roi.csv'}", highlight=False)
+
+
+_MEDIA_SETTINGS: tuple[MediaInputSetting, ...] = ("spend", "impressions", "clicks", "auto")
+
+
+def _setting(value: str, option: str) -> MediaInputSetting:
+    """Check one media input setting (exit 2 with a one-line message if unknown)."""
+    for setting in _MEDIA_SETTINGS:
+        if value == setting:
+            return setting
+    raise _fail(f"{option} must be one of {', '.join(_MEDIA_SETTINGS)}, got {value!r}")
+
+
+def _media_input(value: str) -> MediaInputSetting | dict[str, MediaInputSetting]:
+    """Parse ``--media``: one setting, or ``channel=setting`` pairs separated by commas."""
+    text = value.strip().lower()
+    if "=" not in text:
+        return _setting(text, "--media")
+    out: dict[str, MediaInputSetting] = {}
+    for part in (p.strip() for p in value.split(",") if p.strip()):
+        channel, sep, setting = part.partition("=")
+        if not sep or not channel.strip():
+            raise _fail(f"--media pairs must look like 'channel=impressions', got {part!r}")
+        out[channel.strip()] = _setting(setting.strip().lower(), f"--media for {channel!r}")
+    return out
 
 
 def _time_knots(value: str) -> int | Literal["auto"]:

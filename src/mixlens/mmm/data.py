@@ -1,11 +1,23 @@
 """Model inputs of the MMM: the weekly panel as scaled arrays and baseline features.
 
 :class:`MMMData` is the narrow context shared by the model builder and the results:
-it holds the raw series (spend and target in their own units), the scales that make
-default priors work on data in any units, and the baseline design (trend, yearly
+it holds the raw series (spend, media and target in their own units), the scales that
+make default priors work on data in any units, and the baseline design (trend, yearly
 Fourier terms, holidays, standardized controls). It converts to and from an xarray
 Dataset, which is stored as the ``constant_data`` group of ``posterior.nc`` so that a
 saved posterior is self-contained.
+
+**Media input.** A channel's adstock and saturation act on its spend, or on its
+impressions or clicks (:attr:`MMMSpec.media_input`). Impressions and clicks are
+converted to *spend-equivalent* media at the channel's cost per unit over the fitted
+weeks, ``cost_per_unit = total spend / total units``, so the model input is
+``units * cost_per_unit / media_scale``: its weekly shape follows the units (delivery),
+its totals match spend over the window. Everything reported in spend units (ROI,
+marginal ROI, response curves, ``half_saturation``) maps spend to media through that
+fixed cost per unit: a response curve at weekly spend ``s`` is the response to ``s /
+cost_per_unit`` units, and marginal ROI is the change for a proportional increase of
+spend, and so of units, in every week. On spend, ``cost_per_unit`` is 1 and nothing
+changes.
 """
 
 from __future__ import annotations
@@ -21,9 +33,9 @@ from mixlens.data.calendar import weekly_holiday_frame
 from mixlens.data.schemas import MediaPanel
 from mixlens.errors import DataError
 from mixlens.mmm.knots import knot_positions, knot_weights, resolve_time_knots
-from mixlens.mmm.spec import MMMSpec
+from mixlens.mmm.spec import MEDIA_INPUTS, MediaInput, MMMSpec
 
-__all__ = ["MMMData"]
+__all__ = ["MMMData", "resolve_media_input"]
 
 FloatArray = NDArray[np.float64]
 _DAYS_PER_YEAR = 365.25
@@ -41,6 +53,77 @@ def _fourier(dates: pd.DatetimeIndex, n_pairs: int) -> tuple[FloatArray, tuple[s
     if not columns:
         return np.zeros((len(dates), 0)), ()
     return np.column_stack(columns), tuple(names)
+
+
+def _usable_units(frame: pd.DataFrame, column: str) -> bool:
+    """Whether ``column`` is present, complete, non-negative and has a positive total."""
+    if column not in frame.columns:
+        return False
+    values = pd.to_numeric(frame[column], errors="coerce").to_numpy(np.float64)
+    return bool(np.all(np.isfinite(values)) and np.all(values >= 0) and values.sum() > 0)
+
+
+def resolve_media_input(spec: MMMSpec, frame: pd.DataFrame) -> tuple[MediaInput, ...]:
+    """Resolve each channel's media input setting on a wide weekly ``frame``.
+
+    ``"auto"`` becomes ``"impressions"`` where ``{channel}_impressions`` is present,
+    complete, non-negative and has a positive total, else ``"spend"``; explicit
+    settings are kept (and checked when the data are prepared).
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"tv_spend": [1.0, 2.0], "tv_impressions": [50.0, 90.0],
+    ...                       "radio_spend": [1.0, 0.0]})
+    >>> resolve_media_input(MMMSpec(channels=("tv", "radio"), media_input="auto"), frame)
+    ('impressions', 'spend')
+    """
+    out: list[MediaInput] = []
+    for channel in spec.channels:
+        setting = spec.channel_media_input(channel)
+        if setting == "auto":
+            usable = _usable_units(frame, f"{channel}_impressions")
+            out.append("impressions" if usable else "spend")
+        else:
+            out.append(setting)
+    return tuple(out)
+
+
+def _units(
+    frame: pd.DataFrame, channel: str, kind: MediaInput, spend: FloatArray, source: str
+) -> FloatArray:
+    """Return the channel's media units of ``kind`` (checked: complete, non-negative, used)."""
+    column = f"{channel}_{kind}"
+    if column not in frame.columns:
+        raise DataError(
+            f"channel {channel!r} is modelled on {kind} but the panel has no {column!r} "
+            "column; add it or use media input 'spend'",
+            file=source,
+            column=column,
+        )
+    values = pd.to_numeric(frame[column], errors="coerce").to_numpy(np.float64)
+    bad = np.flatnonzero(~np.isfinite(values) | (values < 0))
+    if bad.size:
+        raise DataError(
+            f"{kind} must be present and non-negative in every week to model {channel!r} on "
+            f"them; found {frame[column].iloc[bad[0]]!r}",
+            file=source,
+            column=column,
+            row=int(bad[0]) + 1,
+        )
+    if not values.sum() > 0:
+        raise DataError(
+            f"channel {channel!r} has no {kind}; use media input 'spend'",
+            file=source,
+            column=column,
+        )
+    if spend.sum() > 0 and not np.any((values > 0) & (spend > 0)):
+        raise DataError(
+            f"channel {channel!r} never has spend and {kind} in the same week; its cost per "
+            "unit is undefined",
+            file=source,
+            column=column,
+        )
+    return values
 
 
 @dataclass(frozen=True, eq=False)
@@ -62,8 +145,9 @@ class MMMData:
     spend
         Spend per week and channel, currency, shape ``(n_weeks, n_channels)``.
     media_scale
-        Per channel, the mean spend over weeks with spend; the model uses
-        ``spend / media_scale``. Shape ``(n_channels,)``.
+        Per channel, the mean spend-equivalent media over weeks with media (on spend: the
+        mean spend over weeks with spend); the model uses :attr:`media`. Shape
+        ``(n_channels,)``, currency per week.
     trend
         Centered time, ``(week - mid) / (n_weeks - 1)`` in ``[-0.5, 0.5]``, shape ``(n_weeks,)``.
     fourier
@@ -80,6 +164,15 @@ class MMMData:
     knot_weights
         Interpolation of the knots at each week (:func:`mixlens.mmm.knots.knot_weights`),
         shape ``(n_weeks, n_knots)``.
+    media_input
+        Each channel's resolved media input (``"spend"``, ``"impressions"`` or
+        ``"clicks"``); empty means spend for every channel.
+    media_units
+        The media series in their own units, shape ``(n_weeks, n_channels)`` (read only
+        for channels not on spend; None when every channel is on spend).
+    cost_per_unit
+        Spend per media unit over the fitted weeks, shape ``(n_channels,)`` (1 on spend;
+        None when every channel is on spend).
     """
 
     dates: pd.DatetimeIndex
@@ -100,6 +193,28 @@ class MMMData:
     control_std: FloatArray
     knot_weeks: FloatArray
     knot_weights: FloatArray
+    media_input: tuple[MediaInput, ...] = ()
+    media_units: FloatArray | None = None
+    cost_per_unit: FloatArray | None = None
+
+    @property
+    def media_inputs(self) -> tuple[MediaInput, ...]:
+        """Each channel's media input (``"spend"`` for all when none was recorded)."""
+        return self.media_input or tuple("spend" for _ in self.channels)
+
+    @property
+    def spend_equivalent(self) -> FloatArray:
+        """Media in spend units, ``units * cost_per_unit``, shape ``(n_weeks, n_channels)``.
+
+        Channels on spend give their spend (so a change of :attr:`spend` moves them).
+        """
+        if self.media_units is None or self.cost_per_unit is None:
+            return self.spend
+        on_spend = np.array([m == "spend" for m in self.media_inputs])
+        out: FloatArray = np.where(
+            on_spend[None, :], self.spend, self.media_units * self.cost_per_unit
+        )
+        return out
 
     @property
     def n_knots(self) -> int:
@@ -113,8 +228,8 @@ class MMMData:
 
     @property
     def media(self) -> FloatArray:
-        """Scaled spend ``spend / media_scale``, shape ``(n_weeks, n_channels)``."""
-        out: FloatArray = self.spend / self.media_scale
+        """Scaled media ``spend_equivalent / media_scale``, shape ``(n_weeks, n_channels)``."""
+        out: FloatArray = self.spend_equivalent / self.media_scale
         return out
 
     @property
@@ -163,8 +278,9 @@ class MMMData:
         ------
         DataError
             If a needed column is missing, the panel has a ``geo`` column (geo models are
-            not supported yet), a channel never spends, the target's mean is not
-            positive, or a control is constant.
+            not supported yet), a channel never spends, a channel's impressions or clicks
+            (when it is modelled on them) are missing, negative or never positive, the
+            target's mean is not positive, or a control is constant.
         """
         if isinstance(panel, pd.DataFrame):
             panel = MediaPanel.from_frame(panel, target=spec.target, controls=spec.controls)
@@ -196,6 +312,17 @@ class MMMData:
                     column=f"{channel}_spend",
                 )
             media_scale[i] = positive.mean()
+        inputs = resolve_media_input(spec, frame)
+        units = spend.copy()
+        cost_per_unit = np.ones(len(spec.channels))
+        for i, (channel, kind) in enumerate(zip(spec.channels, inputs, strict=True)):
+            if kind == "spend":
+                continue
+            units[:, i] = _units(frame, channel, kind, spend[:, i], source)
+            cost_per_unit[i] = spend[:, i].sum() / units[:, i].sum()
+            equivalent = units[:, i] * cost_per_unit[i]
+            media_scale[i] = equivalent[equivalent > 0].mean()
+        on_spend = all(kind == "spend" for kind in inputs)
         control = np.column_stack(
             [frame[c].to_numpy(np.float64) for c in spec.controls] or [np.zeros((len(frame), 0))]
         )
@@ -227,6 +354,14 @@ class MMMData:
             positions = reference.knot_weeks
             y_scale, media_scale = reference.y_scale, reference.media_scale
             control_mean, control_std = reference.control_mean, reference.control_std
+            if reference.media_inputs != inputs:
+                raise DataError(
+                    f"media inputs {inputs} differ from the fitted model's "
+                    f"{reference.media_inputs}",
+                    file=source,
+                )
+            if reference.cost_per_unit is not None:
+                cost_per_unit = reference.cost_per_unit
         return cls(
             dates=dates,
             channels=spec.channels,
@@ -246,6 +381,9 @@ class MMMData:
             control_std=control_std,
             knot_weeks=positions,
             knot_weights=knot_weights(week, positions),
+            media_input=inputs,
+            media_units=None if on_spend else units,
+            cost_per_unit=None if on_spend else cost_per_unit,
         )
 
     def to_dataset(self) -> xr.Dataset:
@@ -274,6 +412,10 @@ class MMMData:
             },
             coords=coords,
         )
+        ds["media_input"] = ("channel", np.array(self.media_inputs, dtype=object).astype(str))
+        if self.media_units is not None and self.cost_per_unit is not None:
+            ds["media_units"] = (("date", "channel"), self.media_units)
+            ds["cost_per_unit"] = ("channel", self.cost_per_unit)
         ds.attrs["target"] = self.target
         ds.attrs["y_scale"] = self.y_scale
         return ds
@@ -289,6 +431,11 @@ class MMMData:
             return tuple(str(v) for v in ds[dim].values) if dim in ds.coords else ()
 
         n_weeks = ds.sizes["date"]
+        # posteriors saved before the media input existed modelled spend
+        stored = ds["media_input"].values if "media_input" in ds else ()
+        inputs = tuple(_media_input(str(v)) for v in stored)
+        units = arr("media_units").reshape(n_weeks, -1) if "media_units" in ds else None
+        cost = arr("cost_per_unit") if "cost_per_unit" in ds else None
         knots = arr("knot_weeks") if "knot_weeks" in ds else np.zeros(0)
         weights = (
             arr("knot_weights").reshape(n_weeks, -1)
@@ -314,4 +461,15 @@ class MMMData:
             control_std=arr("control_std"),
             knot_weeks=knots,
             knot_weights=weights,
+            media_input=inputs,
+            media_units=units,
+            cost_per_unit=cost,
         )
+
+
+def _media_input(value: str) -> MediaInput:
+    """Check a stored media input label."""
+    for kind in MEDIA_INPUTS:
+        if value == kind:
+            return kind
+    raise DataError(f"unknown media input {value!r} in posterior.nc")

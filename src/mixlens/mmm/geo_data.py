@@ -3,9 +3,10 @@
 Scales (so the national model's default priors hold in every geo, whatever its size):
 
 * each geo's outcome is divided by its own mean (``y_scale[g]``);
-* each geo's spend on a channel is divided by its mean over that geo's weeks with spend
-  (``media_scale[g, c]``, Meridian scales media per geo too), so one Hill curve in
-  scaled units is shared by all geos;
+* each geo's media on a channel (spend, or impressions or clicks converted to spend at the
+  geo's cost per unit over the fitted weeks, see :mod:`mixlens.mmm.data`) is divided by
+  its mean over that geo's weeks with media (``media_scale[g, c]``, Meridian scales media
+  per geo too), so one Hill curve in scaled units is shared by all geos;
 * controls are standardized over all geo-weeks.
 
 :meth:`GeoMMMData.geo` returns one geo as a national :class:`~mixlens.mmm.data.MMMData`,
@@ -22,6 +23,7 @@ Meridian, which drops them then.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -31,9 +33,9 @@ from numpy.typing import NDArray
 from mixlens.data.geo_panel import GeoPanel
 from mixlens.data.schemas import GEO
 from mixlens.errors import DataError
-from mixlens.mmm.data import MMMData
+from mixlens.mmm.data import MMMData, resolve_media_input
 from mixlens.mmm.knots import spans
-from mixlens.mmm.spec import MMMSpec
+from mixlens.mmm.spec import MediaInput, MediaInputSetting, MMMSpec
 
 __all__ = ["SHARED_TIME_TERMS", "GeoMMMData", "identified_spec", "redundant_time_terms"]
 
@@ -61,10 +63,18 @@ class GeoMMMData:
     spend
         Spend, shape ``(n_weeks, n_geos, n_channels)``.
     media_scale
-        Mean positive weekly spend per geo and channel (1 where a geo never spends on a
-        channel), shape ``(n_geos, n_channels)``.
+        Mean positive weekly spend-equivalent media per geo and channel (1 where a geo
+        has none on a channel), shape ``(n_geos, n_channels)``.
     control
         Controls in their own units, shape ``(n_weeks, n_geos, n_controls)``.
+    media_units
+        Media in their own units (impressions, clicks or spend, by
+        ``base.media_inputs``), shape ``(n_weeks, n_geos, n_channels)``; None when every
+        channel is on spend.
+    cost_per_unit
+        Spend per media unit over the fitted weeks, per geo and channel (the channel's
+        cost over all geos where a geo lacks spend or units; 1 on spend), shape
+        ``(n_geos, n_channels)``; None when every channel is on spend.
     """
 
     geos: tuple[str, ...]
@@ -74,6 +84,8 @@ class GeoMMMData:
     spend: FloatArray
     media_scale: FloatArray
     control: FloatArray
+    media_units: FloatArray | None = None
+    cost_per_unit: FloatArray | None = None
 
     @property
     def n_geos(self) -> int:
@@ -81,9 +93,20 @@ class GeoMMMData:
         return len(self.geos)
 
     @property
+    def spend_equivalent(self) -> FloatArray:
+        """Media in spend units, shape ``(n_weeks, n_geos, n_channels)`` (spend on spend)."""
+        if self.media_units is None or self.cost_per_unit is None:
+            return self.spend
+        on_spend = np.array([m == "spend" for m in self.base.media_inputs])
+        out: FloatArray = np.where(
+            on_spend[None, None, :], self.spend, self.media_units * self.cost_per_unit[None]
+        )
+        return out
+
+    @property
     def media(self) -> FloatArray:
-        """Scaled spend, shape ``(n_weeks, n_geos, n_channels)``."""
-        out: FloatArray = self.spend / self.media_scale[None, :, :]
+        """Scaled media, shape ``(n_weeks, n_geos, n_channels)``."""
+        out: FloatArray = self.spend_equivalent / self.media_scale[None, :, :]
         return out
 
     @property
@@ -119,6 +142,9 @@ class GeoMMMData:
             control_std=b.control_std,
             knot_weeks=b.knot_weeks,
             knot_weights=b.knot_weights,
+            media_input=b.media_input,
+            media_units=None if self.media_units is None else self.media_units[:, index, :],
+            cost_per_unit=None if self.cost_per_unit is None else self.cost_per_unit[index],
         )
 
     @classmethod
@@ -144,11 +170,16 @@ class GeoMMMData:
         ValueError
             If the panel's channels or controls differ from the spec's.
         DataError
-            If ``reference`` is given and the panel's geos differ from its geos.
+            If ``reference`` is given and the panel's geos differ from its geos, or a
+            channel's impressions or clicks (when it is modelled on them) are missing,
+            negative, or absent in a geo that spends on the channel.
         """
         if panel.channels != spec.channels or panel.controls != spec.controls:
             raise ValueError("the geo panel's channels or controls differ from the spec's")
+        inputs = _geo_media_inputs(panel, spec)
+        spec = replace(spec, media_input=cast(dict[str, MediaInputSetting], dict(inputs)))
         y, spend, control = panel.y, panel.spend, panel.control
+        units = _geo_units(panel, [m for _, m in inputs])
         if reference is not None:
             if set(panel.geos) != set(reference.geos):
                 raise DataError(
@@ -159,7 +190,8 @@ class GeoMMMData:
                 )
             order = [panel.geos.index(g) for g in reference.geos]
             y, spend, control = y[:, order], spend[:, order], control[:, order]
-            base = MMMData.from_panel(panel.national(), spec, reference=reference.base, geo=True)
+            national = _national(panel, units, inputs)
+            base = MMMData.from_panel(national, spec, reference=reference.base, geo=True)
             return cls(
                 geos=reference.geos,
                 base=base,
@@ -168,16 +200,21 @@ class GeoMMMData:
                 spend=spend,
                 media_scale=reference.media_scale,
                 control=control,
+                media_units=None if units is None else units[:, order],
+                cost_per_unit=reference.cost_per_unit,
             )
-        base = MMMData.from_panel(panel.national(), spec, geo=True)
+        base = MMMData.from_panel(_national(panel, units, inputs), spec, geo=True)
         if spec.controls:
             flat = control.reshape(-1, len(spec.controls))
             base = _with_controls(base, flat.mean(axis=0), flat.std(axis=0))
+        cost = None if units is None else _geo_cost_per_unit(spend, units, base)
+        equivalent = spend if units is None or cost is None else units * cost[None]
+        equivalent = np.where(
+            np.array([m == "spend" for _, m in inputs])[None, None, :], spend, equivalent
+        )
         media_scale = np.ones(spend.shape[1:])
-        positive = spend > 0
-        counts = positive.sum(axis=0)
-        sums = spend.sum(axis=0)
-        np.divide(sums, counts, out=media_scale, where=counts > 0)
+        counts = (equivalent > 0).sum(axis=0)
+        np.divide(equivalent.sum(axis=0), counts, out=media_scale, where=counts > 0)
         return cls(
             geos=panel.geos,
             base=base,
@@ -186,6 +223,8 @@ class GeoMMMData:
             spend=spend,
             media_scale=media_scale,
             control=control,
+            media_units=units,
+            cost_per_unit=cost,
         )
 
     def to_dataset(self) -> xr.Dataset:
@@ -197,6 +236,9 @@ class GeoMMMData:
         ds["geo_spend"] = (("date", "geo", "channel"), self.spend)
         ds["geo_media_scale"] = (("geo", "channel"), self.media_scale)
         ds["geo_control"] = (("date", "geo", "control"), self.control)
+        if self.media_units is not None and self.cost_per_unit is not None:
+            ds["geo_media_units"] = (("date", "geo", "channel"), self.media_units)
+            ds["geo_cost_per_unit"] = (("geo", "channel"), self.cost_per_unit)
         return ds
 
     @classmethod
@@ -204,6 +246,12 @@ class GeoMMMData:
         """Inverse of :meth:`to_dataset`."""
         base = MMMData.from_dataset(ds)
         n_weeks, n_geos = ds.sizes["date"], ds.sizes["geo"]
+        units, cost = None, None
+        if "geo_media_units" in ds and "geo_cost_per_unit" in ds:
+            units = np.asarray(ds["geo_media_units"].values, dtype=np.float64)
+            units = units.reshape(n_weeks, n_geos, -1)
+            cost = np.asarray(ds["geo_cost_per_unit"].values, dtype=np.float64)
+            cost = cost.reshape(n_geos, -1)
         return cls(
             geos=tuple(str(g) for g in ds["geo"].values),
             base=base,
@@ -216,12 +264,104 @@ class GeoMMMData:
             control=np.asarray(ds["geo_control"].values, dtype=np.float64).reshape(
                 n_weeks, n_geos, -1
             ),
+            media_units=units,
+            cost_per_unit=cost,
         )
 
     @property
     def weeks(self) -> pd.DatetimeIndex:
         """The weeks."""
         return self.base.dates
+
+
+def _geo_media_inputs(panel: GeoPanel, spec: MMMSpec) -> tuple[tuple[str, MediaInput], ...]:
+    """Resolve the media inputs on the long panel; ``"auto"`` also needs units in every geo.
+
+    A channel set to ``"auto"`` whose impressions are zero in a geo that spends on it is
+    modelled on spend (its geo's media would otherwise vanish).
+    """
+    frame = panel.panel.frame
+    resolved = resolve_media_input(spec, frame)
+    out: list[tuple[str, MediaInput]] = []
+    for i, (channel, kind) in enumerate(zip(spec.channels, resolved, strict=True)):
+        if kind != "spend" and spec.channel_media_input(channel) == "auto":
+            column = frame[f"{channel}_{kind}"].to_numpy(np.float64)
+            values = column.reshape(panel.spend.shape[1], -1).T
+            if np.any((values.sum(axis=0) <= 0) & (panel.spend[:, :, i].sum(axis=0) > 0)):
+                kind = "spend"
+        out.append((channel, kind))
+    return tuple(out)
+
+
+def _geo_units(panel: GeoPanel, inputs: list[MediaInput]) -> FloatArray | None:
+    """Media units ``(n_weeks, n_geos, n_channels)`` (spend where on spend); None if all spend.
+
+    Raises
+    ------
+    DataError
+        If a units column is missing or has a missing or negative value, or a geo that
+        spends on a channel has none of its units.
+    """
+    if all(kind == "spend" for kind in inputs):
+        return None
+    frame = panel.panel.frame
+    n_weeks, n_geos = panel.y.shape
+    units = panel.spend.copy()
+    for i, (channel, kind) in enumerate(zip(panel.channels, inputs, strict=True)):
+        if kind == "spend":
+            continue
+        column = f"{channel}_{kind}"
+        if column not in frame.columns:
+            raise DataError(
+                f"channel {channel!r} is modelled on {kind} but the panel has no {column!r} "
+                "column; add it or use media input 'spend'",
+                file=panel.source,
+                column=column,
+            )
+        values = frame[column].to_numpy(np.float64).reshape(n_geos, n_weeks).T
+        bad = ~np.isfinite(values) | (values < 0)
+        if bad.any():
+            week, geo = (int(v[0]) for v in np.nonzero(bad))
+            raise DataError(
+                f"{kind} must be present and non-negative in every week to model {channel!r} "
+                "on them",
+                file=panel.source,
+                column=column,
+                row=int(panel.rows[week, geo]),
+            )
+        lacking = (values.sum(axis=0) <= 0) & (panel.spend[:, :, i].sum(axis=0) > 0)
+        if lacking.any():
+            name = panel.geos[int(np.flatnonzero(lacking)[0])]
+            raise DataError(
+                f"geo {name!r} spends on {channel!r} but has no {kind}; use media input 'spend'",
+                file=panel.source,
+                column=column,
+            )
+        units[:, :, i] = values
+    return units
+
+
+def _national(
+    panel: GeoPanel, units: FloatArray | None, inputs: tuple[tuple[str, MediaInput], ...]
+) -> pd.DataFrame:
+    """Return the panel summed over geos, with the units columns of channels not on spend."""
+    frame = panel.national()
+    if units is not None:
+        for i, (channel, kind) in enumerate(inputs):
+            if kind != "spend":
+                frame[f"{channel}_{kind}"] = units[:, :, i].sum(axis=1)
+    return frame
+
+
+def _geo_cost_per_unit(spend: FloatArray, units: FloatArray, base: MMMData) -> FloatArray:
+    """Spend per unit per geo and channel; the national cost where a geo lacks either."""
+    national = base.cost_per_unit if base.cost_per_unit is not None else np.ones(spend.shape[2])
+    totals, amounts = spend.sum(axis=0), units.sum(axis=0)  # (G, C)
+    both = (totals > 0) & (amounts > 0)
+    out: FloatArray = np.where(
+        both, totals / np.where(both, amounts, 1.0), np.broadcast_to(national, totals.shape)
+    )
+    return out
 
 
 def _with_controls(base: MMMData, mean: FloatArray, std: FloatArray) -> MMMData:

@@ -34,7 +34,7 @@ from mixlens.mmm.data import MMMData
 from mixlens.mmm.model import MODEL_VARIABLES, roi_reference
 from mixlens.mmm.spec import MMMSpec
 
-__all__ = ["Diagnostics", "MMMResult", "write_posterior"]
+__all__ = ["Diagnostics", "MMMResult", "media_input_summary", "write_posterior"]
 
 FloatArray = NDArray[np.float64]
 POSTERIOR_FILE = "posterior.nc"
@@ -121,6 +121,25 @@ class Diagnostics:
             divergences=int(data.get("divergences", -1)),
             warnings=tuple(data.get("warnings", ())),
         )
+
+
+def media_input_summary(data: MMMData) -> dict[str, dict[str, Any]]:
+    """Each channel's resolved media input and cost per unit (spend per unit, fitted weeks).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"date": ["2024-01-01", "2024-01-08"], "sales": [9.0, 11.0],
+    ...                       "tv_spend": [10.0, 30.0], "tv_impressions": [1000.0, 3000.0]})
+    >>> spec = MMMSpec(channels=("tv",), media_input="impressions", holidays=False)
+    >>> media_input_summary(MMMData.from_panel(frame, spec))
+    {'tv': {'input': 'impressions', 'cost_per_unit': 0.01}}
+    """
+    cost = data.cost_per_unit if data.cost_per_unit is not None else np.ones(len(data.channels))
+    return {
+        channel: {"input": kind, "cost_per_unit": float(cost[i])}
+        for i, (channel, kind) in enumerate(zip(data.channels, data.media_inputs, strict=True))
+    }
 
 
 def _quantiles(values: FloatArray, ci: float, axis: int = 0) -> tuple[FloatArray, FloatArray]:
@@ -238,7 +257,8 @@ class MMMResult:
 
         ROI is the channel's total contribution / total spend; marginal ROI is
         ``d contribution / d spend`` for a proportional increase of the channel's spend in
-        every week (through adstock and saturation), per draw.
+        every week (through adstock and saturation), per draw. On impressions or clicks,
+        the units rise in proportion to spend (fixed cost per unit), so the same holds.
 
         Returns
         -------
@@ -322,6 +342,9 @@ class MMMResult:
 
     def response_curve(self, channel: str, spend_grid: ArrayLike) -> pd.DataFrame:
         """Return the expected weekly contribution of ``channel`` at constant weekly spend.
+
+        A channel modelled on impressions or clicks gets ``spend / cost_per_unit`` units a
+        week (its cost per unit over the fitted weeks, see :mod:`mixlens.mmm.data`).
 
         Parameters
         ----------
@@ -423,7 +446,8 @@ class MMMResult:
         """JSON-safe summary: spec, diagnostics, interval mass, data sizes, knots, lift tests.
 
         ``time_knots`` has the spec's setting (``requested``) and the number of baseline
-        knots it resolved to on this panel (``knots``; 0 for none).
+        knots it resolved to on this panel (``knots``; 0 for none); ``media_input`` each
+        channel's resolved input and cost per unit (:func:`media_input_summary`).
         """
         return {
             "spec": self.spec.to_dict(),
@@ -434,6 +458,7 @@ class MMMResult:
             "last_week": self.data.dates[-1].date().isoformat(),
             "samples": self.n_samples,
             "time_knots": {"requested": self.spec.time_knots, "knots": self.data.n_knots},
+            "media_input": media_input_summary(self.data),
             "media_total": self.media_total(),
             "lift_tests": self.lift_fit().to_dict("records"),
         }

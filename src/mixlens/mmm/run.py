@@ -14,7 +14,7 @@ summary's ``holdout`` have the fit of the held-out weeks per geo and ``all``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,8 +30,8 @@ from mixlens.errors import DataError
 from mixlens.mmm.fit import MMM, FitMethod
 from mixlens.mmm.geo import ALL_GEOS, GeoMMM, GeoMMMResult
 from mixlens.mmm.knots import TimeKnots
-from mixlens.mmm.results import MMMResult
-from mixlens.mmm.spec import MMMSpec
+from mixlens.mmm.results import MMMResult, media_input_summary
+from mixlens.mmm.spec import MediaInputSetting, MMMSpec
 
 __all__ = ["RESPONSE_GRID_POINTS", "ProgressCallback", "fit_to_dir", "response_curves"]
 
@@ -57,6 +57,7 @@ def fit_to_dir(
     lift_tests: str | Path | pd.DataFrame | None = None,
     holdout_weeks: int = 0,
     time_knots: TimeKnots = "auto",
+    media_input: MediaInputSetting | Mapping[str, MediaInputSetting] = "spend",
 ) -> dict[str, Any]:
     """Fit the default MMM to a weekly panel and write its outputs.
 
@@ -85,6 +86,13 @@ def fit_to_dir(
         Knots of the time-varying baseline (see :attr:`MMMSpec.time_knots`): ``"auto"``
         (one per week on a geo panel, none on a national one), 0 for none, or a number
         >= 2. The summary's ``time_knots`` records the setting and the knots fitted.
+    media_input
+        What each channel's adstock and saturation act on (see
+        :attr:`MMMSpec.media_input`): ``"spend"`` (default), ``"impressions"``,
+        ``"clicks"``, ``"auto"`` (impressions where the panel has them), or
+        ``{channel: setting}``. ROI, marginal ROI and response curves stay in spend
+        units. The summary's ``media_input`` has each channel's resolved input and its
+        cost per unit over the fitted weeks (over all geos for a geo panel).
 
     A panel with a ``geo`` column is fitted with the geo model; every table then has a
     ``geo`` column (each geo, and ``all``), lift tests may name geos (see
@@ -119,7 +127,13 @@ def fit_to_dir(
             )
         timings["load"] = time.perf_counter() - clock
         settings = _Settings(
-            method=method, draws=draws, tune=tune, chains=chains, seed=seed, time_knots=time_knots
+            method=method,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            seed=seed,
+            time_knots=time_knots,
+            media_input=media_input,
         )
         return _fit_geo(
             fit_panel,
@@ -141,6 +155,7 @@ def fit_to_dir(
         target=target,
         controls=tuple(controls),
         time_knots=time_knots,
+        media_input=media_input,
     )
     fit_frame = media_panel.frame
     if holdout_weeks:
@@ -253,6 +268,7 @@ class _Settings:
     chains: int
     seed: int
     time_knots: TimeKnots
+    media_input: MediaInputSetting | Mapping[str, MediaInputSetting]
 
 
 def _fit_geo(
@@ -275,6 +291,7 @@ def _fit_geo(
         target=panel.target,
         controls=panel.controls,
         time_knots=settings.time_knots,
+        media_input=settings.media_input,
     )
     report(f"fit geo ({settings.method})", 0.1)
     result = GeoMMM(spec).fit(
@@ -305,6 +322,7 @@ def _fit_geo(
         "command": "mmm fit",
         "model": "geo",
         "source": panel.source,
+        "media_input": media_input_summary(result.data.base),
         "seed": settings.seed,
         "timings_s": timings,
         "sampler": result.diagnostics.sampler,

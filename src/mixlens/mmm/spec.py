@@ -13,8 +13,10 @@ in any units):
   measured in units of the panel's *reference ROI* ``sum(outcome) / sum(spend)``, the ROI
   every channel would have if all of the outcome came from media; the posterior and the
   results report it back in the data's own units (see :attr:`MMMSpec.roi_reference`);
-* each channel's spend is divided by its mean over weeks with positive spend, so
-  ``half_saturation`` is in multiples of a typical week's (adstocked) spend;
+* each channel's media (its spend, or its impressions or clicks converted to spend at the
+  channel's cost per unit over the fitted weeks, see :attr:`MMMSpec.media_input`) is divided
+  by its mean over weeks with media, so ``half_saturation`` is in multiples of a typical
+  week's (adstocked) media;
 * controls are standardized (mean 0, standard deviation 1).
 
 Examples
@@ -54,6 +56,7 @@ from mixlens.mmm.priors import FrozenMap, Prior
 
 __all__ = [
     "EFFECT_PRIORS",
+    "MEDIA_INPUTS",
     "MODEL_PRIORS",
     "AdstockTransform",
     "DelayedAdstock",
@@ -62,6 +65,8 @@ __all__ = [
     "HillSaturation",
     "LogisticSaturation",
     "MMMSpec",
+    "MediaInput",
+    "MediaInputSetting",
     "Parameterization",
     "Prior",
     "PriorOverrides",
@@ -102,6 +107,16 @@ EFFECT_PRIORS: Mapping[str, Prior] = MappingProxyType(
 )
 
 Parameterization: TypeAlias = Literal["roi", "beta"]
+
+MediaInput: TypeAlias = Literal["spend", "impressions", "clicks"]
+"""The panel column a channel's media series comes from (``{channel}_{input}``)."""
+
+MediaInputSetting: TypeAlias = Literal["spend", "impressions", "clicks", "auto"]
+"""A channel's media input as set in a spec; ``"auto"`` is resolved on the panel."""
+
+#: The media inputs a channel can be modelled on, and the settings a spec accepts.
+MEDIA_INPUTS: tuple[MediaInput, ...] = ("spend", "impressions", "clicks")
+_MEDIA_SETTINGS: tuple[MediaInputSetting, ...] = (*MEDIA_INPUTS, "auto")
 
 PriorOverrides: TypeAlias = Mapping[str, Prior | Mapping[str, Prior]]
 """Prior overrides keyed by parameter; a channel parameter may map channel -> Prior."""
@@ -150,6 +165,16 @@ class MMMSpec:
         :mod:`mixlens.mmm.knots`). The geo model leaves out the shared time terms the
         knots span (the trend under any knots; trend, seasonality and holidays under one
         knot per week) and reports them, see :func:`mixlens.mmm.geo_data.identified_spec`.
+    media_input
+        The series each channel's adstock and saturation act on: ``"spend"`` (default),
+        ``"impressions"`` or ``"clicks"`` (the panel's ``{channel}_impressions`` or
+        ``{channel}_clicks`` column, Meridian-style), or ``"auto"`` (impressions where the
+        panel has a complete impressions column with a positive total, else spend); one
+        setting for every channel or ``{channel: setting}`` (channels left out use
+        ``"spend"``). Whatever the input, ROI, marginal ROI, response curves and
+        ``half_saturation`` stay in spend units: impressions or clicks are converted to
+        spend at the channel's cost per unit over the fitted weeks (total spend / total
+        units), see :class:`mixlens.mmm.data.MMMData`.
 
     Raises
     ------
@@ -169,9 +194,12 @@ class MMMSpec:
     parameterization: Parameterization = "roi"
     roi_reference: float | None = None
     time_knots: TimeKnots = "auto"
+    media_input: MediaInputSetting | Mapping[str, MediaInputSetting] = "spend"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "time_knots", check_time_knots(self.time_knots))
+        object.__setattr__(self, "channels", tuple(str(c) for c in self.channels))
+        object.__setattr__(self, "media_input", self._check_media_input(self.media_input))
         if self.parameterization not in EFFECT_PRIORS:
             raise ValueError(
                 f"parameterization must be 'roi' or 'beta', got {self.parameterization!r}"
@@ -181,7 +209,6 @@ class MMMSpec:
             if not (math.isfinite(reference) and reference > 0):
                 raise ValueError(f"roi_reference must be positive, got {self.roi_reference}")
             object.__setattr__(self, "roi_reference", reference)
-        object.__setattr__(self, "channels", tuple(str(c) for c in self.channels))
         object.__setattr__(self, "controls", tuple(str(c) for c in self.controls))
         if not self.channels:
             raise ValueError("an MMM needs at least one channel")
@@ -204,6 +231,36 @@ class MMMSpec:
                     f"priors of {name!r} mix families {sorted(families)}; "
                     "use one family per parameter (per-channel parameters may differ)"
                 )
+
+    def _check_media_input(
+        self, value: MediaInputSetting | Mapping[str, MediaInputSetting]
+    ) -> MediaInputSetting | Mapping[str, MediaInputSetting]:
+        settings = ", ".join(repr(s) for s in _MEDIA_SETTINGS)
+        if isinstance(value, str):
+            if value not in _MEDIA_SETTINGS:
+                raise ValueError(f"media_input must be one of {settings}, got {value!r}")
+            return value
+        unknown = sorted(set(value) - set(self.channels))
+        if unknown:
+            raise ValueError(f"media_input names unknown channels {', '.join(unknown)}")
+        bad = {str(c): v for c, v in value.items() if v not in _MEDIA_SETTINGS}
+        if bad:
+            raise ValueError(f"media_input must be one of {settings}, got {bad}")
+        return FrozenMap({str(c): value[c] for c in self.channels if c in value})
+
+    def channel_media_input(self, channel: str) -> MediaInputSetting:
+        """Return ``channel``'s media input setting (``"auto"`` is resolved on the panel).
+
+        Raises
+        ------
+        KeyError
+            If ``channel`` is not in the spec.
+        """
+        if channel not in self.channels:
+            raise KeyError(f"unknown channel {channel!r}")
+        if isinstance(self.media_input, str):
+            return self.media_input
+        return self.media_input.get(channel, "spend")
 
     def _check_override(
         self, key: str, value: Prior | Mapping[str, Prior]
@@ -280,6 +337,9 @@ class MMMSpec:
             "parameterization": self.parameterization,
             "roi_reference": self.roi_reference,
             "time_knots": self.time_knots,
+            "media_input": (
+                self.media_input if isinstance(self.media_input, str) else dict(self.media_input)
+            ),
         }
 
     @classmethod
@@ -308,4 +368,6 @@ class MMMSpec:
             roi_reference=data.get("roi_reference"),
             # specs saved before the time-varying baseline existed had none
             time_knots=data.get("time_knots", 0),
+            # specs saved before the media input existed modelled spend
+            media_input=data.get("media_input", "spend"),
         )
