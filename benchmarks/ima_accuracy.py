@@ -12,15 +12,21 @@ Run: ``PYTHONPATH=src python benchmarks/ima_accuracy.py [--write]``. Scenarios:
   propagated into the campaign intervals). ``--mmm-cache DIR`` reuses run dirs fitted
   by an earlier run of this script (``DIR/advi``, ``DIR/nuts``; fitted there if absent).
 
-Per scenario and channel: weekly MAPE and R² of the regression versus the MMM input,
-campaign-total Spearman rank correlation and total error (``sum|est-true| / sum true``)
-for IMA (both reconciliation rules) and the two naive baselines (spend share; NNLS).
+Per scenario, channel, inference method and reconciliation rule: weekly MAPE and R² of
+the regression versus the MMM input, coverage of the campaigns' 90% intervals, their
+median relative width and the median |error| / posterior sd, the unattributed share,
+campaign-total Spearman rank correlation and total error (``sum|est-true| / sum true``),
+beside the two naive baselines (spend share; NNLS). The regression fits are shared
+between the rules (they differ only in the reconciliation after the fit).
+``--scenarios`` picks scenarios (``3x40,5ch,advi_mmm,nuts_mmm``; the last needs
+``--nuts``).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import os
 import sys
 import tempfile
@@ -28,15 +34,19 @@ import time
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import mixlens.ima.fit as ima_fit
 from _results import peak_rss_mib, update_section
 from mixlens.data.simulate.mmm import DEFAULT_CHANNELS, MMMWorldConfig, simulate_mmm
 from mixlens.ima.anchor import read_mmm_posterior
 from mixlens.ima.evaluate import nnls_baseline, score_campaigns, spend_share_baseline
 from mixlens.ima.fit import fit_ima, prepare_inputs
+from mixlens.ima.regression import fit_regression, reconcile
+from mixlens.ima.results import UNATTRIBUTED
 from mixlens.ima.run import read_mmm_dir
 from mixlens.transforms.timescale import DelayedParams
 
@@ -52,40 +62,116 @@ def truth_mmm(world):  # type: ignore[no-untyped-def]
     return weekly.rename(columns={"component": "channel"}), params
 
 
-def coverage(camps: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
-    """Per channel: share of campaigns whose true total lies in the interval, median width."""
+def coverage(camps: pd.DataFrame, truth: pd.DataFrame, draws=None) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+    """Per channel: interval coverage of the true totals, median width, |error| / sd."""
     true = truth.groupby(["channel", "campaign"])["contribution"].sum().rename("true")
-    m = camps.merge(true.reset_index(), on=["channel", "campaign"])
+    m = camps.reset_index(drop=True).merge(true.reset_index(), on=["channel", "campaign"])
     m["inside"] = (m["true"] >= m["contribution_lo"]) & (m["true"] <= m["contribution_hi"])
     m["width"] = (m["contribution_hi"] - m["contribution_lo"]) / m["true"].abs()
+    if draws is not None:
+        sd = pd.Series(draws.std(axis=0), index=camps.index)
+        keyed = camps.assign(sd=sd)[["channel", "campaign", "sd"]]
+        m = m.merge(keyed, on=["channel", "campaign"])
+        m["z"] = (m["contribution_mean"] - m["true"]).abs() / m["sd"].where(m["sd"] > 0)
+    else:
+        m["z"] = float("nan")
     g = m.groupby("channel", sort=False)
-    return pd.DataFrame({"coverage": g["inside"].mean(), "rel_width": g["width"].median()})
+    total = camps.groupby("channel", sort=False)["contribution_mean"].sum()
+    unattr = camps[camps["campaign"] == UNATTRIBUTED].set_index("channel")["contribution_mean"]
+    return pd.DataFrame(
+        {
+            "coverage": g["inside"].mean(),
+            "rel_width": g["width"].median(),
+            "abs_z": g["z"].median(),
+            "unattributed": unattr / total,
+        }
+    )
+
+
+def shared_fits() -> dict:  # type: ignore[type-arg]
+    """Memoise the regression fits inside ``fit_ima``: the rules share them."""
+    cache: dict = {}  # type: ignore[type-arg]
+
+    def fit(designs, **kwargs):  # type: ignore[no-untyped-def]
+        digest = hashlib.sha1()
+        for d in designs:
+            digest.update(d.channel.encode())
+            digest.update(d.x.tobytes())
+            digest.update(d.y.tobytes())
+        key = (digest.hexdigest(), tuple(sorted((k, repr(v)) for k, v in kwargs.items())))
+        if key not in cache:
+            cache[key] = fit_regression(designs, **kwargs)
+        return cache[key]
+
+    ima_fit.fit_regression = fit  # type: ignore[assignment]
+    return cache
+
+
+def true_shares_error(world) -> float:  # type: ignore[no-untyped-def]
+    """Max error of the campaign truth's daily shares rebuilt from IMA's daily design.
+
+    Zero up to rounding: each campaign's true share of its channel is its effectiveness
+    times its adstocked daily media (the kernel converted to days) over the channel's sum,
+    so the daily-grain saturating model contains the simulator's truth exactly.
+    """
+    weekly, params = truth_mmm(world)
+    inputs = prepare_inputs(weekly, params, world.daily_campaign, adstock="daily")
+    eff = world.campaign_params.set_index("campaign")["effectiveness"]
+    truth = world.daily_campaign_contributions
+    worst = 0.0
+    for d in inputs.designs:
+        pressure = d.x * eff.reindex(list(d.campaigns)).to_numpy()[None, :]
+        total = pressure.sum(axis=1, keepdims=True)
+        share = pressure / (total + (total == 0))
+        part = truth[truth["channel"] == d.channel]
+        wide = part.pivot_table(
+            index="date", columns="campaign", values="contribution", aggfunc="sum"
+        )
+        wide.index = pd.to_datetime(wide.index)
+        true = wide.reindex(index=inputs.days, columns=list(d.campaigns)).fillna(0.0)
+        y = true.to_numpy().sum(axis=1, keepdims=True)
+        err = np.abs(share * y - true.to_numpy()).max() / max(float(np.abs(y).max()), 1e-12)
+        worst = max(worst, float(err))
+    return worst
 
 
 def evaluate(  # type: ignore[no-untyped-def]
-    name: str, world, weekly, params, *, draws: int, seed: int, methods: list[str], posterior=None
+    name: str,
+    world,
+    weekly,
+    params,
+    *,
+    draws: int,
+    seed: int,
+    methods: list[str],
+    rules: list[str],
+    posterior=None,
 ) -> tuple[list, list]:
     rows, fits = [], []
     estimates = {}
     truth = world.daily_campaign_contributions
+    shared_fits()
     for method in methods:
-        started = time.perf_counter()
-        res = fit_ima(
-            weekly, params, world.daily_campaign, method=method, draws=draws, seed=seed,
-            posterior=posterior,
-        )  # fmt: skip
-        seconds = time.perf_counter() - started
-        camps = res.campaigns()
-        estimates[f"ima_{method}"] = camps.rename(columns={"contribution_mean": "contribution"})
-        fit = res.fit().merge(coverage(camps, truth), left_on="channel", right_index=True)
-        fit["scenario"] = name
-        fit["method"] = method
-        fit["seconds"] = seconds
-        fit["model"] = fit["channel"].map(res.meta["model_by_channel"])
-        fit["grain"] = fit["channel"].map(res.meta["grain_by_channel"])
-        fits.append(fit)
-        if method == methods[0]:
-            base = camps
+        for rule in rules:
+            started = time.perf_counter()
+            res = fit_ima(
+                weekly, params, world.daily_campaign, method=method, draws=draws, seed=seed,
+                posterior=posterior, rule=rule,
+            )  # fmt: skip
+            seconds = time.perf_counter() - started
+            camps = res.campaigns()
+            label = f"{method}/{rule}"
+            estimates[label] = camps.rename(columns={"contribution_mean": "contribution"})
+            cov = coverage(camps, truth, res.total_draws)
+            fit = res.fit().merge(cov, left_on="channel", right_index=True)
+            fit["scenario"] = name
+            fit["method"] = label
+            fit["seconds"] = seconds
+            fit["model"] = fit["channel"].map(res.meta["model_by_channel"])
+            fit["grain"] = fit["channel"].map(res.meta["grain_by_channel"])
+            fits.append(fit)
+            if method == methods[0] and rule == rules[0]:
+                base = camps
     inputs = prepare_inputs(weekly, params, world.daily_campaign, adstock="daily")
     estimates["spend_share"] = spend_share_baseline(base)
     estimates["nnls"] = nnls_baseline(inputs.designs)
@@ -93,6 +179,53 @@ def evaluate(  # type: ignore[no-untyped-def]
     scores["scenario"] = name
     rows.append(scores)
     return rows, fits
+
+
+def diagnose(world, *, draws: int, seed: int) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+    """Coverage against how far the approximation runs (true MMM, daily saturating model).
+
+    The model contains the truth and the anchor is exact, so the posterior piles up at
+    zero noise: the longer the approximation runs, the better the weekly fit and the
+    narrower the intervals, whatever its error along the ridge of campaigns.
+    """
+    weekly, params = truth_mmm(world)
+    designs = prepare_inputs(weekly, params, world.daily_campaign, adstock="daily").designs
+    true = world.daily_campaign_contributions.groupby(["channel", "campaign"])["contribution"]
+    true = true.sum()
+    rows = []
+    for method, knob in [
+        ("advi", 2000), ("advi", 8000), ("advi", 16000),
+        ("laplace", 1000), ("laplace", 2500), ("laplace", 5000),
+    ]:  # fmt: skip
+        started = time.perf_counter()
+        fitted = fit_regression(
+            designs, method=method, model="saturating", draws=draws, seed=seed,
+            period_days=7, advi_steps=knob, laplace_iterations=knob,
+        )  # fmt: skip
+        seconds = time.perf_counter() - started
+        for d in designs:
+            parts = fitted.campaign_parts(d)
+            scaled, _ = reconcile(d.y, parts, rule="cap")
+            totals = scaled.sum(axis=1)
+            truth = true.loc[d.channel].reindex(list(d.campaigns)).fillna(0.0).to_numpy()
+            lo, hi = np.quantile(totals, [0.05, 0.95], axis=0)
+            mean, sd = totals.mean(axis=0), totals.std(axis=0)
+            pred = fitted.predict(d).reshape(-1, 7).sum(axis=1)
+            obs = d.y.reshape(-1, 7).sum(axis=1)
+            rows.append(
+                {
+                    "method": method,
+                    "steps_or_iterations": knob,
+                    "channel": d.channel,
+                    "weekly_mape": float(np.mean(np.abs(pred - obs) / np.abs(obs))) * 100,
+                    "coverage": float(np.mean((truth >= lo) & (truth <= hi))),
+                    "rel_width": float(np.median((hi - lo) / truth)),
+                    "abs_z": float(np.median(np.abs(mean - truth) / np.where(sd > 0, sd, np.nan))),
+                    "total_error": float(np.abs(mean - truth).sum() / truth.sum()),
+                    "seconds": seconds,
+                }
+            )
+    return pd.DataFrame(rows)
 
 
 def markdown(frame: pd.DataFrame) -> str:
@@ -114,38 +247,49 @@ def main() -> None:
     parser.add_argument("--write", action="store_true")
     parser.add_argument("--skip-mmm", action="store_true")
     parser.add_argument("--methods", default="advi,laplace", help="IMA inference methods")
+    parser.add_argument("--rules", default="cap,residual", help="reconciliation rules")
+    parser.add_argument("--scenarios", default="3x40,5ch,advi_mmm,nuts_mmm")
     parser.add_argument("--nuts", action="store_true", help="also a NUTS MMM (slow)")
     parser.add_argument("--mmm-cache", default="", help="folder to keep/reuse MMM run dirs")
+    parser.add_argument(
+        "--diagnose", action="store_true", help="only the coverage diagnosis (own section)"
+    )
     args = parser.parse_args()
     warnings.simplefilter("ignore")
+    if args.diagnose:
+        run_diagnosis(args)
+        return
     methods = args.methods.split(",")
+    rules = args.rules.split(",")
+    scenarios = set(args.scenarios.split(","))
     by_name = {c.name: c for c in DEFAULT_CHANNELS}
     big = tuple(
         dataclasses.replace(by_name[n], n_campaigns=40, n_families=8)
         for n in ("social", "online_video", "display")
     )
     scores, fits = [], []
+    run = {"draws": args.draws, "seed": args.seed, "methods": methods, "rules": rules}
     w3 = simulate_mmm(MMMWorldConfig(weeks=156, channels=big), seed=7)
-    weekly, params = truth_mmm(w3)
-    s, f = evaluate(
-        "3x40 truth", w3, weekly, params, draws=args.draws, seed=args.seed, methods=methods
-    )
-    scores += s
-    fits += f
+    share_error = true_shares_error(w3)
+    if "3x40" in scenarios:
+        weekly, params = truth_mmm(w3)
+        s, f = evaluate("3x40 truth", w3, weekly, params, **run)
+        scores += s
+        fits += f
     w5 = simulate_mmm(MMMWorldConfig(weeks=156, n_channels=5), seed=1)
-    weekly, params = truth_mmm(w5)
-    s, f = evaluate(
-        "5ch truth", w5, weekly, params, draws=args.draws, seed=args.seed, methods=methods
-    )
-    scores += s
-    fits += f
+    if "5ch" in scenarios:
+        weekly, params = truth_mmm(w5)
+        s, f = evaluate("5ch truth", w5, weekly, params, **run)
+        scores += s
+        fits += f
     mmm_seconds: dict[str, float] = {}
-    if not args.skip_mmm:
+    kinds = [k for k in ("advi", "nuts") if f"{k}_mmm" in scenarios and (k == "advi" or args.nuts)]
+    if not args.skip_mmm and kinds:
         from mixlens.mmm.run import fit_to_dir as mmm_fit
 
         cache = Path(args.mmm_cache) if args.mmm_cache else None
         with tempfile.TemporaryDirectory() as tmp:
-            for kind in ["advi", *(["nuts"] if args.nuts else [])]:
+            for kind in kinds:
                 run_dir = (cache or Path(tmp)) / kind
                 if not (run_dir / "posterior.nc").exists():
                     started = time.perf_counter()
@@ -162,53 +306,62 @@ def main() -> None:
                 weekly, params = read_mmm_dir(run_dir)
                 posterior = read_mmm_posterior(run_dir)
                 s, f = evaluate(
-                    f"5ch {kind.upper()} MMM", w5, weekly, params, draws=args.draws,
-                    seed=args.seed, methods=methods, posterior=posterior,
-                )  # fmt: skip
+                    f"5ch {kind.upper()} MMM", w5, weekly, params, posterior=posterior, **run
+                )
                 scores += s
                 fits += f
     score = pd.concat(scores, ignore_index=True)
     fit = pd.concat(fits, ignore_index=True)
-    wide = score.pivot_table(
-        index=["scenario", "channel", "n_campaigns"], columns="method",
-        values=["spearman", "total_error"], sort=False,
+    base = score[score["method"].isin(["spend_share", "nnls"])].pivot_table(
+        index=["scenario", "channel"], columns="method", values=["spearman", "total_error"],
+        sort=False,
     )  # fmt: skip
-    wide.columns = [f"{a}:{b}" for a, b in wide.columns]
-    per = fit.pivot_table(
-        index=["scenario", "channel"], columns="method",
-        values=["coverage", "rel_width"], sort=False,
-    )  # fmt: skip
-    per.columns = [f"{a}:{b}" for a, b in per.columns]
-    first = fit[fit["method"] == methods[0]]
+    base.columns = [f"{a}:{b}" for a, b in base.columns]
+    ima = score[~score["method"].isin(["spend_share", "nnls"])]
     table = (
-        wide.reset_index()
-        .merge(first[["scenario", "channel", "model", "grain", "weekly_mape", "r2"]])
-        .merge(per.reset_index())
+        fit.merge(ima, on=["scenario", "channel", "method"])
+        .merge(base.reset_index(), on=["scenario", "channel"])
+        .rename(columns={"method": "method/rule"})
     )
-    cols = ["scenario", "channel", "n_campaigns", "model", "grain", "weekly_mape", "r2"]
-    cols += [f"coverage:{m}" for m in methods] + [f"rel_width:{m}" for m in methods]
-    names = [f"ima_{m}" for m in methods] + ["spend_share", "nnls"]
-    cols += [f"spearman:{m}" for m in names] + [f"total_error:{m}" for m in names]
+    cols = [
+        "scenario", "channel", "n_campaigns", "method/rule", "model", "grain", "weekly_mape",
+        "r2", "coverage", "rel_width", "abs_z", "unattributed", "spearman", "total_error",
+        "spearman:spend_share", "spearman:nnls", "total_error:spend_share", "total_error:nnls",
+    ]  # fmt: skip
     table = table[cols]
     runtime = fit.groupby(["scenario", "method"], sort=False)["seconds"].first().round(1)
     text = markdown(table)
+    load = os.getloadavg()
     body = (
-        f"IMA (default settings: `--model auto --grain auto`, period likelihood, cap "
-        f"reconciliation; {args.draws} draws; ADVI 8000 steps) on simulated worlds; `model` "
-        f"and `grain`: what `auto` kept per channel (saturating share model or the paper's "
-        f"linear regression; `mmm`: campaigns' adstock summing to the MMM's weekly adstock "
-        f"and the curve on weekly pressure, `daily`: the kernel converted to days and a "
-        f"daily curve); MMM scenarios read the MMM's posterior (posterior-mean kernels; "
-        f"contribution draws propagated into the campaign intervals); "
-        f"`weekly_mape` (%) and `r2`: weekly sums of the daily regression prediction vs the "
-        f"MMM input, for `{methods[0]}` (MAPE over weeks with at least 1% of the channel's "
-        "mean weekly contribution); `coverage:<method>`: share of the channel's campaigns "
-        "whose true total lies inside its 90% interval, `rel_width`: median interval width "
-        "/ true total; `spearman` and `total_error` (sum|est-true|/sum true) of campaign "
-        "totals vs the simulator's campaign truth. Baselines: spend share; unregularised "
-        "NNLS on the same adstocked media.\n\n"
-        f"{text}\n\nIMA runtime per scenario and method (s, whole `fit_ima` incl. compile, "
-        "`--model auto --grain auto` fits two models at two grains, four fits, for a weekly MMM): "
+        f"IMA (`--model auto --grain auto`, period likelihood; {args.draws} draws; ADVI "
+        "8000 steps; Laplace: L-BFGS to the mode from the model's initial point, at most "
+        "5000 iterations, and a Gaussian with the full inverse Hessian) on simulated "
+        "worlds; `method/rule`: inference and reconciliation rule (`cap`: campaigns capped "
+        "at the channel, the rest unattributed; `residual`: only the regression's "
+        "intercept is unattributed, campaigns share the rest pro rata, residual included). "
+        "`model` and `grain`: what `auto` kept per channel (saturating share model or the "
+        "paper's linear regression; `mmm`: campaigns' adstock summing to the MMM's weekly "
+        "adstock and the curve on weekly pressure, `daily`: the kernel converted to days and "
+        "a daily curve); MMM scenarios read the MMM's posterior (posterior-mean kernels; "
+        "contribution draws propagated into the campaign intervals). `weekly_mape` (%) and "
+        "`r2`: weekly sums of the daily regression prediction vs the MMM input (MAPE over "
+        "weeks with at least 1% of the channel's mean weekly contribution); `coverage`: "
+        "share of the channel's campaigns whose true total lies inside its 90% interval; "
+        "`rel_width`: median interval width / true total; `abs_z`: median over campaigns "
+        "of |estimate - true| / posterior sd; `unattributed`: the unattributed row's share "
+        "of the channel (the truth has none); `spearman` and `total_error` "
+        "(sum|est-true|/sum true) of campaign totals vs the simulator's campaign truth. "
+        "Baselines: spend share; unregularised NNLS on the same adstocked media.\n\n"
+        f"{text}\n\nThe daily-grain saturating model contains the simulator's truth: "
+        "each campaign's true daily share of its channel rebuilt from IMA's daily design "
+        f"(true effectiveness x adstocked media) is exact to {share_error:.1e} (3x40 "
+        "world). With the true MMM the anchor is exact, so the posterior's noise scale "
+        "goes to zero and, with more weeks than parameters, the posterior is improper "
+        "there: every interval's width is set by where the approximation stops, and "
+        "coverage measures computational accuracy, not calibration.\n\n"
+        "IMA runtime per scenario and method/rule (s, whole `fit_ima` incl. compile; "
+        "`auto` fits two models at two grains, four fits, for a weekly MMM; the second "
+        "rule reuses the first rule's fits): "
         + ", ".join(f"{k[0]} {k[1]}: {v}" for k, v in runtime.items())
         + (
             "".join(f"; MMM {k} fit: {v:.1f} s" for k, v in mmm_seconds.items())
@@ -216,15 +369,52 @@ def main() -> None:
             if not args.skip_mmm
             else " (run with `--skip-mmm`: the scenarios through a fitted MMM were not run)"
         )
-        + f". Load average at the end (1, 5, 15 min): {os.getloadavg()[0]:.1f}, "
-        f"{os.getloadavg()[1]:.1f}, {os.getloadavg()[2]:.1f} on a shared 2-core machine. "
-        f"Peak RSS {peak_rss_mib():.0f} MiB.\n\nPyMC-Marketing's credibility case: "
-        "section `ima_credibility`."
+        + f". Load average at the end (1, 5, 15 min): {load[0]:.1f}, {load[1]:.1f}, "
+        f"{load[2]:.1f} on a shared 2-core machine. Peak RSS {peak_rss_mib():.0f} MiB."
+        "\n\nPyMC-Marketing's credibility case: section `ima_credibility`."
     )
     sys.stdout.write(body + "\n")
     if args.write:
         update_section(
             "ima_accuracy",
+            body,
+            command="PYTHONPATH=src python benchmarks/ima_accuracy.py " + " ".join(sys.argv[1:]),
+        )
+
+
+def run_diagnosis(args: argparse.Namespace) -> None:
+    by_name = {c.name: c for c in DEFAULT_CHANNELS}
+    big = tuple(
+        dataclasses.replace(by_name[n], n_campaigns=40, n_families=8)
+        for n in ("social", "online_video", "display")
+    )
+    world = simulate_mmm(MMMWorldConfig(weeks=156, channels=big), seed=7)
+    frame = diagnose(world, draws=args.draws, seed=args.seed)
+    table = frame.groupby(["method", "steps_or_iterations"], sort=False).agg(
+        weekly_mape=("weekly_mape", "mean"), coverage=("coverage", "mean"),
+        rel_width=("rel_width", "mean"), abs_z=("abs_z", "mean"),
+        total_error=("total_error", "mean"), seconds=("seconds", "first"),
+    )  # fmt: skip
+    load = os.getloadavg()
+    body = (
+        "Why IMA's intervals miss the truth with the true MMM: the `3x40 truth` world, "
+        "the daily-grain saturating model alone (what `auto` keeps there; it contains the "
+        f"simulator's truth exactly), cap rule, {args.draws} draws; each row one "
+        "regression fit (all three channels), figures averaged over the channels "
+        "(`seconds`: the fit, incl. compile). The anchor is exact, so the posterior piles "
+        "up at zero noise: the longer an approximation runs, the closer its weekly fit "
+        "and the narrower its intervals, while its campaign error stays several posterior "
+        "sd (`abs_z`: median |estimate - true| / sd) along the ridge of campaigns flighted "
+        "together. Mean-field ADVI's error hardly falls with more steps (its mean stays "
+        "near the pooled start along the ridge); the Laplace approximation's mode is far "
+        "closer, but no run length gives calibrated intervals.\n\n"
+        f"{markdown(table.reset_index())}\n\nLoad average at the end (1, 5, 15 min): "
+        f"{load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f} on a shared 2-core machine."
+    )
+    sys.stdout.write(body + "\n")
+    if args.write:
+        update_section(
+            "ima_accuracy_diagnosis",
             body,
             command="PYTHONPATH=src python benchmarks/ima_accuracy.py " + " ".join(sys.argv[1:]),
         )

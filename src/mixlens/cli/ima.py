@@ -49,6 +49,14 @@ def ima_fit_command(
         ),
     ] = "auto",
     draws: Annotated[int, typer.Option(min=10, help="Posterior draws.")] = 200,
+    rule: Annotated[
+        str,
+        typer.Option(
+            help="Reconciliation: cap (campaigns capped at the channel, the rest "
+            "unattributed), residual (only the regression intercept unattributed, the "
+            "rest shared pro rata) or proportional."
+        ),
+    ] = "cap",
     lift_tests: Annotated[
         Path | None,
         typer.Option(help="Campaign lift tests (lift_tests.csv with a campaign column)."),
@@ -112,6 +120,8 @@ def ima_fit_command(
         raise _fail("--step needs --window")
     if grain not in ("auto", "mmm", "daily"):
         raise _fail(f"--grain must be auto, mmm or daily, got {grain!r}")
+    if rule not in ("cap", "residual", "proportional"):
+        raise _fail(f"--rule must be cap, residual or proportional, got {rule!r}")
     with _user_errors(), _progress() as stage:
         fit_to_dir(
             campaigns=campaigns,
@@ -128,6 +138,7 @@ def ima_fit_command(
             else "linear",
             draws=draws,
             seed=seed,
+            rule="cap" if rule == "cap" else "residual" if rule == "residual" else "proportional",
             progress=stage("ima fit"),
             lift_tests=lift_tests,
             likelihood="period" if likelihood == "period" else "daily",

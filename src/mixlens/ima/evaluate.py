@@ -92,7 +92,7 @@ def nnls_baseline(designs: list[ChannelDesign], *, rule: ReconcileRule = "cap") 
         a = np.concatenate([np.ones((d.y.size, 1)), d.x / scale], axis=1)
         coef, _ = nnls(a, d.y, maxiter=50 * a.shape[1])
         parts = d.x * (coef[1:] / scale)[None, :]
-        scaled, _ = reconcile(d.y, parts, rule=rule)
+        scaled, _ = reconcile(d.y, parts, rule=rule, intercept=coef[0])
         frames.append(
             pd.DataFrame(
                 {"channel": d.channel, "campaign": list(d.campaigns), "contribution": scaled.sum(0)}

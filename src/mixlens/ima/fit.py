@@ -267,6 +267,7 @@ def mmm_deviation(
     rule: ReconcileRule = "cap",
     period: int = 7,
     seed: int = 0,
+    intercept: FloatArray | None = None,
 ) -> FloatArray:
     """Campaign-total deviations that carry the MMM's uncertainty (see :func:`fit_ima`).
 
@@ -288,6 +289,8 @@ def mmm_deviation(
         Days per MMM period.
     seed
         Seed of the pairing of regression and MMM draws.
+    intercept
+        Regression draws of the daily intercept, ``(S,)``, for ``rule="residual"``.
 
     Returns
     -------
@@ -315,8 +318,15 @@ def mmm_deviation(
             share * y_w[:, None],
         ).reshape(-1)
         ratio = np.where(design.y > 0, split / np.where(design.y > 0, design.y, 1.0), 1.0)
-        scaled, unattr = reconcile(split, parts[i] * np.clip(ratio, 0.0, None)[:, None], rule=rule)
-        base, base_u = reconcile(design.y, parts[i], rule=rule)
+        factor = np.clip(ratio, 0.0, None)
+        level = None if intercept is None else intercept[i]
+        scaled, unattr = reconcile(
+            split,
+            parts[i] * factor[:, None],
+            rule=rule,
+            intercept=None if level is None else level * factor,
+        )
+        base, base_u = reconcile(design.y, parts[i], rule=rule, intercept=level)
         out[i, :-1] = scaled.sum(axis=0) - base.sum(axis=0)
         out[i, -1] = unattr.sum() - base_u.sum()
     centred: FloatArray = out - out.mean(axis=0)
@@ -360,8 +370,11 @@ def fit_ima(
         (``impressions`` by default).
     method
         ``"advi"`` (default: mean-field ADVI), ``"laplace"`` (posterior mode by L-BFGS and
-        a Gaussian with the inverse Hessian, pooling hyperparameters at their mode: exact
-        mode and correlated uncertainty, the choice with lift tests) or ``"nuts"``.
+        a Gaussian with the full inverse Hessian, pooling hyperparameters at their mode:
+        the choice with lift tests, and the more accurate campaign split where campaigns
+        are flighted together, since mean-field ADVI's mean barely leaves the pooled
+        start along that ridge; two to three times slower with ``model="auto"``; see
+        ``ima_accuracy`` in ``benchmarks/RESULTS.md``) or ``"nuts"``.
     model
         ``"saturating"`` (campaigns through the channel's Hill curve of their weighted
         pressure, Aumann-Shapley split), ``"linear"`` (the paper's regression; see
@@ -377,7 +390,8 @@ def fit_ima(
     advi_steps
         ADVI optimisation steps.
     rule
-        Reconciliation rule, see :func:`~mixlens.ima.regression.reconcile`.
+        Reconciliation rule, see :func:`~mixlens.ima.regression.reconcile`
+        (``"residual"`` leaves only the regression's intercept unattributed).
     lift_tests
         Campaign lift tests from :func:`mixlens.ima.lift.read_campaign_lifts`, as
         evidence in the regression (``None``: none).
@@ -490,12 +504,20 @@ def fit_ima(
         beta = np.where(
             exposure > 0, parts.sum(axis=1) / np.where(exposure > 0, exposure, 1.0), 0.0
         )
-        scaled, unattr = reconcile(d.y, parts, rule=rule)
+        alpha = draws_.alpha[d.channel]
+        scaled, unattr = reconcile(d.y, parts, rule=rule, intercept=alpha[:, None])
         mean_daily = np.concatenate([scaled.mean(axis=0), unattr.mean(axis=0)[:, None]], axis=1)
         total = np.concatenate([scaled.sum(axis=1), unattr.sum(axis=1)[:, None]], axis=1)
         if posterior is not None and d.channel in posterior.draws:
             total = total + mmm_deviation(
-                d, parts, pred, posterior.draws[d.channel], rule=rule, period=step, seed=seed
+                d,
+                parts,
+                pred,
+                posterior.draws[d.channel],
+                rule=rule,
+                period=step,
+                seed=seed,
+                intercept=alpha,
             )
         names = [*d.campaigns, UNATTRIBUTED]
         daily.append(

@@ -51,7 +51,16 @@ each period's mean pressure ``Pbar_w``: day ``t`` responds
 ``B_c hill(Pbar_w)``), split over campaigns by their weighted media as above.
 
 All channels are fitted in one model (one compilation), independent given the data.
-Inference is ADVI (mean field, Adam) by default or NUTS on request.
+Inference is ADVI (mean field, Adam) by default, a Laplace approximation (the mode by
+L-BFGS on the exact gradient, a Gaussian with the full inverse Hessian) or NUTS on
+request. Mean-field ADVI's mean barely moves along the ridge of campaigns flighted
+together (the pooled start, every campaign as effective as its channel, is where it
+stays) and its sd there is the conditional one, far too small; the Laplace
+approximation's mode is found with exact gradients and its covariance follows the
+ridge (``ima_accuracy`` in ``benchmarks/RESULTS.md``). Where the MMM's contributions
+are exact and the model contains them (a simulator's truth), the noise scale's
+posterior piles up at zero and no approximation's intervals are calibrated: their width
+is set by where the approximation stops.
 :meth:`RegressionDraws.campaign_parts` gives every draw's campaign contributions for
 either model, before reconciliation.
 
@@ -60,7 +69,9 @@ if ``S_t <= y_t`` campaigns keep ``beta_k x_{k,t}`` and ``unattributed = y_t - S
 if ``0 < y_t < S_t`` campaigns are scaled by ``y_t / S_t`` and ``unattributed = 0``;
 if ``y_t <= 0`` campaigns get nothing and ``unattributed = y_t``. Campaigns plus
 ``unattributed`` equal ``y_t`` every day, and every campaign's credit stays in
-``[0, beta_k x_{k,t}]``.
+``[0, beta_k x_{k,t}]``. ``rule="residual"`` keeps only the intercept ``alpha_c``
+unattributed and shares the rest, residual included, pro rata (the cap rule's asymmetry
+costs the campaigns about the mean absolute residual).
 """
 
 from __future__ import annotations
@@ -87,7 +98,7 @@ __all__ = [
 
 FloatArray = NDArray[np.float64]
 FitMethod = Literal["advi", "nuts", "laplace"]
-ReconcileRule = Literal["cap", "proportional"]
+ReconcileRule = Literal["cap", "proportional", "residual"]
 RegressionModel = Literal["linear", "saturating"]
 
 
@@ -258,6 +269,7 @@ def fit_regression(
     lifts: Sequence[CampaignLift] = (),
     period_days: int = 1,
     saturation_days: int = 1,
+    laplace_iterations: int = 5000,
 ) -> RegressionDraws:
     """Fit the campaign regression of every channel jointly; return posterior draws.
 
@@ -266,8 +278,10 @@ def fit_regression(
     designs
         One :class:`ChannelDesign` per channel, all with the same number of days.
     method
-        ``"advi"`` (mean-field ADVI with Adam, then ``draws`` samples) or ``"nuts"``
-        (2 chains of ``draws`` after ``tune``, nutpie when installed).
+        ``"advi"`` (mean-field ADVI with Adam, then ``draws`` samples), ``"laplace"``
+        (the mode by L-BFGS, at most ``laplace_iterations`` iterations, and a Gaussian
+        with the full inverse Hessian) or ``"nuts"`` (2 chains of ``draws`` after
+        ``tune``).
     model
         ``"linear"`` (the paper's regression) or ``"saturating"`` (campaigns through a
         shared Hill curve of their weighted pressure); see the module docstring.
@@ -297,6 +311,8 @@ def fit_regression(
         week's adstocked media, so a daily curve cannot reproduce its weekly
         contributions, e.g. the small first week of a burst); each day gets its share
         of the period's pressure.
+    laplace_iterations
+        Most L-BFGS iterations of ``method="laplace"``.
 
     Returns
     -------
@@ -355,7 +371,7 @@ def fit_regression(
             idata = approx.sample(draws, random_seed=int(rng.integers(2**31)))
             post = _posterior_arrays(idata["posterior"])
         elif method == "laplace":
-            post = _laplace_draws(pm_model, draws, rng)
+            post = _laplace_draws(pm_model, draws, rng, maxiter=laplace_iterations)
         else:
             idata = pm.sample(
                 draws=draws,
@@ -487,60 +503,97 @@ def _posterior_arrays(post: Any) -> dict[str, FloatArray]:
     return out
 
 
-def _laplace_draws(pm_model: Any, draws: int, rng: np.random.Generator) -> dict[str, FloatArray]:
+def _laplace_draws(
+    pm_model: Any, draws: int, rng: np.random.Generator, *, maxiter: int = 5000
+) -> dict[str, FloatArray]:
     """Draw from a Laplace approximation of the posterior.
 
-    The posterior mode (L-BFGS) and, with the pooling hyperparameters held at the mode, a
+    The posterior mode (L-BFGS on the model's fused log density and gradient, from the
+    model's initial point) and, with the pooling hyperparameters held at the mode, a
     Gaussian with the inverse Hessian as covariance, on the unconstrained scale; ``draws``
-    samples of the outputs. The mode is exact and the uncertainty correlated (unlike
-    mean-field ADVI); the hyperparameters' own uncertainty is not propagated.
+    samples of the outputs. The Hessian is the central difference of the exact gradient
+    (two gradients per coordinate: a second or two, where a symbolic Hessian takes a
+    minute to compile). The covariance is full, so it follows the ridge of campaigns
+    flighted together, where mean-field ADVI's is too narrow and its mean barely moves
+    from the pooled start; the hyperparameters' own uncertainty is not propagated.
+    Where the channel contributions are exact and the model contains them, the mode's
+    noise scale keeps falling as the fit improves (the posterior piles up at zero noise),
+    so the intervals narrow with every iteration; ``maxiter`` then sets their width.
     """
     from pymc.blocking import DictToArrayBijection
     from scipy.optimize import minimize
 
     start = pm_model.initial_point()
-    value_vars = pm_model.value_vars
-    names = [v.name for v in value_vars]
-    x0 = DictToArrayBijection.map({n: start[n] for n in names})
-    logp = pm_model.compile_logp(jacobian=True)
-    dlogp = pm_model.compile_dlogp(jacobian=True)
-    d2logp = pm_model.compile_d2logp(jacobian=True)
-
-    def point(x: FloatArray) -> dict[str, Any]:
-        return dict(DictToArrayBijection.rmap(x0._replace(data=x), start))
+    value_vars = list(pm_model.continuous_value_vars)
+    x0 = DictToArrayBijection.map({v.name: start[v.name] for v in value_vars})
+    fused = pm_model.logp_dlogp_function(ravel_inputs=True)
+    fused.set_extra_values({})
 
     def objective(x: FloatArray) -> tuple[float, FloatArray]:
-        p = point(x)
-        return -float(logp(p)), -np.asarray(dlogp(p), dtype=np.float64)
+        value, grad = fused(x)
+        return -float(value), -np.asarray(grad, dtype=np.float64)
 
-    found = minimize(objective, x0.data, jac=True, method="L-BFGS-B", options={"maxiter": 5000})
+    found = minimize(
+        objective,
+        x0.data,
+        jac=True,
+        method="L-BFGS-B",
+        options={"maxiter": maxiter, "maxfun": 2 * maxiter, "ftol": 1e-14, "gtol": 1e-9},
+    )
+    mode = np.asarray(found.x, dtype=np.float64)
     # The pooling hyperparameters stay at their mode: sampled along with the campaign
     # effects, the curved ridge exp(mu + tau * z) = const makes a Gaussian useless.
-    free = np.ones(found.x.size, dtype=bool)
+    free = np.ones(mode.size, dtype=bool)
     offset = 0
     for name, shape, *_ in x0.point_map_info:
         size = int(np.prod(shape))
         if name in _HYPER:
             free[offset : offset + size] = False
         offset += size
-    # compile_d2logp gives the negative Hessian (the precision at the mode).
-    hess = np.asarray(d2logp(point(found.x)), dtype=np.float64)[np.ix_(free, free)]
-    hess = (hess + hess.T) / 2
-    vals, vecs = np.linalg.eigh(hess)
+    precision = _precision_at(objective, mode, free)
+    vals, vecs = np.linalg.eigh(precision)
     vals = np.clip(vals, 1e-6 * max(float(vals.max()), 1e-12), None)
     noise = rng.standard_normal((draws, vals.size)) / np.sqrt(vals)
-    samples = np.repeat(found.x[None, :], draws, axis=0)
+    samples = np.repeat(mode[None, :], draws, axis=0)
     samples[:, free] += noise @ vecs.T
     outputs = [pm_model[name] for name in _OUTPUTS if name in pm_model.named_vars]
     # Outputs as functions of the (unconstrained) value variables, not of random draws.
     fn = pm_model.compile_fn(
         pm_model.replace_rvs_by_values(outputs), inputs=value_vars, on_unused_input="ignore"
     )
+
+    def point(x: FloatArray) -> dict[str, Any]:
+        return dict(DictToArrayBijection.rmap(x0._replace(data=x), start))
+
     rows = [fn(point(x)) for x in samples]
     return {
         out.name: np.asarray([row[i] for row in rows], dtype=np.float64)
         for i, out in enumerate(outputs)
     }
+
+
+def _precision_at(
+    objective: Any, x: FloatArray, free: NDArray[np.bool_], step: float = 1e-5
+) -> FloatArray:
+    """Symmetrised Hessian of ``objective`` (negative log density) over ``free`` coordinates.
+
+    Central differences of the exact gradient, ``step`` on the unconstrained scale.
+
+    Examples
+    --------
+    >>> def f(x):
+    ...     return float(x[0] ** 2 + 3 * x[0] * x[1]), np.array([2 * x[0] + 3 * x[1], 3 * x[0]])
+    >>> _precision_at(f, np.zeros(2), np.array([True, True])).round(6).tolist()
+    [[2.0, 3.0], [3.0, 0.0]]
+    """
+    index = np.flatnonzero(free)
+    out = np.empty((index.size, index.size))
+    for j, i in enumerate(index):
+        shift = np.zeros(x.size)
+        shift[i] = step
+        out[:, j] = (objective(x + shift)[1][index] - objective(x - shift)[1][index]) / (2 * step)
+    sym: FloatArray = (out + out.T) / 2
+    return sym
 
 
 def _mean_media(design: ChannelDesign) -> float:
@@ -550,16 +603,28 @@ def _mean_media(design: ChannelDesign) -> float:
 
 
 def reconcile(
-    y: ArrayLike, campaigns: ArrayLike, *, rule: ReconcileRule = "cap"
+    y: ArrayLike,
+    campaigns: ArrayLike,
+    *,
+    rule: ReconcileRule = "cap",
+    intercept: ArrayLike | None = None,
 ) -> tuple[FloatArray, FloatArray]:
     """Make campaign contributions plus an unattributed part sum to the channel, every day.
 
-    ``rule="cap"`` (default, see the module docstring): campaigns are scaled down where
-    they exceed the channel, the remainder is ``unattributed`` otherwise.
+    ``rule="cap"`` (see the module docstring): campaigns are scaled down where they
+    exceed the channel, the remainder is ``unattributed`` otherwise. It treats the
+    regression's residual asymmetrically (a positive residual goes to ``unattributed``,
+    a negative one is taken from the campaigns), so the campaigns lose about the mean
+    absolute residual even where the regression is unbiased.
     ``rule="proportional"``: campaigns are scaled to the channel on every day with a
     positive channel contribution and campaign sum (their shares are kept, the regression
     intercept and residual are credited to them pro rata); ``unattributed`` is what is
     left where no campaign is active or the channel is not positive.
+    ``rule="residual"``: ``unattributed`` is the regression's ``intercept`` (the modelled
+    part of the channel the campaigns do not explain, at most the channel), and the
+    campaigns share the rest pro rata, residual included (the residual is the
+    regression's error, not evidence of other causes); with no intercept it is
+    ``"proportional"``.
 
     Parameters
     ----------
@@ -569,7 +634,10 @@ def reconcile(
         Non-negative campaign contributions, shape ``(..., n_days, n_campaigns)``
         (e.g. a leading draws axis).
     rule
-        ``"cap"`` or ``"proportional"``.
+        ``"cap"``, ``"proportional"`` or ``"residual"``.
+    intercept
+        ``rule="residual"`` only: the regression's daily intercept, broadcastable to
+        ``campaigns.shape[:-1]`` (e.g. ``alpha[:, None]`` per draw); ``None``: zero.
 
     Returns
     -------
@@ -586,16 +654,26 @@ def reconcile(
     >>> c, u = reconcile([10.0, 2.0, -1.0], parts, rule="proportional")
     >>> c.tolist(), u.tolist()
     ([[6.0, 4.0], [1.0, 1.0], [0.0, 0.0]], [0.0, 0.0, -1.0])
+    >>> parts = [[3.0, 1.0], [2.0, 2.0], [1.0, 0.0]]
+    >>> c, u = reconcile([9.0, 2.0, -1.0], parts, rule="residual", intercept=1.0)
+    >>> c.tolist(), u.tolist()
+    ([[6.0, 2.0], [0.5, 0.5], [0.0, 0.0]], [1.0, 1.0, -1.0])
     """
     target = np.asarray(y, dtype=np.float64)
     parts = np.asarray(campaigns, dtype=np.float64)
     total = parts.sum(axis=-1)
     positive = np.clip(target, 0.0, None)
-    if rule not in ("cap", "proportional"):
-        raise ValueError(f"rule must be 'cap' or 'proportional', got {rule!r}")
-    over = total > positive if rule == "cap" else total > 0
+    if rule not in ("cap", "proportional", "residual"):
+        raise ValueError(f"rule must be 'cap', 'proportional' or 'residual', got {rule!r}")
     share = parts / np.where(total > 0, total, 1.0)[..., None]  # in [0, 1]: no overflow
-    scaled: FloatArray = np.where(over[..., None], share * positive[..., None], parts)
+    if rule == "residual":
+        kept = np.zeros_like(total) if intercept is None else np.asarray(intercept, np.float64)
+        # The campaigns' part of the channel: the channel less the intercept, in [0, y+].
+        available = positive - np.clip(np.broadcast_to(kept, total.shape), 0.0, positive)
+        scaled: FloatArray = np.where((total > 0)[..., None], share * available[..., None], 0.0)
+    else:
+        over = total > positive if rule == "cap" else total > 0
+        scaled = np.where(over[..., None], share * positive[..., None], parts)
     # Computed as the remainder, so campaigns + unattributed == y up to one rounding
     # (zero up to rounding on the days where the campaigns were scaled).
     unattributed: FloatArray = target - scaled.sum(axis=-1)

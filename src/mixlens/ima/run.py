@@ -263,7 +263,8 @@ def fit_to_dir(
     media
         Media metric (``impressions``, ``spend``, ``clicks``), or one per channel.
     method
-        ``"advi"`` (default) or ``"nuts"``.
+        ``"advi"`` (default), ``"laplace"`` or ``"nuts"``, see
+        :func:`mixlens.ima.fit.fit_ima`.
     model
         ``"auto"`` (default), ``"saturating"`` or ``"linear"``, see
         :func:`mixlens.ima.fit.fit_ima`.

@@ -306,7 +306,8 @@ def window_credit(
     theta = rng.multivariate_normal(post.mean, (cov + cov.T) / 2, size=draws, method="cholesky")
     beta = np.clip(theta[:, 1:], 0.0, None)
     parts = beta[:, None, :] * part.x[None, :, :]
-    scaled, unattr = reconcile(part.y, parts, rule=rule)
+    alpha = np.clip(theta[:, 0], 0.0, None)[:, None]
+    scaled, unattr = reconcile(part.y, parts, rule=rule, intercept=alpha)
     totals = np.concatenate([scaled.sum(axis=1), unattr.sum(axis=1)[:, None]], axis=1)
     lo, hi = np.quantile(totals, [(1 - ci) / 2, (1 + ci) / 2], axis=0)
     sd = np.sqrt(np.clip(np.diag(cov)[1:], 0.0, None))
