@@ -51,7 +51,7 @@ class Engine:
     @property
     def n_samples(self) -> int:
         """Number of flattened draws ``S``."""
-        return int(self.params["beta"].shape[0])
+        return int(next(iter(self.params.values())).shape[0])
 
     def draw_chunks(self) -> Iterator[slice]:
         """Slices of draws of at most ``chunk_size``."""
@@ -193,3 +193,21 @@ class Engine:
         beta = self.params["beta"][draws][:, channel : channel + 1]
         out: FloatArray = sat * beta * self.data.y_scale
         return out
+
+
+def response_totals(
+    spec: MMMSpec, data: MMMData, params: Mapping[str, FloatArray], chunk_size: int = 256
+) -> FloatArray:
+    """Per draw and channel, the sum over weeks of the saturated adstocked scaled media.
+
+    ``params`` holds the adstock and saturation parameters, ``(S, n_channels)`` each;
+    returns ``(S, n_channels)``, the denominator of ``beta`` in the ``roi``
+    parameterisation (see :mod:`mixlens.mmm.model`).
+    """
+    engine = Engine(spec=spec, data=data, params=params, chunk_size=chunk_size)
+    out = np.empty((engine.n_samples, len(data.channels)))
+    all_weeks = slice(0, data.n_weeks)
+    for draws in engine.draw_chunks():
+        x = engine.adstocked(draws, all_weeks)
+        out[draws] = spec.saturation.np_apply(x, engine._saturation_params(draws)).sum(axis=1)
+    return out

@@ -5,6 +5,14 @@ prepares the data, builds the model, samples and returns an :class:`MMMResult`
 (also kept as ``result_``). Diagnostics that fail their usual thresholds (R-hat above
 1.01, bulk ESS below ``min(400, 100 * chains)``, any divergence) are raised as
 :class:`ConvergenceWarning` and recorded in ``result.diagnostics``.
+
+With nutpie, most of a fit's time used to be numba compiling the model afresh in every
+process. The model's graph now depends on the data's shapes only (static-shape data,
+see :mod:`mixlens.mmm.model`), and :func:`cached_nutpie_compile` has ``pm.sample`` use
+:func:`mixlens.mmm._nutpie.compile_nutpie`, whose compiled code is cached on disk, so a
+later fit of data of the same shapes (any values) loads it in a few seconds
+(benchmarks/RESULTS.md, ``mmm_speed``). The ROI parameterisation's ``beta`` is computed
+after sampling in numpy (:func:`roi_beta`) rather than compiled into the sampler.
 """
 
 # arviz's and pytensor's functions are only partly annotated.
@@ -15,33 +23,46 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import threading
 import time
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import arviz as az
 import numpy as np
 import pandas as pd
 import pymc as pm
+import xarray as xr
 
 from mixlens.data.schemas import MediaPanel
 from mixlens.errors import NotFittedError
+from mixlens.mmm._engine import response_totals
 from mixlens.mmm.calibration import prepare_lift_tests
 from mixlens.mmm.data import MMMData
-from mixlens.mmm.model import build_model
+from mixlens.mmm.model import build_model, roi_scale
 from mixlens.mmm.results import Diagnostics, MMMResult
 from mixlens.mmm.spec import MMMSpec
 
-__all__ = ["MMM", "ConvergenceWarning", "FitMethod", "NutsSampler", "nutpie_available"]
+__all__ = [
+    "MMM",
+    "ConvergenceWarning",
+    "FitMethod",
+    "NutsSampler",
+    "cached_nutpie_compile",
+    "nutpie_available",
+    "roi_beta",
+]
 
 logger = logging.getLogger(__name__)
 
 FitMethod = Literal["nuts", "advi"]
 NutsSampler = Literal["auto", "nutpie", "pymc"]
+
+_COMPILE_LOCK = threading.Lock()
 
 RHAT_MAX = 1.01
 ESS_MIN = 400
@@ -105,6 +126,49 @@ def _diagnose(
         divergences=divergences,
         warnings=tuple(messages),
     )
+
+
+@contextmanager
+def cached_nutpie_compile() -> Iterator[None]:
+    """Have ``pm.sample(nuts_sampler="nutpie")`` compile with a cache across processes.
+
+    Inside the context, nutpie's ``compile_pymc_model`` (which ``pm.sample`` calls) is
+    :func:`mixlens.mmm._nutpie.compile_nutpie`: the same compiled model, whose numba
+    code is cached on disk. Calls with other options (``backend``, ...) go to nutpie's
+    own function. A lock keeps concurrent fits in one process from interleaving the swap.
+    """
+    import nutpie
+
+    from mixlens.mmm._nutpie import compile_nutpie
+
+    original = nutpie.compile_pymc_model
+
+    def compile_model(model: pm.Model, *, var_names: Any = None, **kwargs: Any) -> Any:
+        if kwargs:
+            return original(model, var_names=var_names, **kwargs)
+        return compile_nutpie(model, var_names=var_names)
+
+    with _COMPILE_LOCK:
+        nutpie.compile_pymc_model = compile_model
+        try:
+            yield
+        finally:
+            nutpie.compile_pymc_model = original
+
+
+def roi_beta(spec: MMMSpec, data: MMMData, posterior: xr.Dataset) -> xr.DataArray:
+    """``beta`` of the ``roi`` parameterisation from the other posterior variables.
+
+    ``beta[c] = roi[c] * roi_scale[c] / sum_t saturation(adstock(media))[t, c]`` per draw
+    (the model's deterministic, in numpy over chunks of draws).
+    """
+    names = (*spec.adstock.parameters, *spec.saturation.parameters, "roi")
+    stacked = {name: posterior[name] for name in names}
+    shape = stacked["roi"].shape  # (chain, draw, channel)
+    params = {k: np.asarray(v.values).reshape(-1, shape[-1]) for k, v in stacked.items()}
+    totals = response_totals(spec, data, params)
+    beta = params["roi"] * roi_scale(data, spec)[None, :] / totals
+    return xr.DataArray(beta.reshape(shape), dims=stacked["roi"].dims, coords=stacked["roi"].coords)
 
 
 class MMM:
@@ -222,14 +286,25 @@ class MMM:
         data = MMMData.from_panel(panel, self.spec)
         tests = None if lift_tests is None else prepare_lift_tests(lift_tests, data)
         model = build_model(data, self.spec, lift_tests=tests)
+        # beta (ROI parameterisation) is a deterministic over every week of media: it is
+        # left out of what nutpie compiles and computed afterwards in numpy (same values)
+        skip = ("beta",) if self.spec.parameterization == "roi" else ()
         with _quiet_backend():
             if method == "advi":
                 idata, sampler = self._advi(model, draws=draws, seed=seed, progress=progress)
                 chains, tune = 1, self.advi_steps
             else:
                 idata, sampler = self._nuts(
-                    model, draws=draws, tune=tune, chains=chains, seed=seed, progress=progress
+                    model,
+                    draws=draws,
+                    tune=tune,
+                    chains=chains,
+                    seed=seed,
+                    progress=progress,
+                    skip=skip,
                 )
+        if "beta" not in idata["posterior"]:
+            idata["posterior"]["beta"] = roi_beta(self.spec, data, idata["posterior"])
         seconds = time.perf_counter() - started
         diagnostics = _diagnose(
             idata, method=method, sampler=sampler, chains=chains, draws=draws, tune=tune
@@ -248,27 +323,42 @@ class MMM:
         return result
 
     def _nuts(
-        self, model: pm.Model, *, draws: int, tune: int, chains: int, seed: int, progress: bool
+        self,
+        model: pm.Model,
+        *,
+        draws: int,
+        tune: int,
+        chains: int,
+        seed: int,
+        progress: bool,
+        skip: tuple[str, ...] = (),
     ) -> tuple[az.InferenceData, str]:
+        """Sample with NUTS; ``skip`` names deterministics nutpie may leave out of the trace."""
         choice = self.nuts_sampler
         if choice not in ("auto", "nutpie", "pymc"):
             raise ValueError(f"nuts_sampler must be 'auto', 'nutpie' or 'pymc', got {choice!r}")
         use_nutpie = choice == "nutpie" or (choice == "auto" and nutpie_available())
         backend = "nutpie" if use_nutpie else "pymc"
         extra = {"low_rank_modified_mass_matrix": self.low_rank_mass_matrix} if use_nutpie else {}
-        idata = pm.sample(
-            model=model,
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            cores=min(chains, os.cpu_count() or 1),
-            random_seed=seed,
-            progressbar=progress,
-            nuts_sampler=backend,
-            target_accept=self.target_accept,
-            compute_convergence_checks=False,
-            nuts_sampler_kwargs=extra,
-        )
+        names = None
+        if use_nutpie and skip:
+            names = [v.name for v in model.free_RVs]
+            names += [v.name for v in model.deterministics if v.name not in skip]
+        with cached_nutpie_compile() if use_nutpie else nullcontext():
+            idata = pm.sample(
+                model=model,
+                draws=draws,
+                tune=tune,
+                chains=chains,
+                cores=min(chains, os.cpu_count() or 1),
+                random_seed=seed,
+                progressbar=progress,
+                nuts_sampler=backend,
+                target_accept=self.target_accept,
+                compute_convergence_checks=False,
+                nuts_sampler_kwargs=extra,
+                var_names=names,
+            )
         assert isinstance(idata, az.InferenceData)
         return idata, backend
 

@@ -60,6 +60,8 @@ from mixlens.mmm.model import (
     add_lift_likelihood,
     add_time_effect,
     lost_response,
+    pm_data,
+    removed_lags,
     time_coords,
 )
 from mixlens.mmm.spec import MMMSpec, Prior
@@ -143,12 +145,13 @@ def build_geo_model(
     reference = spec.roi_reference if spec.roi_reference is not None else data.reference_roi
     scale = reference * spend_total / data.y_scale[:, None]  # (G, C)
     with pm.Model(coords=coords) as model:
-        media = pm.Data("media", data.media, dims=("date", "geo", "channel"))
-        y_scaled = pm.Data("y_scaled", data.y / data.y_scale[None, :], dims=("date", "geo"))
+        pm_data("media", data.media, dims=("date", "geo", "channel"))
+        y_scaled = pm_data("y_scaled", data.y / data.y_scale[None, :], dims=("date", "geo"))
+        lags = pm_data("media_lags", pt_transforms.lagged(data.media, spec.adstock.l_max))
         adstock_params = {p: _channel_variable(spec, p) for p in spec.adstock.parameters}
         saturation_params = {p: _channel_variable(spec, p) for p in spec.saturation.parameters}
         weights = spec.adstock.pt_weights(adstock_params)  # (l_max, C)
-        adstocked = pt_transforms.adstock(media, weights, l_max=spec.adstock.l_max)
+        adstocked = pt_transforms.adstock_lagged(lags, weights)
         response = spec.saturation.pt_apply(adstocked, saturation_params)  # (T, G, C)
 
         roi = _channel_variable(spec, "roi")
@@ -156,6 +159,9 @@ def build_geo_model(
         z = pm.Normal("roi_geo_z", 0.0, 1.0, dims=("geo", "channel"))
         roi_geo = roi[None, :] * pt.exp(sd[None, :] * z - 0.5 * sd[None, :] ** 2)
         totals = pt.sum(response, axis=0)  # (G, C)
+        # data, not constants: the compiled graph is then the same for any data (cache)
+        spends = pt.gt(pm_data("spend_mask", spends.astype(np.float64)), 0.0)
+        scale = pm_data("roi_scale", scale, dims=("geo", "channel"))
         safe = pt.switch(spends, totals, 1.0)
         beta = pm.Deterministic(
             "beta",
@@ -178,27 +184,25 @@ def build_geo_model(
                 spec,
                 data,
                 lift_tests,
-                (media, weights, saturation_params, response),
+                (weights, saturation_params, response),
                 beta,
                 keep_lift,
             )
         if spec.trend:
-            time = pm.Data("trend_feature", base.trend, dims="date")
+            time = pm_data("trend_feature", base.trend, dims="date")
             mu = mu + (_model_variable(spec, "trend") * time)[:, None]
         # Centred: every geo sees each week, so the data pin the knots down (add_time_effect).
         time_effect = add_time_effect(spec, base, centred=True)
         if time_effect is not None:
             mu = mu + time_effect[:, None]
         if base.fourier_terms:
-            fourier = pm.Data("fourier_features", base.fourier, dims=("date", "fourier"))
+            fourier = pm_data("fourier_features", base.fourier, dims=("date", "fourier"))
             mu = mu + pt.dot(fourier, _model_variable(spec, "fourier", "fourier"))[:, None]
         if base.holidays:
-            holiday = pm.Data("holiday_features", base.holiday, dims=("date", "holiday"))
+            holiday = pm_data("holiday_features", base.holiday, dims=("date", "holiday"))
             mu = mu + pt.dot(holiday, _model_variable(spec, "holiday", "holiday"))[:, None]
         if spec.controls:
-            control = pm.Data(
-                "control_z", np.asarray(data.control_z), dims=("date", "geo", "control")
-            )
+            control = pm_data("control_z", data.control_z, dims=("date", "geo", "control"))
             mu = mu + pt.tensordot(control, _model_variable(spec, "control", "control"), 1)
         sigma = _model_variable(spec, "sigma", "geo")
         if keep_mu:
@@ -211,19 +215,20 @@ def _add_geo_lift_tests(
     spec: MMMSpec,
     data: GeoMMMData,
     tests: LiftTests,
-    media_terms: tuple[Any, Any, dict[str, Any], Any],
+    media_terms: tuple[Any, dict[str, Any], Any],
     beta: Any,
     keep: bool,
 ) -> None:
     """Add the lift tests' likelihood (see the module docstring).
 
-    ``media_terms`` is ``(media, weights, saturation_params, response)`` of the model.
+    ``media_terms`` is ``(weights, saturation_params, response)`` of the model.
     """
     assert tests.geo_mask is not None
-    media, weights, saturation_params, response = media_terms
+    weights, saturation_params, response = media_terms
     idx = tests.channel_index
     exposure = tests.exposure[:, None, :] * tests.geo_mask[None, :, :]  # (T, G, n)
-    lost = lost_response(spec, media, weights, saturation_params, response, idx, exposure)
+    removed = removed_lags(spec, data.media, idx, exposure)
+    lost = lost_response(spec, removed, weights, saturation_params, response, idx)
     y_scale = data.y_scale[:, None]  # (G, 1)
     scale = (tests.geo_mask * y_scale).sum(axis=0)  # (n,)
     weight = tests.geo_mask * y_scale / scale[None, :]  # (G, n): geos outside the test are 0

@@ -18,8 +18,11 @@ ridge (the source of the divergences of the ``beta`` form). Lift tests add
 ``implied_lift[i] ~ Normal(measured[i], se[i])`` (see :mod:`mixlens.mmm.calibration`).
 
 Coordinates: ``date``, ``channel``, ``control``, ``fourier``, ``holiday``. Data enter
-through ``pm.Data`` containers (``media``, ``trend_feature``, ``fourier_features``,
-``holiday_features``, ``control_z``, ``y_scaled``). Posterior variables are named by
+through ``pm.Data`` containers (``media``, its lag stack ``media_lags``, ``roi_scale``,
+``trend_feature``, ``fourier_features``, ``holiday_features``, ``control_z``,
+``y_scaled``) of static shape (:func:`pm_data`): the compiled graph then depends on the data's
+shapes only, not on their values, so its numba compilation is cached across processes
+and datasets of the same shapes (see :mod:`mixlens.mmm._nutpie`). Posterior variables are named by
 parameter (``theta``, ``peak``, ``half_saturation``, ``slope``, ``roi`` (or ``beta``) over
 ``channel``; ``intercept``, ``trend``, ``gamma`` over ``fourier``, ``delta`` over
 ``holiday``, ``kappa`` over ``control``, ``sigma``); no per-week deterministics are
@@ -51,6 +54,9 @@ __all__ = [
     "add_time_effect",
     "build_model",
     "lost_response",
+    "pm_data",
+    "removed_lags",
+    "roi_scale",
     "time_coords",
 ]
 
@@ -67,6 +73,17 @@ MODEL_VARIABLES: dict[str, str] = {
 
 #: Weeks per year, the unit of the ``knot_drift`` prior (the random walk's scale).
 _WEEKS_PER_YEAR = 52.0
+
+
+def pm_data(name: str, value: Any, dims: str | tuple[str, ...] | None = None) -> Any:
+    """Register ``value`` as ``pm.Data`` of static shape in the model in context.
+
+    With static shapes PyTensor needs no run-time shape checks, so the rewritten graph
+    (and its compilation cache key) is the same in every process; the values stay
+    inputs of the compiled functions, so other data of the same shapes reuse the cache.
+    """
+    array = np.asarray(value)
+    return pm.Data(name, array, dims=dims, shape=array.shape)
 
 
 def _distribution(prior: Prior) -> Any:
@@ -135,13 +152,24 @@ def add_time_effect(spec: MMMSpec, data: MMMData, *, centred: bool = False) -> A
     walk = pt.concatenate([pt.zeros(1), pt.cumsum(steps)])
     centre = data.knot_weights.mean(axis=0)
     knots = pm.Deterministic("baseline_knots", walk - pt.dot(centre, walk), dims="knot")
-    weights = pm.Data("knot_weights", data.knot_weights, dims=("date", "knot"))
+    weights = pm_data("knot_weights", data.knot_weights, dims=("date", "knot"))
     return pt.dot(weights, knots)
 
 
 def roi_reference(data: MMMData, spec: MMMSpec) -> float:
     """Return the unit of the ``roi`` variable, outcome units per spend unit (see MMMSpec)."""
     return spec.roi_reference if spec.roi_reference is not None else data.reference_roi
+
+
+def roi_scale(data: MMMData, spec: MMMSpec) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """Per channel ``reference * total spend / y_scale``: ``beta = roi * roi_scale / sum_t f``.
+
+    ``f`` is the channel's saturated adstocked media (the ``roi`` parameterisation).
+    """
+    out: np.ndarray[Any, np.dtype[np.float64]] = (
+        roi_reference(data, spec) * data.spend.sum(axis=0) / data.y_scale
+    )
+    return out
 
 
 def build_model(
@@ -191,18 +219,19 @@ def build_model(
     if lift_tests is not None and lift_tests.n_tests:
         coords["lift_test"] = lift_tests.labels
     with pm.Model(coords=coords) as model:
-        media = pm.Data("media", data.media, dims=("date", "channel"))
-        y_scaled = pm.Data("y_scaled", data.y / data.y_scale, dims="date")
+        pm_data("media", data.media, dims=("date", "channel"))
+        y_scaled = pm_data("y_scaled", data.y / data.y_scale, dims="date")
+        lags = pm_data("media_lags", pt_transforms.lagged(data.media, spec.adstock.l_max))
 
         adstock_params = {p: _channel_variable(spec, p) for p in spec.adstock.parameters}
         saturation_params = {p: _channel_variable(spec, p) for p in spec.saturation.parameters}
         weights = spec.adstock.pt_weights(adstock_params)
-        adstocked = pt_transforms.adstock(media, weights, l_max=spec.adstock.l_max)
+        adstocked = pt_transforms.adstock_lagged(lags, weights)
         response = spec.saturation.pt_apply(adstocked, saturation_params)
         if spec.parameterization == "roi":
             roi = _channel_variable(spec, "roi")
             # beta = roi * reference * spend_c / (y_scale * sum_t response), per channel
-            scale = roi_reference(data, spec) * data.spend.sum(axis=0) / data.y_scale
+            scale = pm_data("roi_scale", roi_scale(data, spec), dims="channel")
             beta = pm.Deterministic("beta", roi * scale / pt.sum(response, axis=0), dims="channel")
         else:
             beta = _channel_variable(spec, "beta")
@@ -212,7 +241,6 @@ def build_model(
                 spec,
                 data,
                 lift_tests,
-                media,
                 weights,
                 saturation_params,
                 response,
@@ -221,19 +249,19 @@ def build_model(
             )
 
         if spec.trend:
-            time = pm.Data("trend_feature", data.trend, dims="date")
+            time = pm_data("trend_feature", data.trend, dims="date")
             mu = mu + _model_variable(spec, "trend") * time
         time_effect = add_time_effect(spec, data)
         if time_effect is not None:
             mu = mu + time_effect
         if data.fourier_terms:
-            fourier = pm.Data("fourier_features", data.fourier, dims=("date", "fourier"))
+            fourier = pm_data("fourier_features", data.fourier, dims=("date", "fourier"))
             mu = mu + pt.dot(fourier, _model_variable(spec, "fourier", "fourier"))
         if data.holidays:
-            holiday = pm.Data("holiday_features", data.holiday, dims=("date", "holiday"))
+            holiday = pm_data("holiday_features", data.holiday, dims=("date", "holiday"))
             mu = mu + pt.dot(holiday, _model_variable(spec, "holiday", "holiday"))
         if data.controls:
-            control = pm.Data("control_z", data.control_z, dims=("date", "control"))
+            control = pm_data("control_z", data.control_z, dims=("date", "control"))
             mu = mu + pt.dot(control, _model_variable(spec, "control", "control"))
         if keep_mu:
             mu = pm.Deterministic("mu", mu, dims="date")
@@ -245,7 +273,6 @@ def _add_lift_tests(
     spec: MMMSpec,
     data: MMMData,
     tests: LiftTests,
-    media: Any,
     weights: Any,
     saturation_params: dict[str, Any],
     response: Any,
@@ -258,19 +285,41 @@ def _add_lift_tests(
     With ``keep``, the implied lift is also stored as ``lift_implied`` (tests use it).
     """
     idx = tests.channel_index
-    lost = lost_response(spec, media, weights, saturation_params, response, idx, tests.exposure)
-    implied = beta[idx] * lost
+    lost = lost_response(
+        spec,
+        removed_lags(spec, data.media, idx, tests.exposure),
+        weights,
+        saturation_params,
+        response,
+        idx,
+    )
+    implied = beta[idx] * lost * tests.share  # a geo holdout read nationally: its share
     add_lift_likelihood(tests, implied, np.full(tests.n_tests, data.y_scale), keep=keep)
+
+
+def removed_lags(
+    spec: MMMSpec,
+    media: np.ndarray[Any, Any],
+    channel_index: np.ndarray[Any, Any],
+    exposure: np.ndarray[Any, Any],
+) -> Any:
+    """Lag stack of each lift test's media without its spend, as ``pm.Data`` ``lift_media_lags``.
+
+    ``media`` is the scaled media (time first, channels last); ``exposure`` the share of
+    the spend each test removes, broadcastable to ``media[..., channel_index]``. Returns
+    ``(l_max, *media.shape[:-1], n_tests)``, the input of :func:`lost_response`.
+    """
+    removed = media[..., channel_index] * (1.0 - exposure)
+    return pm_data("lift_media_lags", pt_transforms.lagged(removed, spec.adstock.l_max))
 
 
 def lost_response(
     spec: MMMSpec,
-    media: Any,
+    removed: Any,
     weights: Any,
     saturation_params: dict[str, Any],
     response: Any,
     channel_index: Any,
-    exposure: Any,
 ) -> Any:
     """Sum over weeks of the response lost when lift tests remove their spend.
 
@@ -278,24 +327,24 @@ def lost_response(
     ----------
     spec
         The model's spec (its adstock and saturation).
-    media, response
-        Scaled media and its saturated response, time on axis 0 and channels on the last
-        axis (``(date, channel)`` or ``(date, geo, channel)``).
+    removed
+        Lag stack of each test's scaled media without the test's spend,
+        ``(l_max, date, ..., n_tests)`` (:func:`removed_lags`).
     weights, saturation_params
         The adstock kernel ``(l_max, channel)`` and saturation parameters ``(channel,)``.
+    response
+        The saturated response to the scaled media, time on axis 0 and channels on the
+        last axis (``(date, channel)`` or ``(date, geo, channel)``).
     channel_index
         Each test's channel, ``(n_tests,)``.
-    exposure
-        Share of the spend each test removes, broadcastable to ``media[..., channel_index]``.
 
     Returns
     -------
     Tensor
         ``sum_t response[t, ..., c_i] - response_without_test[t, ..., c_i]``, shape
-        ``media.shape[1:-1] + (n_tests,)``, in the response's (saturated) units.
+        ``response.shape[1:-1] + (n_tests,)``, in the response's (saturated) units.
     """
-    removed = media[..., channel_index] * (1.0 - exposure)
-    adstocked = pt_transforms.adstock(removed, weights[:, channel_index], l_max=spec.adstock.l_max)
+    adstocked = pt_transforms.adstock_lagged(removed, weights[:, channel_index])
     counterfactual = spec.saturation.pt_apply(
         adstocked, {k: v[channel_index] for k, v in saturation_params.items()}
     )

@@ -23,10 +23,12 @@ from pytensor.tensor.variable import TensorVariable
 
 __all__ = [
     "adstock",
+    "adstock_lagged",
     "delayed_weights",
     "geometric_weights",
     "hill",
     "lag_stack",
+    "lagged",
     "logistic_saturation",
     "weibull_weights",
 ]
@@ -184,6 +186,52 @@ def adstock(x: TensorLike, weights: TensorLike, *, l_max: int) -> Tensor:
     missing = ["x"] * (xt.ndim - w.ndim)  # right-align the kernel's batch with x's
     w_b = w.dimshuffle(0, "x", *missing, *range(1, w.ndim))
     out: Tensor = pt.sum(w_b * lagged, axis=0)
+    return out
+
+
+def lagged(x: np.ndarray[Any, Any], l_max: int) -> np.ndarray[Any, Any]:
+    """Numeric lag stack of data: ``out[l, t] = x[t - l]`` (0 if ``t < l``), float64.
+
+    The numpy twin of :func:`lag_stack`, to precompute the lags of media *data* once so
+    that the model's adstock is :func:`adstock_lagged` (one product and one sum per
+    evaluation, and a smaller graph to compile than slicing inside the model).
+
+    Examples
+    --------
+    >>> lagged(np.array([1.0, 2.0, 3.0]), 2)
+    array([[1., 2., 3.],
+           [0., 1., 2.]])
+    """
+    values = np.asarray(x, dtype=np.float64)
+    out = np.zeros((l_max, *values.shape))
+    n_time = values.shape[0]
+    for lag in range(min(l_max, n_time)):
+        out[lag, lag:] = values[: n_time - lag]
+    return out
+
+
+def adstock_lagged(lags: TensorLike, weights: TensorLike) -> Tensor:
+    """Adstock from a precomputed lag stack: ``y[t] = sum_l weights[l] * lags[l, t]``.
+
+    Equal to ``adstock(x, weights, l_max)`` when ``lags = lagged(x, l_max)``.
+
+    Parameters
+    ----------
+    lags
+        Lagged media ``(l_max, n_time, *batch)`` (see :func:`lagged`).
+    weights
+        Kernel ``(l_max, *batch)`` (or ``(l_max,)``), right-aligned with the batch axes.
+
+    Returns
+    -------
+    Tensor
+        Adstocked media, shape ``(n_time, *batch)``.
+    """
+    lt = _tensor(lags)
+    w = _tensor(weights)
+    missing = ["x"] * (lt.ndim - 1 - w.ndim)
+    w_b = w.dimshuffle(0, "x", *missing, *range(1, w.ndim))
+    out: Tensor = pt.sum(w_b * lt, axis=0)
     return out
 
 
