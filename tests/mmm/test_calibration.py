@@ -77,13 +77,14 @@ def test_read_rejects_bad_rows(
 
 
 def test_spend_share_scales_a_geo_holdout_read_nationally(data: MMMData) -> None:
-    """A holdout of geos holding 40% of the channel removes 40% of its spend in the window."""
+    """A holdout of geos holding 40% of the market is 40% of the national switch-off's lift."""
     whole = prepare_lift_tests(lift_frame(data), data)
     partial = prepare_lift_tests(
         lift_frame(data, geo=["G1,G2", None], spend_share=[0.4, None]), data
     )
     assert partial.frame["spend_share"].tolist() == [0.4, 1.0]
-    assert_allclose(partial.exposure[:, 0], 0.4 * whole.exposure[:, 0])
+    assert_allclose(partial.exposure[:, 0], whole.exposure[:, 0])
+    assert_allclose(partial.share, [0.4, 1.0])
     assert_allclose(partial.exposure[:, 1], whole.exposure[:, 1])
 
 

@@ -79,10 +79,12 @@ def read_lift_tests(source: str | Path | pd.DataFrame, *, geo: bool = False) -> 
     Notes
     -----
     The optional ``spend_share`` column, in ``(0, 1]`` (1 when absent), is the share of the
-    channel's spend in the window that the test switched off, e.g. the treated geos' share
-    in a geo holdout (``mixlens experiment analyze`` writes it beside the treated ``geo``
-    list). A national model reads such a test as removing that share of the channel's
-    national spend in the window; a geo model uses the ``geo`` list instead.
+    market that the test held out, e.g. the treated geos' share in a geo holdout
+    (``mixlens experiment analyze`` writes it beside the treated ``geo`` list). A national
+    model reads such a test as that share of the lift of switching the channel off
+    nationally in the window (geos as scaled copies of the market: the treated geos lose
+    all of their spend, not a share of it, so diminishing returns apply to the whole
+    spend); a geo model uses the ``geo`` list instead.
 
     Returns
     -------
@@ -207,8 +209,7 @@ class LiftTests:
         Index of each test's channel in the panel's channels, shape ``(n_tests,)``.
     exposure
         Share of each week's spend that each test switched off: the part of the week inside
-        the test's window (times the test's ``spend_share`` in the national model),
-        ``(n_weeks, n_tests)`` in ``[0, 1]``.
+        the test's window, ``(n_weeks, n_tests)`` in ``[0, 1]``.
     geo_mask
         For a geo model: 1 where a test removes spend in a geo, ``(n_geos, n_tests)``
         (every geo for a national test); None for the national model.
@@ -218,6 +219,16 @@ class LiftTests:
     channel_index: IntArray
     exposure: FloatArray
     geo_mask: FloatArray | None = None
+
+    @property
+    def share(self) -> FloatArray:
+        """Market share each test held out (``spend_share``; 1 without it or in a geo model).
+
+        A national model scales each test's implied national lift by it, ``(n_tests,)``.
+        """
+        if self.geo_mask is not None or "spend_share" not in self.frame.columns:
+            return np.ones(self.n_tests)
+        return self.frame["spend_share"].to_numpy(dtype=np.float64)
 
     @property
     def n_tests(self) -> int:
@@ -378,8 +389,8 @@ def prepare_lift_tests(source: str | Path | pd.DataFrame, data: MMMData) -> Lift
     Returns
     -------
     LiftTests
-        Tests with channel indices and per-week exposure (times each test's
-        ``spend_share``).
+        Tests with channel indices, per-week exposure and market share (see
+        :attr:`LiftTests.share`).
 
     Raises
     ------
@@ -391,8 +402,6 @@ def prepare_lift_tests(source: str | Path | pd.DataFrame, data: MMMData) -> Lift
     index, exposure = _align(frame, data.dates, data.channels)
     for j in range(len(frame)):
         _check_spent(frame, j, bool(np.any(exposure[:, j] * data.spend[:, index[j]] > 0)))
-    # a test that switched off part of the channel's spend (a geo holdout read nationally)
-    exposure = exposure * frame["spend_share"].to_numpy(dtype=np.float64)[None, :]
     return LiftTests(frame=frame.reset_index(drop=True), channel_index=index, exposure=exposure)
 
 

@@ -436,6 +436,7 @@ class MMMResult:
         if tests is None or not tests.n_tests:
             return pd.DataFrame(columns=columns)
         implied = self._engine.implied_lifts(tests.channel_index, tests.exposure)
+        implied = implied * tests.share[None, :]
         return tests.fit_frame(implied, self.ci)
 
     def to_frame(self) -> pd.DataFrame:
