@@ -424,7 +424,7 @@ def _write(
     cmd = (
         f"python benchmarks/peers/mmm_pymc_marketing.py --seeds {args.seeds} "
         f"--chains {args.chains} --draws {args.draws} --tune {args.tune} "
-        f"--tools {','.join(tools)}"
+        f"--tools {','.join(tools)}" + (f" --reuse {args.reuse}" if args.reuse else "")
     )
     update_section("peers_mmm", body, command=cmd)
 
