@@ -78,36 +78,14 @@ def true_lift(
 ) -> float:
     """National incremental outcome of ``channel``'s impressions in ``start..end`` (truth).
 
-    Re-runs the simulator's daily response of the channel with the world's delivered
-    impressions, then with the window's impressions scaled by ``keep`` (0: removed),
-    adstock carried forward to the end of the panel (as ``tests/mmm/test_recovery.py``).
+    The simulator's :func:`~mixlens.data.simulate.mmm.channel_lift`: the window's
+    impressions scaled by ``keep`` (0: removed), adstock carried forward.
     """
-    from mixlens.data.simulate import mmm as sim
+    from mixlens.data.simulate.mmm import channel_lift
 
-    cfg = _config()
-    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(4)[0])
-    n_days = cfg.weeks * 7
-    first_weekday = pd.Timestamp(cfg.start).weekday()
-    drawn = [sim._draw_channel(s, n_days, rng, first_weekday) for s in cfg.channel_specs]
-    ch = next(c for c in drawn if c.spec.name == channel)
-    cal = sim._calibrate(ch)
-    media = world.daily_campaign[world.daily_campaign["channel"] == channel]
-    days = pd.date_range(cfg.start, periods=n_days, freq="D")
-    wide = media.pivot_table(index="date", columns="campaign", values="impressions", aggfunc="sum")
-    wide.index = pd.DatetimeIndex(wide.index)
-    observed = wide.reindex(index=days, columns=list(ch.names), fill_value=0.0).fillna(0.0)
-
-    def contribution(imps: np.ndarray) -> np.ndarray:
-        pressure = sim._pressure(ch, imps).sum(axis=1)
-        return np.asarray(
-            cal.beta * sim.hill(pressure, half_saturation=cal.half_saturation, slope=ch.spec.slope)
-        )
-
-    base = contribution(observed.to_numpy())
-    np.testing.assert_allclose(base, world.daily_contributions[channel].to_numpy(), rtol=1e-6)
-    changed = observed.to_numpy().copy()
-    changed[(days >= start) & (days <= end)] *= keep
-    return float((base - contribution(changed)).sum())
+    return channel_lift(
+        world, _config(), seed=seed, channel=channel, start=start, end=end, keep=keep
+    )
 
 
 def choose_channels(roi: pd.DataFrame, k: int) -> list[str]:

@@ -29,36 +29,8 @@ LIFT_CHANNEL, LIFT_WEEKS = "paid_search", (40, 48)
 
 
 def true_lift(world: SimulatedMMM, channel: str, start: pd.Timestamp, end: pd.Timestamp) -> float:
-    """Incremental outcome of ``channel`` from its spend in ``start..end``, per the simulator.
-
-    Re-runs the simulator's daily response of the channel with the world's delivered
-    impressions, then with those of the window's days removed (adstock carried forward).
-    """
-    streams = np.random.SeedSequence(SEED).spawn(4)
-    rng = np.random.default_rng(streams[0])
-    n_days = CONFIG.weeks * 7
-    first_weekday = pd.Timestamp(CONFIG.start).weekday()
-    channels = [sim._draw_channel(s, n_days, rng, first_weekday) for s in CONFIG.channel_specs]
-    ch = next(c for c in channels if c.spec.name == channel)
-    cal = sim._calibrate(ch)
-    media = world.daily_campaign[world.daily_campaign["channel"] == channel]
-    days = pd.date_range(CONFIG.start, periods=n_days, freq="D")
-    wide = media.pivot_table(index="date", columns="campaign", values="impressions", aggfunc="sum")
-    wide.index = pd.DatetimeIndex(wide.index)
-    impressions = wide.reindex(index=days, columns=list(ch.names), fill_value=0.0).fillna(0.0)
-
-    def contribution(imps: np.ndarray) -> np.ndarray:
-        pressure = sim._pressure(ch, imps).sum(axis=1)
-        response = sim.hill(pressure, half_saturation=cal.half_saturation, slope=ch.spec.slope)
-        return np.asarray(cal.beta * response)
-
-    observed = impressions.to_numpy()
-    base = contribution(observed)
-    truth = world.daily_contributions[channel].to_numpy()
-    np.testing.assert_allclose(base, truth, rtol=1e-9)  # the re-run reproduces the world
-    removed = observed.copy()
-    removed[(days >= start) & (days <= end)] = 0.0
-    return float((base - contribution(removed)).sum())
+    """Incremental outcome of ``channel`` from its spend in ``start..end``, per the simulator."""
+    return sim.channel_lift(world, CONFIG, seed=SEED, channel=channel, start=start, end=end)
 
 
 @pytest.fixture(scope="module")
