@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -99,14 +100,22 @@ def mixlens_worker(cfg: dict[str, Any]) -> dict[str, Any]:
 
 
 def run(cmd: list[str]) -> dict[str, float]:
-    """Run a command (niced); return whole-process wall seconds and the load around it."""
+    """Run a command (niced); return its wall and CPU seconds and the load around it.
+
+    CPU seconds are user + system time of the whole process tree (all threads), which
+    the machine's load changes much less than wall time.
+    """
     load0 = os.getloadavg()[0]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     done = subprocess.run(["nice", "-n", "5", *cmd], capture_output=True, text=True)
     if done.returncode:
         sys.stderr.write(done.stderr[-3000:])
         raise RuntimeError(f"failed: {' '.join(cmd)}")
-    return {"wall_s": time.perf_counter() - t, "load": (load0 + os.getloadavg()[0]) / 2}
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"wall_s": wall, "cpu_s": cpu, "load": (load0 + os.getloadavg()[0]) / 2}
 
 
 def _interval(draws: pd.Series) -> list[float]:
@@ -314,6 +323,9 @@ def main() -> None:
     parser.add_argument(
         "--work", type=Path, default=Path(tempfile.gettempdir()) / "mixlens_peers_mmm"
     )
+    parser.add_argument(
+        "--section", default="peers_mmm", help="RESULTS.md section written (e.g. per setting)"
+    )
     args = parser.parse_args()
     if args.worker:
         cfg = json.loads(args.worker.read_text())
@@ -426,7 +438,9 @@ def _write(
         f"--chains {args.chains} --draws {args.draws} --tune {args.tune} "
         f"--tools {','.join(tools)}" + (f" --reuse {args.reuse}" if args.reuse else "")
     )
-    update_section("peers_mmm", body, command=cmd)
+    if args.section != "peers_mmm":
+        cmd += f" --section {args.section} --work {args.work}"
+    update_section(args.section, body, command=cmd)
 
 
 def _version(rows: list[dict[str, Any]], example: dict[str, Any] | None, tool: str) -> str:
@@ -491,7 +505,7 @@ def report(
         + " and ".join(peers)
         + f", all at {settings['chains']} chains x {settings['draws']} draws after "
         f"{settings['tune']} tuning steps, one after the other, each in a fresh process (wall "
-        "= whole process incl. imports and compilation; peak RSS of that process). Simulator: "
+        "= whole process incl. imports and compilation; CPU s = user + system time of that process and its threads, which load changes much less; peak RSS of that process). Simulator: "
         f"{WEEKS} weeks, {CHANNELS} channels, controls price and promotion (PyMC-Marketing "
         "also gets a linear trend column `t`, as in its example; Meridian models time with "
         "its own knots). ROI error = |posterior mean - true| / true per channel; ROI per draw "
@@ -505,8 +519,8 @@ def report(
         "",
         "| seed | tool | ROI error mean | ROI error spend-weighted | 90% coverage "
         "| median width / true ROI | weekly corr | mROI error | mROI coverage | R² "
-        "| divergences | max R-hat | wall s | peak RSS MiB |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| divergences | max R-hat | wall s | CPU s | peak RSS MiB |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     agg: dict[str, list[dict[str, float]]] = {t: [] for t in tools}
     for r in rows:
@@ -520,6 +534,7 @@ def report(
                     "mroi_err": s.get("mroi_err", float("nan")),
                     "mroi_covered": s.get("mroi_covered", float("nan")),
                     "wall_s": i["wall_s"],
+                    "cpu_s": i.get("cpu_s", float("nan")),
                     "peak_rss_mib": i["peak_rss_mib"],
                 }
             )
@@ -530,7 +545,7 @@ def report(
                 f"| {_fmt(s.get('mroi_err'), '.2f')} | {mcov} "
                 f"| {_fmt(i.get('r2'))} | {i.get('divergences', '-')} "
                 f"| {_fmt(i.get('max_rhat'))} | {i['wall_s']:.0f} "
-                f"| {i['peak_rss_mib']:,.0f} |"
+                f"| {_fmt(i.get('cpu_s'), '.0f')} | {i['peak_rss_mib']:,.0f} |"
             )
     for tool, xs in agg.items():
         if xs:
@@ -543,7 +558,7 @@ def report(
                 f"| **mean** | **{tool}** | {m['err_mean']:.2f} | {m['err_weighted']:.2f} "
                 f"| {cov}/{tot} | {m['width']:.2f} | {m['corr']:.2f} "
                 f"| {_fmt(m['mroi_err'], '.2f')} | {mcov} | | | "
-                f"| {m['wall_s']:.0f} | {m['peak_rss_mib']:,.0f} |"
+                f"| {m['wall_s']:.0f} | {_fmt(m['cpu_s'], '.0f')} | {m['peak_rss_mib']:,.0f} |"
             )
     means = {t: xs for t, xs in agg.items() if xs}
     if len(means) > 1:
@@ -560,7 +575,8 @@ def report(
             f"Measured here: lowest mean ROI error {best('err_mean')}, lowest spend-weighted "
             f"ROI error {best('err_weighted')}, highest 90% coverage {top_cov} "
             f"({cover[top_cov]}/{sum(int(x['n']) for x in means[top_cov])}), lowest mean "
-            f"wall time {best('wall_s', '.0f')} s (indicative, see load above).",
+            f"wall time {best('wall_s', '.0f')} s (indicative, see load above), lowest mean "
+            f"CPU time {best('cpu_s', '.0f')} s.",
         ]
     if rows:
         lines += ["", "Per-channel ROI (true; mean [90%] of each tool):", ""]
@@ -586,8 +602,9 @@ def report(
             "Meridian controls event_1, event_2 with its own knots, KPI type non-revenue so "
             "that its default prior is the scale-free one on total paid-media contribution):",
             "",
-            "| tool | channel | ROI mean [90%] | in-sample R² | MAPE | wall s | peak RSS MiB |",
-            "|---|---|---:|---:|---:|---:|---:|",
+            "| tool | channel | ROI mean [90%] | in-sample R² | MAPE | wall s | CPU s "
+            "| peak RSS MiB |",
+            "|---|---|---:|---:|---:|---:|---:|---:|",
         ]
         for tool in tools:
             if tool not in example:
@@ -598,7 +615,8 @@ def report(
                 lines.append(
                     f"| {tool} | {n} | {a[0]:.2f} [{a[1]:.2f}, {a[2]:.2f}] "
                     f"| {_fmt(i.get('r2'))} | {_fmt(i.get('mape'))} "
-                    f"| {i['wall_s']:.0f} | {i['peak_rss_mib']:,.0f} |"
+                    f"| {i['wall_s']:.0f} | {_fmt(i.get('cpu_s'), '.0f')} "
+                    f"| {i['peak_rss_mib']:,.0f} |"
                 )
     return "\n".join(lines)
 
