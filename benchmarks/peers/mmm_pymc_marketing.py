@@ -505,7 +505,9 @@ def report(
         + " and ".join(peers)
         + f", all at {settings['chains']} chains x {settings['draws']} draws after "
         f"{settings['tune']} tuning steps, one after the other, each in a fresh process (wall "
-        "= whole process incl. imports and compilation; CPU s = user + system time of that process and its threads, which load changes much less; peak RSS of that process). Simulator: "
+        "= whole process incl. imports and compilation; CPU s = user + system time of that "
+        "process and its threads, which load changes much less; peak RSS of that process). "
+        "Simulator: "
         f"{WEEKS} weeks, {CHANNELS} channels, controls price and promotion (PyMC-Marketing "
         "also gets a linear trend column `t`, as in its example; Meridian models time with "
         "its own knots). ROI error = |posterior mean - true| / true per channel; ROI per draw "
