@@ -521,8 +521,8 @@ def report(
         "",
         "| seed | tool | ROI error mean | ROI error spend-weighted | 90% coverage "
         "| median width / true ROI | weekly corr | mROI error | mROI coverage | R² "
-        "| divergences | max R-hat | wall s | CPU s | peak RSS MiB |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| divergences | max R-hat | min bulk ESS | wall s | CPU s | peak RSS MiB |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     agg: dict[str, list[dict[str, float]]] = {t: [] for t in tools}
     for r in rows:
@@ -537,6 +537,7 @@ def report(
                     "mroi_covered": s.get("mroi_covered", float("nan")),
                     "wall_s": i["wall_s"],
                     "cpu_s": i.get("cpu_s", float("nan")),
+                    "min_ess_bulk": i.get("min_ess_bulk", float("nan")),
                     "peak_rss_mib": i["peak_rss_mib"],
                 }
             )
@@ -546,7 +547,8 @@ def report(
                 f"| {s['covered']}/{s['n']} | {s['width']:.2f} | {s['corr']:.2f} "
                 f"| {_fmt(s.get('mroi_err'), '.2f')} | {mcov} "
                 f"| {_fmt(i.get('r2'))} | {i.get('divergences', '-')} "
-                f"| {_fmt(i.get('max_rhat'))} | {i['wall_s']:.0f} "
+                f"| {_fmt(i.get('max_rhat'))} | {_fmt(i.get('min_ess_bulk'), '.0f')} "
+                f"| {i['wall_s']:.0f} "
                 f"| {_fmt(i.get('cpu_s'), '.0f')} | {i['peak_rss_mib']:,.0f} |"
             )
     for tool, xs in agg.items():
@@ -560,7 +562,8 @@ def report(
                 f"| **mean** | **{tool}** | {m['err_mean']:.2f} | {m['err_weighted']:.2f} "
                 f"| {cov}/{tot} | {m['width']:.2f} | {m['corr']:.2f} "
                 f"| {_fmt(m['mroi_err'], '.2f')} | {mcov} | | | "
-                f"| {m['wall_s']:.0f} | {_fmt(m['cpu_s'], '.0f')} | {m['peak_rss_mib']:,.0f} |"
+                f"| {_fmt(m['min_ess_bulk'], '.0f')} | {m['wall_s']:.0f} "
+                f"| {_fmt(m['cpu_s'], '.0f')} | {m['peak_rss_mib']:,.0f} |"
             )
     means = {t: xs for t, xs in agg.items() if xs}
     if len(means) > 1:
