@@ -89,18 +89,27 @@ def true_lift(
 
 
 def choose_channels(roi: pd.DataFrame, k: int) -> list[str]:
-    """The ``k`` channels with the widest 90% ROI interval relative to the posterior mean."""
-    rel = (roi["roi_hi"] - roi["roi_lo"]) / roi["roi_mean"]
-    return [str(c) for c in roi.assign(rel=rel).sort_values("rel", ascending=False)["channel"][:k]]
+    """The ``k`` channels with the widest 90% ROI interval relative to the posterior mean.
+
+    :func:`mixlens.mmm.identification.relative_width_ranking`.
+    """
+    from mixlens.mmm.identification import relative_width_ranking
+
+    return relative_width_ranking(roi)[:k]
 
 
 def design_test(panel: pd.DataFrame, channel: str) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """Window (first day, last day) of the test: the 8 weeks of the last year that spent most."""
+    """Window (first day, last day) of the test: the 8 weeks of the last year that spent most.
+
+    :func:`mixlens.mmm.identification.lift_test_window` (the window ``mixlens mmm fit``
+    plans its lift tests in, ``lift_test_plan.csv``).
+    """
+    from mixlens.mmm.identification import lift_test_window
+
     spend = panel[f"{channel}_spend"].to_numpy(float)
-    n = len(spend)
-    first, last = n - 52, n - COOLDOWN_WEEKS - TEST_WEEKS
-    totals = [spend[i : i + TEST_WEEKS].sum() for i in range(first, last + 1)]
-    i = first + int(np.argmax(totals))
+    i = lift_test_window(spend, weeks=TEST_WEEKS, lookback=52, cooldown=COOLDOWN_WEEKS)
+    if i is None:
+        raise ValueError(f"{channel} has no spend in the last year: no test window")
     dates = pd.DatetimeIndex(panel["date"])
     return dates[i], dates[i + TEST_WEEKS - 1] + pd.Timedelta(days=6)
 

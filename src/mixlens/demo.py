@@ -256,7 +256,11 @@ def run_demo(
             mmm_world.weekly_channel, mmm_world.weekly_contributions, mmm_world.roi, channels
         ),
         mmm_section(
-            mmm_roi, mmm_world.roi, mmm_summary["diagnostics"], ci=float(mmm_summary["ci"])
+            mmm_roi,
+            mmm_world.roi,
+            mmm_summary["diagnostics"],
+            ci=float(mmm_summary["ci"]),
+            plan=pd.read_csv(out / "mmm" / "lift_test_plan.csv"),
         ),
         ima_section(
             pd.read_csv(out / "ima" / "fit.csv"),

@@ -284,6 +284,7 @@ def test_mmm_fit_advi_writes_contract_files(tmp_path: Path) -> None:
     assert list(roi.columns) == [
         "channel", "spend", "contribution_mean", "contribution_lo", "contribution_hi",
         "roi_mean", "roi_lo", "roi_hi", "mroi_mean", "mroi_lo", "mroi_hi",
+        "log_roi_prior_sd", "log_roi_sd", "contraction", "prior_shift", "identification",
     ]  # fmt: skip
     assert (roi["roi_lo"] <= roi["roi_mean"]).all() and (roi["roi_mean"] <= roi["roi_hi"]).all()
 

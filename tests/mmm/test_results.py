@@ -158,7 +158,15 @@ def test_fit_to_dir_writes_the_contract(
     assert list(roi.columns) == [
         "channel", "spend", "contribution_mean", "contribution_lo", "contribution_hi",
         "roi_mean", "roi_lo", "roi_hi", "mroi_mean", "mroi_lo", "mroi_hi",
+        "log_roi_prior_sd", "log_roi_sd", "contraction", "prior_shift", "identification",
     ]  # fmt: skip
+    # prior draws stand in for the posterior here: the data moved nothing
+    assert set(roi["identification"]) == {"mostly prior"}
+    assert summary["identification"]["mostly_prior"] == summary["spec"]["channels"]
+    plan = pd.read_csv(out / "lift_test_plan.csv")
+    assert list(plan["rank"]) == list(range(1, len(plan) + 1))
+    assert set(plan["channel"]) <= set(summary["spec"]["channels"])
+    assert "lift_test_plan.csv" in summary["files"]
     contributions = pd.read_csv(out / "contributions.csv")
     assert list(contributions.columns) == ["date", "component", "mean", "lo", "hi"]
     assert contributions["date"].iloc[0] == panel["date"].iloc[0]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
@@ -14,6 +15,7 @@ from mixlens.cli._app import (
     _group,
     _progress,
     _user_errors,
+    console,
     out_console,
 )
 
@@ -80,7 +82,7 @@ def mmm_fit_command(
     knots = _time_knots(time_knots)
     media_input = _media_input(media)
     with _user_errors(), _progress() as step:
-        fit_to_dir(
+        summary = fit_to_dir(
             panel,
             out_dir=out,
             target=target,
@@ -96,7 +98,44 @@ def mmm_fit_command(
             time_knots=knots,
             media_input=media_input,
         )
+    for line in identification_warnings(summary):
+        console.print(f"[yellow]warning:[/yellow] {line}", highlight=False, soft_wrap=True)
     out_console.print(f"mmm: {out / 'roi.csv'}", highlight=False)
+
+
+def identification_warnings(summary: Mapping[str, Any]) -> list[str]:
+    """Warning lines for channels whose ROI is mostly prior, from a fit's ``summary.json``.
+
+    Names each such channel with the share of its ROI prior's variance the data removed,
+    and the first lift test of ``lift_test_plan.csv``; none for a fit without them.
+
+    Examples
+    --------
+    >>> summary = {"identification": {"mostly_prior": ["search"], "channels": [
+    ...     {"channel": "search", "contraction": 0.31}]}, "lift_test_plan": {"tests": [
+    ...     {"channel": "search", "start": "2024-06-03", "end": "2024-07-28"}]}}
+    >>> identification_warnings(summary)[0][:60]
+    'ROI of search is mostly prior: the data removed only 31% of '
+    """
+    ident = summary.get("identification") or {}
+    weak = list(ident.get("mostly_prior") or [])
+    if not weak:
+        return []
+    share = {r["channel"]: r["contraction"] for r in ident.get("channels", [])}
+    removed = ", ".join(f"{share[c]:.0%}" for c in weak if share.get(c) is not None)
+    line = (
+        f"ROI of {', '.join(weak)} {'is' if len(weak) == 1 else 'are'} mostly prior: the data "
+        f"removed only {removed} of the prior's variance (roi.csv: contraction), so the "
+        "estimate is more the prior's guess than the data's"
+    )
+    tests = (summary.get("lift_test_plan") or {}).get("tests") or []
+    if tests:
+        first = tests[0]
+        line += (
+            f"; a lift test teaches most on {first['channel']} "
+            f"({first['start']}..{first['end']}, see lift_test_plan.csv)"
+        )
+    return [line]
 
 
 _MEDIA_SETTINGS: tuple[MediaInputSetting, ...] = ("spend", "impressions", "clicks", "auto")

@@ -13,6 +13,7 @@ figures are in the target's units (e.g. sales currency) and spend's currency.
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
@@ -31,7 +32,18 @@ from mixlens.errors import DataError
 from mixlens.mmm._engine import Engine
 from mixlens.mmm.calibration import LiftTests, prepare_lift_tests
 from mixlens.mmm.data import MMMData
-from mixlens.mmm.model import MODEL_VARIABLES, roi_reference
+from mixlens.mmm.identification import (
+    TEST_SE_SHARE,
+    TEST_WEEKS,
+    Identification,
+    LiftTestPlan,
+    identify,
+    lift_test_window,
+    log_moments,
+    lognormal_roi_prior,
+    plan_lift_tests,
+)
+from mixlens.mmm.model import MODEL_VARIABLES, build_model, roi_reference
 from mixlens.mmm.spec import MMMSpec
 
 __all__ = ["Diagnostics", "MMMResult", "media_input_summary", "write_posterior"]
@@ -209,6 +221,10 @@ class MMMResult:
     def _engine(self) -> Engine:
         return Engine(self.spec, self.data, self._params, chunk_size=self.chunk_size)
 
+    @cached_property
+    def _channel_totals(self) -> tuple[FloatArray, FloatArray]:
+        return self._engine.channel_totals()
+
     @property
     def n_samples(self) -> int:
         """Number of posterior draws over all chains."""
@@ -267,7 +283,7 @@ class MMMResult:
             roi_mean, roi_lo, roi_hi, mroi_mean, mroi_lo, mroi_hi`` (spend in currency,
             contributions in target units, ROI in target units per currency unit).
         """
-        contribution, elasticity = self._engine.channel_totals()  # (S, C)
+        contribution, elasticity = self._channel_totals  # (S, C)
         spend = self.data.spend.sum(axis=0)
         roi = contribution / spend
         mroi = elasticity / spend
@@ -299,7 +315,7 @@ class MMMResult:
             ``mean``, ``lo``, ``hi`` (central interval of mass ``ci``) and ``share_mean``
             (mean total media contribution / total outcome).
         """
-        contribution, _ = self._engine.channel_totals()
+        contribution, _ = self._channel_totals
         total = contribution.sum(axis=1)
         lo, hi = _quantiles(total, self.ci)
         mean = float(total.mean())
@@ -439,6 +455,85 @@ class MMMResult:
         implied = implied * tests.share[None, :]
         return tests.fit_frame(implied, self.ci)
 
+    def roi_draws(self) -> FloatArray:
+        """ROI per posterior draw and channel, ``(S, C)`` (contribution / spend)."""
+        contribution, _ = self._channel_totals
+        out: FloatArray = contribution / self.data.spend.sum(axis=0)
+        return out
+
+    def prior_log_roi(self, *, draws: int = 2000, seed: int = 0) -> tuple[FloatArray, FloatArray]:
+        """Prior mean and standard deviation of each channel's log ROI over the window.
+
+        Exact with the ``roi`` parameterisation and a log-normal ROI prior (the default):
+        ``mu + log(reference)`` and ``sigma``. Otherwise estimated from ``draws`` draws of
+        the model's prior (``seed``), each turned into ROI as the posterior is.
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            ``(mean, sd)``, each ``(C,)``.
+        """
+        exact = lognormal_roi_prior(self.spec, roi_reference(self.data, self.spec))
+        if exact is not None:
+            return exact
+        return log_moments(_prior_roi_draws(self.spec, self.data, draws=draws, seed=seed))
+
+    def identification(self, *, prior_draws: int = 2000, seed: int = 0) -> Identification:
+        """How much the data moved each channel's ROI from its prior.
+
+        Contraction of the log-ROI variance, the posterior mean's shift in prior sds and
+        the class (data-driven, weakly identified, mostly prior); see
+        :mod:`mixlens.mmm.identification`. ``prior_draws`` and ``seed`` matter only where
+        the prior has no closed form (see :meth:`prior_log_roi`).
+        """
+        mean, sd = self.prior_log_roi(draws=prior_draws, seed=seed)
+        return identify(self.spec.channels, self.roi_draws(), mean, sd)
+
+    def lift_test_plan(
+        self, *, se_share: float = TEST_SE_SHARE, weeks: int = TEST_WEEKS
+    ) -> LiftTestPlan:
+        """Rank lift tests by how much each would cut the spend-weighted ROI uncertainty.
+
+        Each channel's candidate test switches it off for ``weeks`` weeks in the window of
+        the last year where it spent most (ending 4 weeks before the panel); its expected
+        standard error is ``se_share`` of the outcome over the window (the default is what
+        a geo holdout in a quarter of 40 geos achieves with synthetic control, read
+        nationally); the model's implied lift per draw says what the test would measure.
+        See :func:`mixlens.mmm.identification.plan_lift_tests`.
+
+        Raises
+        ------
+        ValueError
+            If ``se_share`` is not positive.
+        """
+        if not se_share > 0:
+            raise ValueError(f"se_share must be positive, got {se_share}")
+        data = self.data
+        n_channels = len(data.channels)
+        exposure = np.zeros((data.n_weeks, n_channels))
+        windows: list[tuple[str, str, float] | None] = []
+        test_se = np.zeros(n_channels)
+        for c in range(n_channels):
+            first = lift_test_window(data.spend[:, c], weeks=weeks)
+            if first is None:
+                windows.append(None)
+                continue
+            span = slice(first, first + weeks)
+            exposure[span, c] = 1.0
+            end = data.dates[first + weeks - 1] + pd.Timedelta(days=6)
+            windows.append(
+                (
+                    data.dates[first].date().isoformat(),
+                    end.date().isoformat(),
+                    float(data.spend[span, c].sum()),
+                )
+            )
+            test_se[c] = se_share * float(data.y[span].sum())
+        lifts = self._engine.implied_lifts(np.arange(n_channels), exposure)
+        return plan_lift_tests(
+            self.spec.channels, self.roi_draws(), lifts, test_se, data.spend.sum(axis=0), windows
+        )
+
     def to_frame(self) -> pd.DataFrame:
         """Return :meth:`contributions` (the long decomposition)."""
         return self.contributions()
@@ -519,3 +614,26 @@ class MMMResult:
             lift_tests=prepare_lift_tests(pd.DataFrame(records), data) if records else None,
             ci=float(meta.get("ci", 0.9)),
         )
+
+
+def _prior_roi_draws(spec: MMMSpec, data: MMMData, *, draws: int, seed: int) -> FloatArray:
+    """ROI per draw of the model's prior, ``(draws, C)``, computed as the posterior's."""
+    import pymc as pm
+
+    model = build_model(data, spec)
+    names = list(dict.fromkeys([*spec.channel_parameters, "beta"]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        prior = pm.sample_prior_predictive(
+            draws=draws, model=model, var_names=names, random_seed=seed
+        ).prior
+    params = {
+        name: np.asarray(
+            prior[name].stack(sample=("chain", "draw")).transpose("sample", "channel").values,
+            dtype=np.float64,
+        )
+        for name in names
+    }
+    contribution, _ = Engine(spec, data, params).channel_totals()
+    out: FloatArray = contribution / data.spend.sum(axis=0)
+    return out

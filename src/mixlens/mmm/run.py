@@ -5,6 +5,16 @@ Writes, atomically, under ``out_dir`` (design.md's table): ``roi.csv``,
 ``spec.json`` beside it, so :meth:`MMMResult.load` restores the result) and
 ``summary.json``.
 
+For the national model, ``roi.csv`` also says how much the data moved each channel's ROI
+from its prior (``log_roi_prior_sd, log_roi_sd, contraction, prior_shift,
+identification``: data-driven, weakly identified or mostly prior; see
+:mod:`mixlens.mmm.identification`), and ``lift_test_plan.csv`` ranks the lift tests that
+would cut the spend-weighted ROI uncertainty most (``rank, channel, start, end,
+window_spend, expected_lift, test_se, lift_to_se, log_roi_sd, log_roi_sd_after, gain,
+weighted_log_roi_sd_after``); the summary has both under ``identification`` and
+``lift_test_plan``. For the geo model, the identification columns are on the ``all`` rows
+and judge the hierarchy's channel ROI (:func:`geo_identification`); it has no plan yet.
+
 A panel with a ``geo`` column gets the hierarchical geo model (:mod:`mixlens.mmm.geo`):
 the same files with a ``geo`` column, rows per geo and ``all`` (totals over geos). Lift
 tests may then name a geo (or several) in their ``geo`` column; ``holdout.csv`` and the
@@ -29,17 +39,28 @@ from mixlens.data.schemas import MediaPanel
 from mixlens.errors import DataError
 from mixlens.mmm.fit import MMM, FitMethod
 from mixlens.mmm.geo import ALL_GEOS, GeoMMM, GeoMMMResult
+from mixlens.mmm.identification import Identification, identify, lognormal_roi_prior
 from mixlens.mmm.knots import TimeKnots
 from mixlens.mmm.results import MMMResult, media_input_summary
 from mixlens.mmm.spec import MediaInputSetting, MMMSpec
 
-__all__ = ["RESPONSE_GRID_POINTS", "ProgressCallback", "fit_to_dir", "response_curves"]
+__all__ = [
+    "RESPONSE_GRID_POINTS",
+    "ProgressCallback",
+    "fit_to_dir",
+    "geo_identification",
+    "response_curves",
+    "with_identification",
+]
 
 #: Points of each channel's spend grid in ``response_curves.csv`` (0 to twice the
 #: channel's largest weekly spend).
 RESPONSE_GRID_POINTS = 41
 
 ProgressCallback = Callable[[str, float], None]
+
+#: The ``roi.csv`` columns the summary's ``roi`` records carry.
+_SUMMARY_ROI = ("channel", "roi_mean", "roi_lo", "roi_hi", "mroi_mean", "mroi_lo", "mroi_hi")
 
 
 def fit_to_dir(
@@ -177,7 +198,10 @@ def fit_to_dir(
     report("write", 0.9)
     clock = time.perf_counter()
     out = Path(out_dir)
-    roi, files = _write_tables(result, out)
+    identification = result.identification(seed=seed)
+    plan = result.lift_test_plan()
+    roi, files = _write_tables(result, out, identification=identification)
+    files.append(write_table(plan.to_frame(), out / "lift_test_plan.csv"))
     holdout: dict[str, Any] | None = None
     if holdout_weeks:
         predicted = result.predict(media_panel.frame, seed=seed).iloc[-holdout_weeks:]
@@ -192,15 +216,56 @@ def fit_to_dir(
         "seed": seed,
         "timings_s": timings,
         "sampler": result.diagnostics.sampler,
-        "roi": roi[
-            ["channel", "roi_mean", "roi_lo", "roi_hi", "mroi_mean", "mroi_lo", "mroi_hi"]
-        ].to_dict("records"),
+        "roi": roi[[*_SUMMARY_ROI, "contraction", "identification"]].to_dict("records"),
+        "identification": {**identification.to_dict(), **_identification_note(method)},
+        "lift_test_plan": plan.to_dict(),
         "holdout": holdout,
         "files": sorted(path.name for path in [*files, out / "summary.json"]),
     }
     write_json(summary, out / "summary.json")
     report("done", 1.0)
     return summary
+
+
+def with_identification(roi: pd.DataFrame, identification: Identification) -> pd.DataFrame:
+    """Return ``roi`` with the identification columns after its own (``roi.csv``).
+
+    On a geo table (a ``geo`` column) they go on the ``all`` rows, NaN elsewhere.
+    """
+    ident = identification.to_frame()
+    if "geo" not in roi.columns:
+        return roi.merge(ident, on="channel", how="left", validate="1:1")
+    ident["geo"] = ALL_GEOS
+    return roi.merge(ident, on=["geo", "channel"], how="left", validate="1:1")
+
+
+def geo_identification(result: GeoMMMResult) -> Identification | None:
+    """How much the data moved each channel's ROI from its prior, in a geo model.
+
+    Judged on the hierarchy's channel ROI ``roi`` (the mean of the geo ROIs' distribution,
+    whose prior is the spec's ROI prior; see :mod:`mixlens.mmm.geo_model`), against that
+    prior where it is log-normal (the default); None otherwise (no closed form).
+    """
+    spec = result.spec
+    if spec.parameterization != "roi":
+        return None
+    reference = spec.roi_reference if spec.roi_reference is not None else result.data.reference_roi
+    prior = lognormal_roi_prior(spec, reference)
+    post = result.idata["posterior"]
+    if prior is None or "roi" not in post:
+        return None
+    draws = post["roi"].stack(sample=("chain", "draw")).transpose("sample", "channel").values
+    return identify(spec.channels, np.asarray(draws, dtype=np.float64) * reference, *prior)
+
+
+def _identification_note(method: str) -> dict[str, str]:
+    """Return a caveat for the summary's ``identification`` where the posterior is approximate."""
+    if method != "advi":
+        return {}
+    return {
+        "note": "mean-field ADVI understates posterior spread, so contraction is overstated "
+        "(channels look better identified than they are); judge identification on a NUTS fit"
+    }
 
 
 def response_curves(
@@ -306,7 +371,8 @@ def _fit_geo(
     timings["fit"] = result.diagnostics.seconds
     report("write", 0.9)
     clock = time.perf_counter()
-    roi, files = _write_tables(result, out_dir)
+    identification = geo_identification(result)
+    roi, files = _write_tables(result, out_dir, identification=identification)
     holdout: dict[str, Any] | None = None
     if full is not None:
         predicted = result.predict(full, seed=settings.seed)
@@ -316,7 +382,7 @@ def _fit_geo(
         files.append(write_table(predicted, out_dir / "holdout.csv"))
     timings["write"] = time.perf_counter() - clock
     total = roi[roi["geo"] == ALL_GEOS]
-    columns = ["channel", "roi_mean", "roi_lo", "roi_hi", "mroi_mean", "mroi_lo", "mroi_hi"]
+    columns = list(_SUMMARY_ROI)
     summary = {
         **result.summary(),
         "command": "mmm fit",
@@ -327,6 +393,9 @@ def _fit_geo(
         "timings_s": timings,
         "sampler": result.diagnostics.sampler,
         "roi": total[columns].to_dict("records"),
+        "identification": None
+        if identification is None
+        else {**identification.to_dict(), **_identification_note(settings.method)},
         "holdout": holdout,
         "files": sorted(path.name for path in [*files, out_dir / "summary.json"]),
     }
@@ -345,12 +414,21 @@ def _geo_holdout_metrics(predicted: pd.DataFrame, ci: float) -> dict[str, Any]:
     return {**{k: v for k, v in total.items() if k != "geo"}, "by_geo": by_geo}
 
 
-def _write_tables(result: MMMResult | GeoMMMResult, out: Path) -> tuple[pd.DataFrame, list[Path]]:
+def _write_tables(
+    result: MMMResult | GeoMMMResult,
+    out: Path,
+    *,
+    identification: Identification | None = None,
+) -> tuple[pd.DataFrame, list[Path]]:
     """Write the tables every fit has (ROI, contributions, parameters, response curves, posterior).
 
-    Returns the ROI table (the summary reads it) and the files written.
+    With ``identification``, ``roi.csv`` gets its columns (``log_roi_prior_sd,
+    log_roi_sd, contraction, prior_shift, identification``) after the ROI's. Returns the
+    ROI table (the summary reads it) and the files written.
     """
     roi = result.roi()
+    if identification is not None:
+        roi = with_identification(roi, identification)
     contributions = result.contributions()
     contributions["date"] = pd.DatetimeIndex(contributions["date"]).strftime("%Y-%m-%d")
     files = [
