@@ -23,13 +23,20 @@ ima_app = _group("ima", "Integrated marketing attribution: campaign credit ancho
 @ima_app.command("fit")
 def ima_fit_command(
     campaigns: Annotated[
-        Path, typer.Option(help="Daily campaign media: date, channel, campaign, spend, ...")
+        Path,
+        typer.Option(
+            help="Daily campaign media: date, [geo], channel, campaign, spend, impressions, ..."
+        ),
     ],
     out: OutDir = Path("ima"),
-    mmm: Annotated[Path | None, typer.Option(help="A `mixlens mmm fit` output folder.")] = None,
+    mmm: Annotated[
+        Path | None, typer.Option(help="A `mixlens mmm fit` output folder (national or geo).")
+    ] = None,
     contributions: Annotated[
         Path | None,
-        typer.Option(help="Or bring your own MMM: date, channel, contribution (weekly or daily)."),
+        typer.Option(
+            help="Or bring your own MMM: date, [geo], channel, contribution (weekly or daily)."
+        ),
     ] = None,
     adstock: Annotated[
         Path | None,
@@ -49,6 +56,9 @@ def ima_fit_command(
         ),
     ] = "auto",
     draws: Annotated[int, typer.Option(min=10, help="Posterior draws.")] = 200,
+    advi_steps: Annotated[
+        int, typer.Option(min=100, help="ADVI optimisation steps (--method advi).")
+    ] = 8000,
     rule: Annotated[
         str,
         typer.Option(
@@ -99,9 +109,21 @@ def ima_fit_command(
             help="window (each window's own weeks) or all (every week so far), with --window."
         ),
     ] = "window",
+    pooling: Annotated[
+        str,
+        typer.Option(
+            help="Geo level: partial (default: each campaign's effect pooled across geos) "
+            "or none (independent geos)."
+        ),
+    ] = "partial",
     seed: Seed = 0,
 ) -> None:
-    """Split each channel's MMM contribution over its campaigns: campaign_daily.csv, ..."""
+    """Split each channel's MMM contribution over its campaigns: campaign_daily.csv, ...
+
+    With a geo MMM (or contributions with a geo column) and campaign media with a geo
+    column, campaigns are attributed per geo, their effects partially pooled across
+    geos; every table gets a geo column (each geo, and all: the sums).
+    """
     from mixlens.ima.run import fit_to_dir
 
     if (mmm is None) == (contributions is None):
@@ -122,6 +144,8 @@ def ima_fit_command(
         raise _fail(f"--grain must be auto, mmm or daily, got {grain!r}")
     if rule not in ("cap", "residual", "proportional"):
         raise _fail(f"--rule must be cap, residual or proportional, got {rule!r}")
+    if pooling not in ("partial", "none"):
+        raise _fail(f"--pooling must be partial or none, got {pooling!r}")
     with _user_errors(), _progress() as stage:
         fit_to_dir(
             campaigns=campaigns,
@@ -147,5 +171,7 @@ def ima_fit_command(
             window=window,
             step=step,
             memory="window" if memory == "window" else "all",
+            pooling="partial" if pooling == "partial" else "none",
+            advi_steps=advi_steps,
         )
     out_console.print(f"ima: {out / 'campaigns.csv'}", highlight=False)

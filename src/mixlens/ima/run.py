@@ -14,6 +14,14 @@ Inputs, either
 plus the daily ``campaigns`` table. Writes ``campaign_daily.csv``, ``campaigns.csv``,
 ``fit.csv``, ``fit_weekly.csv`` (the weekly series behind ``fit.csv``: ``date, channel,
 observed, predicted``) and ``summary.json`` (each atomically) under ``out_dir``.
+
+**Geo level.** A geo MMM run directory (``mixlens mmm fit`` on a panel with a ``geo``
+column), or contributions with a ``geo`` column (``date, geo, channel, contribution``),
+with campaign media that has a ``geo`` column, is attributed per geo with campaign
+effects partially pooled across geos (:func:`mixlens.ima.geo.fit_geo_ima`). Every table
+then has a ``geo`` column: each geo, and ``all`` (sums over geos; campaign intervals
+are those of the sum). Rows with geo ``all`` in the contributions are totals and are
+not read.
 """
 
 from __future__ import annotations
@@ -35,9 +43,12 @@ from mixlens.data.schemas import validate_campaigns
 from mixlens.errors import DataError
 from mixlens.ima.anchor import MMMPosterior, read_mmm_posterior
 from mixlens.ima.fit import Grain, fit_ima, period_days, prepare_inputs
+from mixlens.ima.geo import GeoIMAResult, fit_geo_ima
+from mixlens.ima.geo_regression import Pooling
 from mixlens.ima.lift import read_campaign_lifts
 from mixlens.ima.regression import FitMethod, ReconcileRule, RegressionModel
 from mixlens.ima.sequential import Memory, rolling_credit
+from mixlens.mmm.geo import ALL_GEOS
 from mixlens.transforms.timescale import (
     AdstockParams,
     DelayedParams,
@@ -69,9 +80,20 @@ def _require(frame: pd.DataFrame, columns: tuple[str, ...], file: str) -> None:
 
 
 def _check_weekly(frame: pd.DataFrame, file: str) -> pd.DataFrame:
-    """Validate ``date, channel, contribution``: consecutive weeks (or days), one row each."""
+    """Validate ``date, [geo], channel, contribution``: consecutive periods, one row each.
+
+    With a ``geo`` column, every geo has every channel on the same periods; rows of geo
+    ``all`` (totals over geos) are dropped.
+    """
     _require(frame, ("date", "channel", "contribution"), file)
-    out = frame[["date", "channel", "contribution"]].copy()
+    geo = "geo" in frame.columns
+    keys = ["geo", "channel"] if geo else ["channel"]
+    out = frame[["date", *keys, "contribution"]].copy()
+    if geo:
+        missing = np.flatnonzero(out["geo"].isna().to_numpy())
+        if missing.size:
+            raise DataError("empty geo", file=file, column="geo", row=int(missing[0]) + 1)
+        out["geo"] = out["geo"].astype(str)
     dates = pd.to_datetime(out["date"], errors="coerce")
     bad = np.flatnonzero(dates.isna().to_numpy())
     if bad.size:
@@ -84,15 +106,23 @@ def _check_weekly(frame: pd.DataFrame, file: str) -> pd.DataFrame:
         )
     out["date"], out["contribution"] = dates, values.astype(np.float64)
     out["channel"] = out["channel"].astype(str)
-    dup = np.flatnonzero(out.duplicated(["date", "channel"]).to_numpy())
+    if geo:
+        out = out[out["geo"] != ALL_GEOS]
+    dup = np.flatnonzero(out.duplicated(["date", *keys]).to_numpy())
     if dup.size:
-        raise DataError("duplicate channel and week", file=file, column="date", row=int(dup[0]) + 1)
+        raise DataError(
+            f"duplicate {' and '.join(keys)} and week",
+            file=file,
+            column="date",
+            row=int(out.index[dup[0]]) + 1,
+        )
     weeks = pd.DatetimeIndex(out["date"].drop_duplicates().sort_values())
     steps = np.diff(weeks.to_numpy()).astype("timedelta64[D]").astype(int)
     step = 1 if steps.size and steps[0] == 1 else 7
     if steps.size and np.any(steps != step):
         i = int(np.flatnonzero(steps != step)[0])
-        row = int(np.flatnonzero(out["date"].to_numpy() == weeks[i + 1].to_datetime64())[0])
+        at = np.flatnonzero(out["date"].to_numpy() == weeks[i + 1].to_datetime64())[0]
+        row = int(out.index[at])
         raise DataError(
             f"periods must be consecutive weeks (7 days apart) or consecutive days: "
             f"{weeks[i].date()} is followed by {weeks[i + 1].date()}",
@@ -100,15 +130,27 @@ def _check_weekly(frame: pd.DataFrame, file: str) -> pd.DataFrame:
             column="date",
             row=row + 1,
         )
-    counts = out.groupby("channel")["date"].nunique()
+    counts = out.groupby(keys)["date"].nunique()
     short = counts[counts != len(weeks)]
     if len(short):
+        first = np.atleast_1d(short.index[0])
+        what = " ".join(f"{k} {v!r}" for k, v in zip(keys, first, strict=True))
         raise DataError(
-            f"channel {short.index[0]!r} has {short.iloc[0]} of the {len(weeks)} weeks",
+            f"{what} has {short.iloc[0]} of the {len(weeks)} weeks",
             file=file,
-            column="channel",
+            column=keys[0],
         )
-    return out
+    if geo:
+        pairs = out.groupby("geo")["channel"].nunique()
+        channels = out["channel"].nunique()
+        if (pairs != channels).any():
+            name = str(pairs[pairs != channels].index[0])
+            raise DataError(
+                f"geo {name!r} has {pairs[name]} of the {channels} channels",
+                file=file,
+                column="geo",
+            )
+    return out.reset_index(drop=True)
 
 
 def _adstock_from_table(frame: pd.DataFrame, file: str) -> dict[str, AdstockParams]:
@@ -146,8 +188,9 @@ def read_mmm_dir(mmm_dir: str | Path) -> tuple[pd.DataFrame, dict[str, AdstockPa
     Returns
     -------
     tuple
-        ``date, channel, contribution`` (posterior means, target units) and the
-        posterior-mean adstock parameters per channel on the weekly scale.
+        ``date, channel, contribution`` (posterior means, target units; with a ``geo``
+        column, one row per geo, for a geo MMM) and the posterior-mean adstock
+        parameters per channel on the weekly scale (shared by the geos).
 
     Raises
     ------
@@ -166,6 +209,9 @@ def read_mmm_dir(mmm_dir: str | Path) -> tuple[pd.DataFrame, dict[str, AdstockPa
     weekly = weekly.rename(columns={"component": "channel", "mean": "contribution"})
     params, pfile = _table(root / "params.csv", "params")
     _require(params, ("channel", "parameter", "mean"), pfile)
+    if "geo" in params.columns:
+        # A geo MMM: adstock parameters are shared, on the rows of geo "all".
+        params = params[params["geo"].astype(str) == ALL_GEOS]
     means = params.assign(mean=pd.to_numeric(params["mean"])).pivot_table(
         index="channel", columns="parameter", values="mean", aggfunc="first"
     )
@@ -194,8 +240,31 @@ def read_mmm_dir(mmm_dir: str | Path) -> tuple[pd.DataFrame, dict[str, AdstockPa
 def _check_campaigns(
     campaigns: pd.DataFrame, file: str, weekly: pd.DataFrame, mmm_file: str
 ) -> pd.DataFrame:
+    if "geo" in weekly.columns and "geo" not in campaigns.columns:
+        raise DataError(
+            f"the MMM ({mmm_file}) is by geo: the campaign media needs a geo column",
+            file=file,
+            column="geo",
+        )
+    if "geo" in campaigns.columns and "geo" not in weekly.columns:
+        raise DataError(
+            f"the MMM ({mmm_file}) is national: give a geo MMM (or contributions with a "
+            "geo column) to attribute by geo, or drop the geo column",
+            file=file,
+            column="geo",
+        )
     if "geo" in campaigns.columns:
-        raise DataError("a geo column is not supported by IMA yet", file=file, column="geo")
+        geos = set(weekly["geo"])
+        unknown_geo = np.flatnonzero(~campaigns["geo"].isin(geos).to_numpy())
+        if unknown_geo.size:
+            i = int(unknown_geo[0])
+            raise DataError(
+                f"geo {campaigns['geo'].iloc[i]!r} is not a geo of the MMM "
+                f"({mmm_file}: {', '.join(sorted(geos))})",
+                file=file,
+                column="geo",
+                row=i + 1,
+            )
     known = set(weekly["channel"])
     unknown = np.flatnonzero(~campaigns["channel"].isin(known).to_numpy())
     if unknown.size:
@@ -244,6 +313,8 @@ def fit_to_dir(
     window: int | None = None,
     step: int | None = None,
     memory: Memory = "window",
+    pooling: Pooling = "partial",
+    advi_steps: int = 8000,
 ) -> dict[str, Any]:
     """Run IMA and write its tables (``mixlens ima fit``).
 
@@ -296,6 +367,13 @@ def fit_to_dir(
     memory
         ``"window"`` (each window's own periods) or ``"all"`` (every period so far),
         see :func:`mixlens.ima.sequential.rolling_fit`.
+    pooling
+        Geo level only: ``"partial"`` (default: each campaign's effect pooled across
+        geos) or ``"none"`` (independent geos); see :mod:`mixlens.ima.geo_regression`.
+        Lift tests, rolling windows, ``method="laplace"`` and the MMM's posterior draws
+        are not used at the geo level.
+    advi_steps
+        ADVI optimisation steps (``method="advi"``).
 
     Returns
     -------
@@ -320,7 +398,9 @@ def fit_to_dir(
     if mmm_dir is not None:
         weekly, mmm_params = read_mmm_dir(mmm_dir)
         params, mmm_file = dict(mmm_params), str(Path(mmm_dir) / "contributions.csv")
-        if mmm_uncertainty and (Path(mmm_dir) / "posterior.nc").exists():
+        if "geo" in weekly.columns:
+            note = "MMM posterior draws are not propagated at the geo level"
+        elif mmm_uncertainty and (Path(mmm_dir) / "posterior.nc").exists():
             try:
                 posterior = read_mmm_posterior(mmm_dir)
             except (DataError, KeyError, ValueError) as err:
@@ -344,6 +424,31 @@ def fit_to_dir(
             params.update(given)
     camp_raw, cfile = _table(campaigns, "campaigns")
     camp = _check_campaigns(validate_campaigns(camp_raw, file=cfile), cfile, weekly, mmm_file)
+    if "geo" in weekly.columns:
+        _check_geo_options(lift_tests=lift_tests, window=window, method=method)
+        report("fit", 0.1)
+        geo_result = fit_geo_ima(
+            weekly,
+            params,
+            camp,
+            media=media,
+            method="nuts" if method == "nuts" else "advi",
+            model=model,
+            pooling=pooling,
+            draws=draws,
+            seed=seed,
+            rule=rule,
+            likelihood=likelihood,
+            grain=grain,
+            advi_steps=advi_steps,
+        )
+        report("write", 0.9)
+        inputs = {"mmm": str(mmm_dir) if mmm_dir is not None else mmm_file, "campaigns": cfile}
+        summary = _write_geo(geo_result, Path(out_dir), inputs, params, seed=seed, note=note)
+        summary["seconds"] = round(time.perf_counter() - start, 3)
+        write_json(_json_safe(summary), Path(out_dir) / "summary.json")
+        report("done", 1.0)
+        return summary
     lifts = None if lift_tests is None else read_campaign_lifts(lift_tests)
     if window is not None:
         _check_window(weekly, window, step or window)
@@ -362,6 +467,7 @@ def fit_to_dir(
         likelihood=likelihood,
         grain=grain,
         posterior=posterior,
+        advi_steps=advi_steps,
     )
     rolling = None
     if window is not None:
@@ -397,6 +503,48 @@ def fit_to_dir(
     summary["seconds"] = round(time.perf_counter() - start, 3)
     write_json(_json_safe(summary), out / "summary.json")
     report("done", 1.0)
+    return summary
+
+
+def _check_geo_options(*, lift_tests: TableSource | None, window: int | None, method: str) -> None:
+    """Options the geo level does not support (a bad combination: exit 2)."""
+    for given, what in (
+        (lift_tests is not None, "campaign lift tests (--lift-tests)"),
+        (window is not None, "rolling windows (--window)"),
+        (method == "laplace", "--method laplace (use advi or nuts)"),
+    ):
+        if given:
+            raise DataError(f"{what} are not supported at the geo level yet", file="<options>")
+
+
+def _write_geo(
+    result: GeoIMAResult,
+    out: Path,
+    inputs: dict[str, Any],
+    params: Mapping[str, AdstockParams | None],
+    *,
+    seed: int,
+    note: str,
+) -> dict[str, Any]:
+    """Write a geo IMA's tables (each with a ``geo`` column, geo ``all``: totals)."""
+    out.mkdir(parents=True, exist_ok=True)
+    files = [
+        write_table(result.campaign_daily(), out / "campaign_daily.csv"),
+        write_table(result.campaigns(), out / "campaigns.csv"),
+        write_table(result.fit(), out / "fit.csv"),
+        write_table(_weekly_frame(result.weekly()), out / "fit_weekly.csv"),
+        write_table(result.shared, out / "campaign_effects.csv"),
+    ]
+    summary = result.summary()
+    summary["inputs"] = {
+        **inputs,
+        "adstock": {c: (None if p is None else _params_dict(p)) for c, p in params.items()},
+    }
+    summary["mmm_uncertainty"] = False
+    if note:
+        summary["mmm_uncertainty_note"] = note
+    summary["seed"] = seed
+    summary["files"] = [p.name for p in files] + ["summary.json"]
     return summary
 
 

@@ -1,0 +1,413 @@
+# mypy: disable-error-code="no-untyped-call"
+"""IMA's campaign regression over geos, campaign effects partially pooled across them.
+
+For channel ``c``, geo ``g`` and campaign ``k`` the model is the national one
+(:mod:`mixlens.ima.regression`) fitted in every geo at once, on each geo's own scales
+(``y`` by the geo's mean absolute daily channel contribution, media by the geo's
+channel effectiveness or mean pressure), with the campaign effect of geo ``g``::
+
+    log m_{k,g} = mu_{c,g} + s_c * u_k + tau_c * z_{k,g}
+
+``u_k, z_{k,g} ~ Normal(0, 1)``: ``s_c * u_k`` is the campaign's shared effect relative
+to its channel (``s_c ~ HalfNormal(0.5)``, the national model's spread of campaigns) and
+``tau_c * z_{k,g}`` its deviation in geo ``g`` (``tau_c ~ HalfNormal(0.5)``, learnt: the
+data say how far geos differ; a small ``tau_c`` pools each campaign's effect across geos,
+so a geo with few days borrows the campaign's effect from the others). ``mu_{c,g} ~
+Normal(0, 0.5)`` is the channel's level in the geo (linear model only; the saturating
+model's level is its curve). Per geo and channel: ``alpha ~ HalfNormal(0.05)``,
+``sigma ~ HalfNormal(1)`` and, for the saturating model, its own Hill curve
+(``K, s, B`` with the national priors). ``pooling="none"`` replaces the campaign term by
+``tau_{c,g} * z_{k,g}`` with a spread per geo: independent national models, one per geo
+(the baseline that shows what pooling buys).
+
+The period likelihood, the period saturation and the ADVI/NUTS inference are the
+national model's (see :func:`mixlens.ima.regression.fit_regression`). Draws come back as
+one :class:`~mixlens.ima.regression.RegressionDraws` per geo, so the national campaign
+split, prediction and reconciliation apply to each geo unchanged.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from mixlens.ima.regression import ChannelDesign, RegressionDraws, RegressionModel
+
+__all__ = [
+    "GeoChannelDesign",
+    "GeoDraws",
+    "GeoFitMethod",
+    "Pooling",
+    "fit_geo_regression",
+]
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+GeoFitMethod = Literal["advi", "nuts"]
+Pooling = Literal["partial", "none"]
+
+
+@dataclass(frozen=True, eq=False)
+class GeoChannelDesign:
+    """One channel's regression data in every geo, on a shared campaign list.
+
+    Parameters
+    ----------
+    channel
+        Channel name.
+    geos
+        Geos with the channel's campaigns, one per entry of ``designs``.
+    designs
+        One :class:`~mixlens.ima.regression.ChannelDesign` per geo, all with the same
+        ``campaigns`` (a campaign without media in a geo has a zero column there) and
+        the same number of days.
+    """
+
+    channel: str
+    geos: tuple[str, ...]
+    designs: tuple[ChannelDesign, ...]
+
+    def __post_init__(self) -> None:
+        if not self.designs or len(self.designs) != len(self.geos):
+            raise ValueError(f"channel {self.channel!r}: one design per geo needed")
+        names = {d.campaigns for d in self.designs}
+        days = {d.y.size for d in self.designs}
+        if len(names) != 1 or len(days) != 1:
+            raise ValueError(
+                f"channel {self.channel!r}: geos must share campaigns and days "
+                f"(campaign lists: {len(names)}, day counts: {sorted(days)})"
+            )
+        if any(d.channel != self.channel for d in self.designs):
+            raise ValueError(f"channel {self.channel!r}: a design names another channel")
+
+    @property
+    def campaigns(self) -> tuple[str, ...]:
+        """The channel's campaigns (over all geos)."""
+        return self.designs[0].campaigns
+
+
+@dataclass(frozen=True, eq=False)
+class GeoDraws:
+    """Posterior draws of the geo regression.
+
+    Parameters
+    ----------
+    by_geo
+        Geo -> draws of that geo's channels, as the national regression's
+        (:meth:`~mixlens.ima.regression.RegressionDraws.campaign_parts` applies).
+    shared
+        Channel -> draws of each campaign's shared relative effect ``exp(s_c u_k)``,
+        shape ``(n_draws, n_campaigns)`` (all ones with ``pooling="none"``).
+    geo_sd
+        Channel -> draws of ``tau_c``, the spread of log campaign effects across geos,
+        shape ``(n_draws,)`` (empty with ``pooling="none"``).
+    pooling
+        ``"partial"`` or ``"none"``.
+    """
+
+    by_geo: dict[str, RegressionDraws]
+    shared: dict[str, FloatArray]
+    geo_sd: dict[str, FloatArray]
+    pooling: str
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message=".*could not link to a BLAS", category=UserWarning
+        )
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        warnings.filterwarnings("ignore", category=RuntimeWarning, module="pymc")
+        warnings.filterwarnings("ignore", category=UserWarning, module="pymc")
+        yield
+
+
+@dataclass(frozen=True, eq=False)
+class _Layout:
+    """Index arrays of the flattened model: units (channel, geo), cells (unit, campaign)."""
+
+    units: list[tuple[int, int]]  # (channel index, geo index within the channel)
+    cell_unit: IntArray  # (n_cells,)
+    cell_pair: IntArray  # (n_cells,): (channel, campaign) pair
+    cell_channel: IntArray  # (n_cells,)
+    unit_channel: IntArray  # (n_units,)
+    col_scale: FloatArray  # (n_units,)
+    y_scale: FloatArray  # (n_units,)
+
+
+def _layout(designs: Sequence[GeoChannelDesign], model: RegressionModel) -> _Layout:
+    units: list[tuple[int, int]] = []
+    cell_unit, cell_pair, cell_channel, unit_channel = [], [], [], []
+    col_scale, y_scale = [], []
+    pair_offset = 0
+    for c, gd in enumerate(designs):
+        n_k = len(gd.campaigns)
+        for g, d in enumerate(gd.designs):
+            u = len(units)
+            units.append((c, g))
+            unit_channel.append(c)
+            cell_unit += [u] * n_k
+            cell_pair += list(range(pair_offset, pair_offset + n_k))
+            cell_channel += [c] * n_k
+            y_scale.append(d.y_scale)
+            if model == "linear":
+                col_scale.append(d.effectiveness / d.y_scale)
+            else:
+                mean = float(d.x.sum(axis=1).mean())
+                col_scale.append(1.0 / mean if mean > 0 else 1.0)
+        pair_offset += n_k
+    return _Layout(
+        units=units,
+        cell_unit=np.asarray(cell_unit, dtype=np.int64),
+        cell_pair=np.asarray(cell_pair, dtype=np.int64),
+        cell_channel=np.asarray(cell_channel, dtype=np.int64),
+        unit_channel=np.asarray(unit_channel, dtype=np.int64),
+        col_scale=np.asarray(col_scale, dtype=np.float64),
+        y_scale=np.asarray(y_scale, dtype=np.float64),
+    )
+
+
+def _build_model(
+    designs: Sequence[GeoChannelDesign],
+    layout: _Layout,
+    *,
+    model: RegressionModel,
+    pooling: Pooling,
+    period_days: int,
+    saturation_days: int,
+) -> Any:
+    """Build the PyMC model of every channel's geo regression (see the module docstring)."""
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    flat = [d for gd in designs for d in gd.designs]
+    n_units, n_cells = len(flat), layout.cell_unit.size
+    n_ch = len(designs)
+    n_pairs = int(layout.cell_pair.max()) + 1
+    x_scaled = np.concatenate(
+        [d.x * f for d, f in zip(flat, layout.col_scale, strict=True)], axis=1
+    )  # (T, n_cells)
+    y_scaled = np.stack([d.y / s for d, s in zip(flat, layout.y_scale, strict=True)], axis=1)
+    onehot = np.zeros((n_cells, n_units))
+    onehot[np.arange(n_cells), layout.cell_unit] = 1.0
+    with pm.Model() as pm_model:
+        alpha = pm.HalfNormal("alpha", 0.05, shape=n_units)
+        sigma = pm.HalfNormal("sigma", 1.0, shape=n_units)
+        z = pm.Normal("z", 0.0, 1.0, shape=n_cells)
+        if pooling == "partial":
+            spread = pm.HalfNormal("spread", 0.5, shape=n_ch)
+            tau = pm.HalfNormal("tau", 0.5, shape=n_ch)
+            u = pm.Normal("u", 0.0, 1.0, shape=n_pairs)
+            pm.Deterministic("shared", pt.exp(spread[layout.cell_channel] * u[layout.cell_pair]))
+            log_m = spread[layout.cell_channel] * u[layout.cell_pair] + tau[layout.cell_channel] * z
+        else:
+            spread_unit = pm.HalfNormal("spread_unit", 0.5, shape=n_units)
+            log_m = spread_unit[layout.cell_unit] * z
+        if model == "linear":
+            mu = pm.Normal("mu", 0.0, 0.5, shape=n_units)
+            log_m = log_m + mu[layout.cell_unit]
+        m = pm.Deterministic("m", pt.exp(log_m))
+        pressure = pt.dot(pt.as_tensor(x_scaled) * m[None, :], pt.as_tensor(onehot))
+        if model == "linear":
+            media = pressure
+        else:
+            half = pm.LogNormal("K", 0.0, 0.7, shape=n_units)
+            slope = pm.LogNormal("s", 0.0, 0.5, shape=n_units)
+            top = pm.LogNormal("B", np.log(2.0), 1.0, shape=n_units)
+            if saturation_days > 1:
+                n_sat = y_scaled.shape[0] // saturation_days
+                level = pressure.reshape((n_sat, saturation_days, n_units)).mean(axis=1)
+                ratio = (level / half[None, :] + 1e-12) ** slope[None, :]
+                per_unit = top[None, :] * ratio / (1.0 + ratio) / (level + 1e-12)
+                media = pressure * pt.repeat(per_unit, saturation_days, axis=0)
+            else:
+                ratio = (pressure / half[None, :] + 1e-12) ** slope[None, :]
+                media = top[None, :] * ratio / (1.0 + ratio)
+        mean = media + alpha[None, :]
+        if period_days > 1:
+            n_periods = y_scaled.shape[0] // period_days
+            mean = mean.reshape((n_periods, period_days, n_units)).mean(axis=1)
+            y_scaled = y_scaled.reshape(n_periods, period_days, n_units).mean(axis=1)
+        pm.Normal("y", mu=mean, sigma=sigma[None, :], observed=y_scaled)
+    return pm_model
+
+
+_OUTPUTS = ("m", "alpha", "K", "s", "B", "shared", "tau")
+
+
+def _stack(post: Any) -> dict[str, FloatArray]:
+    out = {}
+    for name in _OUTPUTS:
+        if name in post:
+            values = post[name].stack(sample=("chain", "draw")).transpose("sample", ...).values
+            out[name] = np.asarray(values, dtype=np.float64)
+    return out
+
+
+def fit_geo_regression(
+    designs: Sequence[GeoChannelDesign],
+    *,
+    model: RegressionModel = "linear",
+    pooling: Pooling = "partial",
+    method: GeoFitMethod = "advi",
+    draws: int = 200,
+    seed: int = 0,
+    advi_steps: int = 8000,
+    tune: int = 500,
+    period_days: int = 1,
+    saturation_days: int = 1,
+) -> GeoDraws:
+    """Fit every channel's campaign regression over all geos jointly; return draws.
+
+    Parameters
+    ----------
+    designs
+        One :class:`GeoChannelDesign` per channel, all with the same number of days.
+    model
+        ``"linear"`` (the paper's regression) or ``"saturating"`` (campaigns through the
+        geo's Hill curve of their weighted pressure), as in
+        :func:`~mixlens.ima.regression.fit_regression`.
+    pooling
+        ``"partial"`` (campaign effects pooled across geos, see the module docstring) or
+        ``"none"`` (independent geos).
+    method
+        ``"advi"`` (mean-field ADVI with Adam, then ``draws`` samples) or ``"nuts"``
+        (2 chains of ``draws`` after ``tune``).
+    draws
+        Posterior draws (per chain for NUTS).
+    seed
+        Random seed; the same seed gives the same draws.
+    advi_steps
+        ADVI optimisation steps.
+    tune
+        NUTS tuning steps per chain.
+    period_days
+        Days per MMM period of the likelihood (7: weekly means; 1: daily).
+    saturation_days
+        Saturating model: days over which the curve acts on the mean pressure.
+
+    Returns
+    -------
+    GeoDraws
+        Per geo, the draws in the national regression's form; the shared campaign
+        effects and the spread across geos.
+
+    Raises
+    ------
+    ValueError
+        If ``designs`` is empty, day counts differ or do not divide into periods, or an
+        option is unknown.
+    """
+    import pymc as pm
+
+    if not designs:
+        raise ValueError("no channels to fit")
+    n_days = {d.y.size for gd in designs for d in gd.designs}
+    if len(n_days) != 1:
+        raise ValueError(f"designs have different numbers of days: {sorted(n_days)}")
+    days = n_days.pop()
+    if model not in ("linear", "saturating"):
+        raise ValueError(f"model must be 'linear' or 'saturating', got {model!r}")
+    if pooling not in ("partial", "none"):
+        raise ValueError(f"pooling must be 'partial' or 'none', got {pooling!r}")
+    if method not in ("advi", "nuts"):
+        raise ValueError(f"method must be 'advi' or 'nuts', got {method!r}")
+    if draws < 1:
+        raise ValueError(f"draws must be >= 1, got {draws}")
+    for name, value in (("period_days", period_days), ("saturation_days", saturation_days)):
+        if value < 1 or days % value:
+            raise ValueError(f"{name} must be >= 1 and divide the {days} days, got {value}")
+    layout = _layout(designs, model)
+    rng = np.random.default_rng(seed)
+    with _quiet():
+        pm_model = _build_model(
+            designs,
+            layout,
+            model=model,
+            pooling=pooling,
+            period_days=period_days,
+            saturation_days=saturation_days,
+        )
+        if method == "advi":
+            approx = pm.fit(
+                n=advi_steps,
+                method="advi",
+                random_seed=int(rng.integers(2**31)),
+                progressbar=False,
+                obj_optimizer=pm.adam(learning_rate=0.02),
+                model=pm_model,
+            )
+            idata = approx.sample(draws, random_seed=int(rng.integers(2**31)))
+        else:
+            idata = pm.sample(
+                draws=draws,
+                tune=tune,
+                chains=2,
+                cores=1,
+                random_seed=int(rng.integers(2**31)),
+                progressbar=False,
+                compute_convergence_checks=False,
+                model=pm_model,
+            )
+    post = _stack(idata["posterior"])
+    return _to_draws(designs, layout, post, model=model, pooling=pooling, method=method,
+                     saturation_days=saturation_days)  # fmt: skip
+
+
+def _to_draws(
+    designs: Sequence[GeoChannelDesign],
+    layout: _Layout,
+    post: dict[str, FloatArray],
+    *,
+    model: RegressionModel,
+    pooling: Pooling,
+    method: str,
+    saturation_days: int,
+) -> GeoDraws:
+    """Back to each geo's data units, one national-form draws object per geo."""
+    beta: dict[str, dict[str, FloatArray]] = {}
+    alpha: dict[str, dict[str, FloatArray]] = {}
+    curve: dict[str, dict[str, dict[str, FloatArray]]] = {}
+    for u, (c, g) in enumerate(layout.units):
+        gd = designs[c]
+        geo = gd.geos[g]
+        scale = layout.col_scale[u] * (layout.y_scale[u] if model == "linear" else 1.0)
+        beta.setdefault(geo, {})[gd.channel] = post["m"][:, layout.cell_unit == u] * scale
+        alpha.setdefault(geo, {})[gd.channel] = post["alpha"][:, u] * layout.y_scale[u]
+        if model == "saturating":
+            curve.setdefault(geo, {})[gd.channel] = {
+                "B": post["B"][:, u] * layout.y_scale[u],
+                "K": post["K"][:, u],
+                "s": post["s"][:, u],
+            }
+    by_geo = {
+        geo: RegressionDraws(
+            beta=beta[geo],
+            alpha=alpha[geo],
+            method=method,
+            model=model,
+            curve=curve.get(geo, {}),
+            saturation_days=saturation_days if model == "saturating" else 1,
+        )
+        for geo in beta
+    }
+    shared: dict[str, FloatArray] = {}
+    geo_sd: dict[str, FloatArray] = {}
+    n_draws = post["m"].shape[0]
+    for c, gd in enumerate(designs):
+        first = np.flatnonzero(layout.unit_channel == c)[0]
+        cells = layout.cell_unit == first
+        if pooling == "partial":
+            shared[gd.channel] = post["shared"][:, cells]
+            geo_sd[gd.channel] = post["tau"][:, c]
+        else:
+            shared[gd.channel] = np.ones((n_draws, int(cells.sum())))
+            geo_sd[gd.channel] = np.empty(0)
+    return GeoDraws(by_geo=by_geo, shared=shared, geo_sd=geo_sd, pooling=pooling)
