@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import hashlib
+import itertools
 import os
 import sys
 import tempfile
@@ -146,32 +147,35 @@ def evaluate(  # type: ignore[no-untyped-def]
     methods: list[str],
     rules: list[str],
     posterior=None,
+    compare_exact: bool = False,
 ) -> tuple[list, list]:
     rows, fits = [], []
     estimates = {}
     truth = world.daily_campaign_contributions
     shared_fits()
-    for method in methods:
-        for rule in rules:
-            started = time.perf_counter()
-            res = fit_ima(
-                weekly, params, world.daily_campaign, method=method, draws=draws, seed=seed,
-                posterior=posterior, rule=rule,
-            )  # fmt: skip
-            seconds = time.perf_counter() - started
-            camps = res.campaigns()
-            label = f"{method}/{rule}"
-            estimates[label] = camps.rename(columns={"contribution_mean": "contribution"})
-            cov = coverage(camps, truth, res.total_draws)
-            fit = res.fit().merge(cov, left_on="channel", right_index=True)
-            fit["scenario"] = name
-            fit["method"] = label
-            fit["seconds"] = seconds
-            fit["model"] = fit["channel"].map(res.meta["model_by_channel"])
-            fit["grain"] = fit["channel"].map(res.meta["grain_by_channel"])
-            fits.append(fit)
-            if method == methods[0] and rule == rules[0]:
-                base = camps
+    # With the MMM's posterior: its weekly sd in the likelihood (fit_ima's default), and
+    # on request the contributions taken as exact (mmm_error=False), the previous default.
+    errors = [True, False] if posterior is not None and compare_exact else [True]
+    for method, mmm_error, rule in itertools.product(methods, errors, rules):
+        started = time.perf_counter()
+        res = fit_ima(
+            weekly, params, world.daily_campaign, method=method, draws=draws, seed=seed,
+            posterior=posterior, rule=rule, mmm_error=mmm_error,
+        )  # fmt: skip
+        seconds = time.perf_counter() - started
+        camps = res.campaigns()
+        label = f"{method}/{rule}" + ("" if mmm_error else ", exact MMM")
+        estimates[label] = camps.rename(columns={"contribution_mean": "contribution"})
+        cov = coverage(camps, truth, res.total_draws)
+        fit = res.fit().merge(cov, left_on="channel", right_index=True)
+        fit["scenario"] = name
+        fit["method"] = label
+        fit["seconds"] = seconds
+        fit["model"] = fit["channel"].map(res.meta["model_by_channel"])
+        fit["grain"] = fit["channel"].map(res.meta["grain_by_channel"])
+        fits.append(fit)
+        if method == methods[0] and rule == rules[0]:
+            base = camps
     inputs = prepare_inputs(weekly, params, world.daily_campaign, adstock="daily")
     estimates["spend_share"] = spend_share_baseline(base)
     estimates["nnls"] = nnls_baseline(inputs.designs)
@@ -250,6 +254,10 @@ def main() -> None:
     parser.add_argument("--rules", default="cap,residual", help="reconciliation rules")
     parser.add_argument("--scenarios", default="3x40,5ch,advi_mmm,nuts_mmm")
     parser.add_argument("--nuts", action="store_true", help="also a NUTS MMM (slow)")
+    parser.add_argument(
+        "--compare-exact", action="store_true",
+        help="MMM scenarios: also fit with the MMM's contributions taken as exact",
+    )  # fmt: skip
     parser.add_argument("--mmm-cache", default="", help="folder to keep/reuse MMM run dirs")
     parser.add_argument(
         "--diagnose", action="store_true", help="only the coverage diagnosis (own section)"
@@ -306,15 +314,16 @@ def main() -> None:
                 weekly, params = read_mmm_dir(run_dir)
                 posterior = read_mmm_posterior(run_dir)
                 s, f = evaluate(
-                    f"5ch {kind.upper()} MMM", w5, weekly, params, posterior=posterior, **run
-                )
+                    f"5ch {kind.upper()} MMM", w5, weekly, params, posterior=posterior,
+                    compare_exact=args.compare_exact, **run,
+                )  # fmt: skip
                 scores += s
                 fits += f
     score = pd.concat(scores, ignore_index=True)
     fit = pd.concat(fits, ignore_index=True)
     base = score[score["method"].isin(["spend_share", "nnls"])].pivot_table(
-        index=["scenario", "channel"], columns="method", values=["spearman", "total_error"],
-        sort=False,
+        index=["scenario", "channel"], columns="method",
+        values=["spearman", "total_error", "split_error"], sort=False,
     )  # fmt: skip
     base.columns = [f"{a}:{b}" for a, b in base.columns]
     ima = score[~score["method"].isin(["spend_share", "nnls"])]
@@ -327,6 +336,7 @@ def main() -> None:
         "scenario", "channel", "n_campaigns", "method/rule", "model", "grain", "weekly_mape",
         "r2", "coverage", "rel_width", "abs_z", "unattributed", "spearman", "total_error",
         "spearman:spend_share", "spearman:nnls", "total_error:spend_share", "total_error:nnls",
+        "split_error", "split_error:spend_share", "split_error:nnls",
     ]  # fmt: skip
     table = table[cols]
     runtime = fit.groupby(["scenario", "method"], sort=False)["seconds"].first().round(1)
@@ -351,7 +361,16 @@ def main() -> None:
         "of |estimate - true| / posterior sd; `unattributed`: the unattributed row's share "
         "of the channel (the truth has none); `spearman` and `total_error` "
         "(sum|est-true|/sum true) of campaign totals vs the simulator's campaign truth. "
-        "Baselines: spend share; unregularised NNLS on the same adstocked media.\n\n"
+        "Baselines: spend share; unregularised NNLS on the same adstocked media. "
+        "`split_error`: IMA's own job, the split of the channel over its campaigns: the "
+        "total error after rescaling each method's campaign totals to the true channel "
+        "total (= sum|est share - true share|, shares of the campaigns' sum), free of the "
+        "channel total, which IMA conserves from the MMM (as spend share does) and cannot "
+        "correct. MMM scenarios: the regression's likelihood adds to its noise the MMM's "
+        "posterior sd of each week's channel contribution, of its shape only (each draw "
+        "rescaled to the posterior mean's total: IMA conserves the total) (`mmm_error`, "
+        "the default with a posterior); `, exact MMM` rows take the MMM's contributions "
+        "as exact (the previous default).\n\n"
         f"{text}\n\nThe daily-grain saturating model contains the simulator's truth: "
         "each campaign's true daily share of its channel rebuilt from IMA's daily design "
         f"(true effectiveness x adstocked media) is exact to {share_error:.1e} (3x40 "

@@ -6,7 +6,8 @@ reconciliation), :mod:`~mixlens.ima.fit` (the pipeline, :func:`fit_ima`),
 :mod:`~mixlens.ima.results` (:class:`IMAResult`), :mod:`~mixlens.ima.run` (files in, files
 out), :mod:`~mixlens.ima.evaluate` (scores against campaign truth and baselines),
 :mod:`~mixlens.ima.anchor` (the MMM posterior: kernels and contribution draws) and
-:mod:`~mixlens.ima.sequential` (rolling windows, the posterior carried forward).
+:mod:`~mixlens.ima.sequential` (rolling windows, the posterior carried forward) and
+:mod:`~mixlens.ima.geo` (geo level: campaign effects partially pooled across geos).
 """
 
 from mixlens.ima.anchor import MMMPosterior, read_mmm_posterior
@@ -17,19 +18,23 @@ from mixlens.ima.disaggregate import (
     split_weekly,
 )
 from mixlens.ima.fit import fit_ima, prepare_inputs
+from mixlens.ima.geo import GeoIMAResult, fit_geo_ima, prepare_geo_inputs
 from mixlens.ima.regression import reconcile
 from mixlens.ima.results import UNATTRIBUTED, IMAResult
 from mixlens.ima.sequential import gaussian_prior, rolling_credit, rolling_fit
 
 __all__ = [
     "UNATTRIBUTED",
+    "GeoIMAResult",
     "IMAResult",
     "MMMPosterior",
     "disaggregate",
     "disaggregate_channel",
+    "fit_geo_ima",
     "fit_ima",
     "gaussian_prior",
     "period_consistent_adstock",
+    "prepare_geo_inputs",
     "prepare_inputs",
     "read_mmm_posterior",
     "reconcile",

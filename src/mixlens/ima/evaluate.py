@@ -6,9 +6,16 @@
   the same adstocked campaign media, reconciled with the same rule as IMA
   (:func:`nnls_baseline`).
 
-:func:`score_campaigns` compares campaign totals per channel: Spearman rank correlation
-and the total absolute error relative to the channel's true total
-(``sum_k |est_k - true_k| / sum_k true_k``).
+:func:`score_campaigns` compares campaign totals per channel: Spearman rank correlation,
+the total absolute error relative to the channel's true total
+(``sum_k |est_k - true_k| / sum_k true_k``) and, separating IMA's own job (the split of a
+channel over its campaigns) from the channel total it is given (the MMM's, which IMA
+conserves and cannot correct), the error of the campaigns' *shares* of the channel:
+``share_error = sum_k |est_k / sum est - true_k / sum true| / 2`` (the mass on the wrong
+campaigns, in ``[0, 1]``) and ``split_error``, the total error after rescaling the
+estimates to the true channel total (``2 * share_error``, on ``total_error``'s scale).
+With the true channel total, ``total_error`` and ``split_error`` differ only by the
+unattributed row.
 """
 
 from __future__ import annotations
@@ -24,7 +31,13 @@ from scipy.stats import spearmanr
 from mixlens.ima.regression import ChannelDesign, ReconcileRule, reconcile
 from mixlens.ima.results import UNATTRIBUTED
 
-__all__ = ["nnls_baseline", "rank_correlation", "score_campaigns", "spend_share_baseline"]
+__all__ = [
+    "nnls_baseline",
+    "rank_correlation",
+    "score_campaigns",
+    "share_error",
+    "spend_share_baseline",
+]
 
 FloatArray = NDArray[np.float64]
 
@@ -40,6 +53,28 @@ def rank_correlation(a: FloatArray, b: FloatArray) -> float:
     if a.size < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
         return float("nan")
     return float(spearmanr(a, b).statistic)
+
+
+def share_error(estimate: FloatArray, truth: FloatArray) -> float:
+    """Half the L1 distance between estimated and true campaign shares of their sums.
+
+    The share of the channel credited to the wrong campaigns, in ``[0, 1]``, whatever the
+    level of the estimates (``1`` when the estimates are all zero and the truth is not;
+    NaN when the truth sums to zero).
+
+    Examples
+    --------
+    >>> share_error(np.array([2.0, 2.0]), np.array([1.0, 3.0]))
+    0.25
+    >>> share_error(np.array([10.0, 30.0]), np.array([1.0, 3.0]))
+    0.0
+    """
+    t_sum, e_sum = float(truth.sum()), float(estimate.sum())
+    if t_sum <= 0:
+        return float("nan")
+    if e_sum <= 0:
+        return 1.0
+    return float(np.abs(estimate / e_sum - truth / t_sum).sum()) / 2
 
 
 def spend_share_baseline(campaigns: pd.DataFrame) -> pd.DataFrame:
@@ -115,15 +150,19 @@ def score_campaigns(estimates: Mapping[str, pd.DataFrame], truth: pd.DataFrame) 
     Returns
     -------
     pandas.DataFrame
-        ``method, channel, n_campaigns, spearman, total_error`` where ``total_error`` is
-        ``sum_k |est_k - true_k| / sum_k true_k`` over the channel's campaigns.
+        ``method, channel, n_campaigns, spearman, total_error, share_error,
+        split_error`` where ``total_error`` is ``sum_k |est_k - true_k| / sum_k true_k``
+        over the channel's campaigns, ``share_error`` the error of their shares
+        (:func:`share_error`) and ``split_error = 2 * share_error`` the total error
+        after rescaling the estimates to the true channel total.
 
     Examples
     --------
     >>> t = pd.DataFrame({"channel": "a", "campaign": ["x", "y"], "contribution": [1.0, 3.0]})
     >>> e = pd.DataFrame({"channel": "a", "campaign": ["x", "y"], "contribution": [2.0, 2.0]})
-    >>> score_campaigns({"m": e}, t)[["spearman", "total_error"]].values.tolist()
-    [[nan, 0.5]]
+    >>> cols = ["spearman", "total_error", "share_error", "split_error"]
+    >>> score_campaigns({"m": e}, t)[cols].values.tolist()
+    [[nan, 0.5, 0.25, 0.5]]
     """
     true = truth.groupby(["channel", "campaign"], sort=False)["contribution"].sum()
     rows = []
@@ -144,7 +183,9 @@ def score_campaigns(estimates: Mapping[str, pd.DataFrame], truth: pd.DataFrame) 
             t = part["true"].to_numpy(dtype=np.float64)
             denom = float(np.abs(t).sum())
             err = float(np.abs(e - t).sum()) / denom if denom > 0 else float("nan")
-            rows.append((method, str(channel), len(part), rank_correlation(e, t), err))
-    return pd.DataFrame(
-        rows, columns=["method", "channel", "n_campaigns", "spearman", "total_error"]
-    )
+            shares = share_error(e, t)
+            rows.append(
+                (method, str(channel), len(part), rank_correlation(e, t), err, shares, 2 * shares)
+            )
+    columns = ["method", "channel", "n_campaigns", "spearman", "total_error", "share_error"]
+    return pd.DataFrame(rows, columns=[*columns, "split_error"])

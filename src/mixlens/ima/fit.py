@@ -15,7 +15,9 @@ curve saturates days, not weeks), so by default (``grain="auto"``) each channel 
 fitted at the MMM's grain (campaign media whose weekly sums are the MMM's weekly
 adstock, curve on weekly pressure) and the better weekly fit is kept. Given the MMM's
 posterior (:mod:`mixlens.ima.anchor`), its draws are propagated into the campaign
-intervals (:func:`mmm_deviation`).
+intervals (:func:`mmm_deviation`), and the sd of the weekly shape they imply enters the
+regression's likelihood (``mmm_error``), so the split does not chase weeks the MMM is
+unsure of.
 """
 
 from __future__ import annotations
@@ -96,6 +98,41 @@ def _weekly_mape(design: ChannelDesign, draws: RegressionDraws) -> float:
     if not keep.any():
         return 0.0
     return float(np.mean(np.abs(predicted[keep] - observed[keep]) / np.abs(observed[keep]))) * 100
+
+
+def _period_sd(posterior: MMMPosterior, period: int, *, daily: bool) -> dict[str, FloatArray]:
+    """Per channel, the sd of the *shape* of the MMM's contribution per likelihood period.
+
+    Each draw is first rescaled to the posterior mean's total over the window: IMA
+    conserves the channel's total, so only the uncertainty of how it spreads over the
+    periods bears on the campaign split (a channel's level is often far less certain
+    than its shape, and would otherwise flatten the likelihood for nothing). The draws
+    are per MMM period of ``period`` days; a daily likelihood (``daily``) under a longer
+    period spreads each period's sd over its days as if independent (``sd / sqrt(period)``
+    per day keeps the period total's variance).
+
+    Examples
+    --------
+    >>> post = MMMPosterior(kernels={}, draws={"a": np.array([[1.0, 2.0], [2.0, 4.0]])})
+    >>> _period_sd(post, 7, daily=False)["a"].tolist()  # level only: no shape error
+    [0.0, 0.0]
+    >>> post = MMMPosterior(kernels={}, draws={"a": np.array([[1.0, 3.0], [3.0, 1.0]])})
+    >>> _period_sd(post, 7, daily=False)["a"].tolist()
+    [1.0, 1.0]
+    >>> _period_sd(post, 2, daily=True)["a"].round(3).tolist()
+    [0.707, 0.707, 0.707, 0.707]
+    """
+    out: dict[str, FloatArray] = {}
+    for channel, draws in posterior.draws.items():
+        values = np.asarray(draws, dtype=np.float64)
+        totals = values.sum(axis=1, keepdims=True)
+        target = float(values.mean(axis=0).sum())
+        shape = np.where(
+            totals != 0, values * (target / np.where(totals != 0, totals, 1.0)), values
+        )
+        sd = shape.std(axis=0)
+        out[channel] = np.repeat(sd / np.sqrt(period), period) if daily else sd
+    return out
 
 
 def _media_for(media: str | Mapping[str, str], channel: str) -> str:
@@ -350,6 +387,9 @@ def fit_ima(
     likelihood: Literal["period", "daily"] = "period",
     grain: Grain | Literal["auto"] = "auto",
     posterior: MMMPosterior | None = None,
+    mmm_error: bool = True,
+    alpha_scale: float = 0.05,
+    tau_scale: float = 0.5,
 ) -> IMAResult:
     """Attribute weekly channel contributions to campaigns, day by day.
 
@@ -424,6 +464,17 @@ def fit_ima(
         deviations from the point estimate's are added to the regression draws, centred
         so that the campaign means (and ``campaign_daily.csv``) stay those of the
         posterior-mean fit.
+    mmm_error
+        With ``posterior``: the regression's likelihood treats each period's channel
+        contribution as measured with the MMM's posterior standard deviation of its
+        shape (each draw rescaled to the posterior mean's total over the window, since
+        IMA conserves the channel total; ``period_sd`` in
+        :func:`~mixlens.ima.regression.fit_regression`), so the campaign split does not
+        chase the MMM's uncertain weeks and leans on the pooled prior there. ``False``:
+        the contributions are taken as exact (before 2026-11-24, the only behaviour).
+    alpha_scale, tau_scale
+        Prior scales of the intercept and of the campaigns' effectiveness spread, see
+        :func:`~mixlens.ima.regression.fit_regression`.
 
     Returns
     -------
@@ -466,6 +517,9 @@ def fit_ima(
             UserWarning,
             stacklevel=2,
         )
+    period_sd = None
+    if posterior is not None and mmm_error:
+        period_sd = _period_sd(posterior, step, daily=likelihood != "period")
     fitted = {
         (g, name): fit_regression(
             by_grain[g],
@@ -477,6 +531,9 @@ def fit_ima(
             lifts=lifts,
             period_days=step if likelihood == "period" else 1,
             saturation_days=step if likelihood == "period" and g == "mmm" else 1,
+            alpha_scale=alpha_scale,
+            tau_scale=tau_scale,
+            period_sd=period_sd,
         )
         for g in grains
         for name in models

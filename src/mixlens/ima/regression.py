@@ -44,6 +44,13 @@ compares the model's daily prediction averaged over each period with the period'
 contribution (``y_w ~ Normal(mean_{t in w} mu_t, sigma_c)``); the daily model and its
 campaign split are unchanged. ``period_days=1`` fits every day (the paper's choice).
 
+**The MMM's own error** (``period_sd``, what :func:`~mixlens.ima.fit.fit_ima` passes
+with the MMM's posterior). The MMM's weekly contributions are estimates: taken as exact,
+the posterior's noise scale collapses and the campaign weights bend to reproduce the
+MMM's errors in the weekly shape. With each period's posterior sd ``sd_w`` the likelihood
+is ``Normal(mean_w, sqrt(sigma_c^2 + sd_w^2))``: weeks the MMM is unsure of inform the
+split less, and the pooled prior weighs more there.
+
 **Period saturation** (``saturation_days > 1``, the MMM's grain). A weekly MMM's curve
 acts on each week's adstocked media, so the saturating model can apply its curve to
 each period's mean pressure ``Pbar_w``: day ``t`` responds
@@ -77,7 +84,7 @@ costs the campaigns about the mean absolute residual).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -270,6 +277,9 @@ def fit_regression(
     period_days: int = 1,
     saturation_days: int = 1,
     laplace_iterations: int = 5000,
+    alpha_scale: float = 0.05,
+    tau_scale: float = 0.5,
+    period_sd: Mapping[str, ArrayLike] | None = None,
 ) -> RegressionDraws:
     """Fit the campaign regression of every channel jointly; return posterior draws.
 
@@ -313,6 +323,20 @@ def fit_regression(
         of the period's pressure.
     laplace_iterations
         Most L-BFGS iterations of ``method="laplace"``.
+    alpha_scale
+        Scale of the intercept's half-normal prior on the scaled outcome (``0.05``: a
+        small offset; the channel's contribution is media-driven).
+    tau_scale
+        Scale of the half-normal prior of the campaigns' log-effectiveness spread
+        ``tau_c`` (smaller: stronger pooling toward the channel's effectiveness).
+    period_sd
+        Per channel, the standard deviation of the MMM's contribution in each period
+        (target units, period totals, shape ``(n_days // period_days,)``; e.g. over the
+        MMM's posterior draws). The likelihood then treats the MMM's contributions as
+        measured with that error: ``y_w ~ Normal(mean_w, sqrt(sigma_c^2 + sd_w^2))``, so
+        where the MMM is unsure of a period the campaigns' split leans on the prior
+        (pooling) instead of fitting the MMM's error. ``None`` (default) or a channel
+        absent: exact contributions.
 
     Returns
     -------
@@ -342,6 +366,18 @@ def fit_regression(
         raise ValueError(
             f"period_days must be >= 1 and divide the {designs[0].y.size} days, got {period_days}"
         )
+    n_periods = designs[0].y.size // period_days
+    measured = np.zeros((n_periods, len(designs)))
+    for c, d in enumerate(designs):
+        if period_sd is not None and d.channel in period_sd:
+            sd = np.asarray(period_sd[d.channel], dtype=np.float64)
+            if sd.shape != (n_periods,) or not np.all(np.isfinite(sd)) or np.any(sd < 0):
+                raise ValueError(
+                    f"period_sd for channel {d.channel!r} must be {n_periods} finite "
+                    f"non-negative values, got shape {sd.shape}"
+                )
+            # Period means on the scaled outcome, as the likelihood compares them.
+            measured[:, c] = sd / period_days / d.y_scale
     if saturation_days < 1 or designs[0].y.size % saturation_days:
         raise ValueError(
             f"saturation_days must be >= 1 and divide the {designs[0].y.size} days, "
@@ -358,7 +394,17 @@ def fit_regression(
         col_scale = [1.0 / _mean_media(d) for d in designs]
     rng = np.random.default_rng(seed)
     with _quiet():
-        pm_model = _build_model(designs, model, col_scale, lifts, period_days, saturation_days)
+        pm_model = _build_model(
+            designs,
+            model,
+            col_scale,
+            lifts,
+            period_days,
+            saturation_days,
+            alpha_scale=alpha_scale,
+            tau_scale=tau_scale,
+            measured_sd=measured if measured.any() else None,
+        )
         if method == "advi":
             approx = pm.fit(
                 n=advi_steps,
@@ -415,6 +461,10 @@ def _build_model(
     lifts: Sequence[CampaignLift],
     period_days: int = 1,
     saturation_days: int = 1,
+    *,
+    alpha_scale: float = 0.05,
+    tau_scale: float = 0.5,
+    measured_sd: FloatArray | None = None,
 ) -> Any:
     """Build the PyMC model of every channel's regression (see the module docstring)."""
     import pymc as pm
@@ -428,9 +478,9 @@ def _build_model(
     onehot = np.zeros((ch_idx.size, n_ch))
     onehot[np.arange(ch_idx.size), ch_idx] = 1.0
     with pm.Model() as pm_model:
-        alpha = pm.HalfNormal("alpha", 0.05, shape=n_ch)
+        alpha = pm.HalfNormal("alpha", alpha_scale, shape=n_ch)
         sigma = pm.HalfNormal("sigma", 1.0, shape=n_ch)
-        tau = pm.HalfNormal("tau", 0.5, shape=n_ch)
+        tau = pm.HalfNormal("tau", tau_scale, shape=n_ch)
         z = pm.Normal("z", 0.0, 1.0, shape=ch_idx.size)
         if model == "linear":
             mu = pm.Normal("mu", 0.0, 0.5, shape=n_ch)
@@ -458,7 +508,11 @@ def _build_model(
             n_periods = y_scaled.shape[0] // period_days
             mean = mean.reshape((n_periods, period_days, n_ch)).mean(axis=1)
             y_scaled = y_scaled.reshape(n_periods, period_days, n_ch).mean(axis=1)
-        pm.Normal("y", mu=mean, sigma=sigma[None, :], observed=y_scaled)
+        noise = sigma[None, :]
+        if measured_sd is not None:
+            # The MMM's own error per period, in quadrature with the regression's.
+            noise = pt.sqrt(sigma[None, :] ** 2 + pt.as_tensor(measured_sd**2))
+        pm.Normal("y", mu=mean, sigma=noise, observed=y_scaled)
         if lifts:
             offsets = np.cumsum([0, *sizes])
             index = {d.channel: i for i, d in enumerate(designs)}

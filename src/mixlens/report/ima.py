@@ -31,7 +31,8 @@ def ima_section(
         ``fit.csv`` of ``mixlens ima fit``: ``channel, weekly_mape, r2`` (MAPE in percent).
     scores
         :func:`mixlens.ima.evaluate.score_campaigns` output for methods ``ima`` and
-        ``spend share``: ``method, channel, n_campaigns, spearman, total_error``.
+        ``spend share``: ``method, channel, n_campaigns, spearman, total_error`` and,
+        when present, ``split_error``.
     weekly
         ``fit_weekly.csv``: ``date, channel, observed, predicted`` (optional chart).
     campaigns
@@ -43,9 +44,8 @@ def ima_section(
     models
         Channel -> regression model IMA kept (``saturating`` or ``linear``; optional).
     """
-    wide = scores.pivot_table(
-        index="channel", columns="method", values=["spearman", "total_error"], sort=False
-    )
+    values = [v for v in ("spearman", "total_error", "split_error") if v in scores.columns]
+    wide = scores.pivot_table(index="channel", columns="method", values=values, sort=False)
     wide.columns = [f"{pair[0]} ({pair[1]})" for pair in wide.columns.to_flat_index()]
     wide = wide.reset_index()
     counts = scores.drop_duplicates("channel").set_index("channel")["n_campaigns"]
@@ -83,7 +83,10 @@ def ima_section(
         Table(
             wide,
             "Campaign totals against the simulator's truth: rank correlation and total "
-            "absolute error over the channel's true contribution, IMA vs splitting by spend.",
+            "absolute error over the channel's true contribution, IMA vs splitting by spend. "
+            "`split_error`: the same error after rescaling the campaigns to the true channel "
+            "total, i.e. the split alone (IMA keeps the MMM's channel total, whose error it "
+            "cannot correct).",
             dict.fromkeys(wide.columns[2:], ".2f"),
         )
     )

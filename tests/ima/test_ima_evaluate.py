@@ -1,0 +1,62 @@
+"""Campaign scores: the split of a channel (shares) separated from its level (totals)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from mixlens.ima.evaluate import score_campaigns, share_error
+from mixlens.report.html import Table
+from mixlens.report.ima import ima_section
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    data=st.data(),
+    n=st.integers(1, 8),
+    scale=st.floats(1e-3, 1e3),
+)
+def test_share_error_ignores_the_level_and_lies_in_zero_one(
+    data: st.DataObject, n: int, scale: float
+) -> None:
+    est = data.draw(arrays(np.float64, n, elements=st.floats(0.0, 1e4)))
+    true = data.draw(arrays(np.float64, n, elements=st.floats(0.0, 1e4)))
+    if true.sum() <= 0 or est.sum() <= 0:
+        return
+    err = share_error(est, true)
+    assert -1e-12 <= err <= 1 + 1e-12
+    np.testing.assert_allclose(share_error(est * scale, true), err, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(share_error(true, true), 0.0, atol=1e-12)
+
+
+def test_split_error_is_the_total_error_at_the_true_channel_total() -> None:
+    # A channel total 50% too high with the right split: total error 0.5, split error 0;
+    # the same total with a wrong split: the two errors differ by the level only.
+    truth = pd.DataFrame(
+        {"channel": "a", "campaign": ["x", "y", "z"], "contribution": [1.0, 2.0, 7.0]}
+    )
+    level = truth.assign(contribution=truth["contribution"] * 1.5)
+    wrong = truth.assign(contribution=[5.0, 2.0, 3.0])
+    scores = score_campaigns({"level": level, "wrong": wrong}, truth).set_index("method")
+    assert scores.loc["level", "total_error"] == 0.5
+    assert scores.loc["level", "split_error"] == 0.0
+    # Same total as the truth: rescaling changes nothing.
+    np.testing.assert_allclose(
+        scores.loc["wrong", "split_error"], scores.loc["wrong", "total_error"]
+    )
+    np.testing.assert_allclose(scores.loc["wrong", "share_error"], 0.4)
+
+
+def test_report_section_shows_the_split_error_beside_the_totals() -> None:
+    truth = pd.DataFrame({"channel": "a", "campaign": ["x", "y"], "contribution": [1.0, 3.0]})
+    est = truth.assign(contribution=[2.0, 6.0])  # right split, twice the level
+    scores = score_campaigns({"ima": est, "spend share": est}, truth)
+    fit = pd.DataFrame({"channel": ["a"], "weekly_mape": [1.0], "r2": [0.99]})
+    section = ima_section(fit, scores)
+    tables = [b.frame for b in section.blocks if isinstance(b, Table)]
+    accuracy = next(t for t in tables if "split_error (ima)" in t.columns)
+    assert accuracy["split_error (ima)"].tolist() == [0.0]
+    assert accuracy["total_error (ima)"].tolist() == [1.0]
