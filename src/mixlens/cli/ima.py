@@ -92,6 +92,14 @@ def ima_fit_command(
             help="With --mmm: propagate the MMM's posterior draws into the campaign intervals."
         ),
     ] = True,
+    mmm_error: Annotated[
+        bool,
+        typer.Option(
+            "--mmm-error/--exact-mmm",
+            help="With --mmm: weigh weeks by the MMM's posterior uncertainty of the weekly "
+            "shape (--exact-mmm: take its weekly contributions as exact).",
+        ),
+    ] = True,
     window: Annotated[
         int | None,
         typer.Option(
@@ -168,6 +176,7 @@ def ima_fit_command(
             likelihood="period" if likelihood == "period" else "daily",
             grain="auto" if grain == "auto" else "mmm" if grain == "mmm" else "daily",
             mmm_uncertainty=mmm_uncertainty,
+            mmm_error=mmm_error,
             window=window,
             step=step,
             memory="window" if memory == "window" else "all",

@@ -310,6 +310,7 @@ def fit_to_dir(
     likelihood: Literal["period", "daily"] = "period",
     grain: Grain | Literal["auto"] = "auto",
     mmm_uncertainty: bool = True,
+    mmm_error: bool = True,
     window: int | None = None,
     step: int | None = None,
     memory: Memory = "window",
@@ -359,6 +360,10 @@ def fit_to_dir(
         kernels and propagate its channel contribution draws into the campaign
         intervals (see :mod:`mixlens.ima.anchor`); ``False`` uses the posterior-mean
         tables only.
+    mmm_error
+        With the MMM's posterior: weigh weeks by its posterior uncertainty of the weekly
+        shape (``mmm_error`` in :func:`mixlens.ima.fit.fit_ima`); ``False`` treats the
+        MMM's weekly contributions as exact.
     window, step
         Also fit a rolling window of ``window`` days moved by ``step`` days (default
         ``window``), carrying each window's posterior forward as the next one's prior
@@ -468,6 +473,7 @@ def fit_to_dir(
         grain=grain,
         posterior=posterior,
         advi_steps=advi_steps,
+        mmm_error=mmm_error,
     )
     rolling = None
     if window is not None:
