@@ -28,16 +28,20 @@ split, prediction and reconciliation apply to each geo unchanged.
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
-from mixlens.ima.regression import ChannelDesign, RegressionDraws, RegressionModel
+from mixlens.ima.regression import (
+    ChannelDesign,
+    RegressionDraws,
+    RegressionModel,
+    quiet_pymc,
+    sample_posterior,
+)
 
 __all__ = [
     "GeoChannelDesign",
@@ -115,18 +119,6 @@ class GeoDraws:
     shared: dict[str, FloatArray]
     geo_sd: dict[str, FloatArray]
     pooling: str
-
-
-@contextmanager
-def _quiet() -> Iterator[None]:
-    with warnings.catch_warnings():
-        warnings.filterwarnings(
-            "ignore", message=".*could not link to a BLAS", category=UserWarning
-        )
-        warnings.filterwarnings("ignore", category=FutureWarning)
-        warnings.filterwarnings("ignore", category=RuntimeWarning, module="pymc")
-        warnings.filterwarnings("ignore", category=UserWarning, module="pymc")
-        yield
 
 
 @dataclass(frozen=True, eq=False)
@@ -242,15 +234,6 @@ def _build_model(
 _OUTPUTS = ("m", "alpha", "K", "s", "B", "shared", "tau")
 
 
-def _stack(post: Any) -> dict[str, FloatArray]:
-    out = {}
-    for name in _OUTPUTS:
-        if name in post:
-            values = post[name].stack(sample=("chain", "draw")).transpose("sample", ...).values
-            out[name] = np.asarray(values, dtype=np.float64)
-    return out
-
-
 def fit_geo_regression(
     designs: Sequence[GeoChannelDesign],
     *,
@@ -305,8 +288,6 @@ def fit_geo_regression(
         If ``designs`` is empty, day counts differ or do not divide into periods, or an
         option is unknown.
     """
-    import pymc as pm
-
     if not designs:
         raise ValueError("no channels to fit")
     n_days = {d.y.size for gd in designs for d in gd.designs}
@@ -326,7 +307,7 @@ def fit_geo_regression(
             raise ValueError(f"{name} must be >= 1 and divide the {days} days, got {value}")
     layout = _layout(designs, model)
     rng = np.random.default_rng(seed)
-    with _quiet():
+    with quiet_pymc():
         pm_model = _build_model(
             designs,
             layout,
@@ -335,28 +316,15 @@ def fit_geo_regression(
             period_days=period_days,
             saturation_days=saturation_days,
         )
-        if method == "advi":
-            approx = pm.fit(
-                n=advi_steps,
-                method="advi",
-                random_seed=int(rng.integers(2**31)),
-                progressbar=False,
-                obj_optimizer=pm.adam(learning_rate=0.02),
-                model=pm_model,
-            )
-            idata = approx.sample(draws, random_seed=int(rng.integers(2**31)))
-        else:
-            idata = pm.sample(
-                draws=draws,
-                tune=tune,
-                chains=2,
-                cores=1,
-                random_seed=int(rng.integers(2**31)),
-                progressbar=False,
-                compute_convergence_checks=False,
-                model=pm_model,
-            )
-    post = _stack(idata["posterior"])
+        post = sample_posterior(
+            pm_model,
+            "nuts" if method == "nuts" else "advi",
+            draws=draws,
+            tune=tune,
+            advi_steps=advi_steps,
+            rng=rng,
+            names=_OUTPUTS,
+        )
     return _to_draws(designs, layout, post, model=model, pooling=pooling, method=method,
                      saturation_days=saturation_days)  # fmt: skip
 

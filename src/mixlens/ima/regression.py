@@ -252,7 +252,8 @@ class RegressionDraws:
 
 
 @contextmanager
-def _quiet() -> Iterator[None]:
+def quiet_pymc() -> Iterator[None]:
+    """Silence PyMC's and PyTensor's routine warnings (BLAS link, future, sampler notes)."""
     with warnings.catch_warnings():
         warnings.filterwarnings(
             "ignore", message=".*could not link to a BLAS", category=UserWarning
@@ -349,8 +350,6 @@ def fit_regression(
         If ``designs`` is empty, their lengths differ, or ``method`` or ``model`` is
         unknown.
     """
-    import pymc as pm
-
     if not designs:
         raise ValueError("no channels to fit")
     n_days = {d.y.size for d in designs}
@@ -393,7 +392,7 @@ def fit_regression(
         # Mean daily channel pressure one when every m_k is one.
         col_scale = [1.0 / _mean_media(d) for d in designs]
     rng = np.random.default_rng(seed)
-    with _quiet():
+    with quiet_pymc():
         pm_model = _build_model(
             designs,
             model,
@@ -405,31 +404,18 @@ def fit_regression(
             tau_scale=tau_scale,
             measured_sd=measured if measured.any() else None,
         )
-        if method == "advi":
-            approx = pm.fit(
-                n=advi_steps,
-                method="advi",
-                random_seed=int(rng.integers(2**31)),
-                progressbar=progress,
-                obj_optimizer=pm.adam(learning_rate=0.02),
-                model=pm_model,
-            )
-            idata = approx.sample(draws, random_seed=int(rng.integers(2**31)))
-            post = _posterior_arrays(idata["posterior"])
-        elif method == "laplace":
+        if method == "laplace":
             post = _laplace_draws(pm_model, draws, rng, maxiter=laplace_iterations)
         else:
-            idata = pm.sample(
+            post = sample_posterior(
+                pm_model,
+                method,
                 draws=draws,
                 tune=tune,
-                chains=2,
-                cores=1,
-                random_seed=int(rng.integers(2**31)),
-                progressbar=progress,
-                compute_convergence_checks=False,
-                model=pm_model,
+                advi_steps=advi_steps,
+                rng=rng,
+                progress=progress,
             )
-            post = _posterior_arrays(idata["posterior"])
     beta: dict[str, FloatArray] = {}
     alpha_out: dict[str, FloatArray] = {}
     curve: dict[str, dict[str, FloatArray]] = {}
@@ -547,14 +533,56 @@ _OUTPUTS = ("m", "alpha", "K", "s", "B")
 _HYPER = frozenset({"mu", "tau_log__"})
 
 
-def _posterior_arrays(post: Any) -> dict[str, FloatArray]:
-    """Posterior variables as ``(n_draws, ...)`` arrays (chains stacked)."""
+def _posterior_arrays(post: Any, names: Sequence[str] = _OUTPUTS) -> dict[str, FloatArray]:
+    """Posterior variables ``names`` as ``(n_draws, ...)`` arrays (chains stacked)."""
     out = {}
-    for name in _OUTPUTS:
+    for name in names:
         if name in post:
             values = post[name].stack(sample=("chain", "draw")).transpose("sample", ...).values
             out[name] = np.asarray(values, dtype=np.float64)
     return out
+
+
+def sample_posterior(
+    pm_model: Any,
+    method: Literal["advi", "nuts"],
+    *,
+    draws: int,
+    tune: int,
+    advi_steps: int,
+    rng: np.random.Generator,
+    progress: bool = False,
+    names: Sequence[str] = _OUTPUTS,
+) -> dict[str, FloatArray]:
+    """Draw from a campaign regression's posterior: mean-field ADVI (Adam, rate 0.02) or NUTS.
+
+    NUTS runs 2 chains of ``draws`` after ``tune`` steps on one core. Returns the
+    variables ``names`` present in the model as ``(n_draws, ...)`` arrays.
+    """
+    import pymc as pm
+
+    if method == "advi":
+        approx = pm.fit(
+            n=advi_steps,
+            method="advi",
+            random_seed=int(rng.integers(2**31)),
+            progressbar=progress,
+            obj_optimizer=pm.adam(learning_rate=0.02),
+            model=pm_model,
+        )
+        idata = approx.sample(draws, random_seed=int(rng.integers(2**31)))
+    else:
+        idata = pm.sample(
+            draws=draws,
+            tune=tune,
+            chains=2,
+            cores=1,
+            random_seed=int(rng.integers(2**31)),
+            progressbar=progress,
+            compute_convergence_checks=False,
+            model=pm_model,
+        )
+    return _posterior_arrays(idata["posterior"], names)
 
 
 def _laplace_draws(
