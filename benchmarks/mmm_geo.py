@@ -61,9 +61,11 @@ def run_meridian(draws: int, tune: int, chains: int, method: str) -> dict:
             tune=tune,
             chains=chains,
         )
+        steps = steps_per_draw(Path(out) / "posterior.nc")
     d = summary["diagnostics"]
     return {
         "case": "meridian",
+        "steps_per_draw": steps,
         "geos": len(summary["geos"]),
         "weeks": summary["weeks"],
         "channels": len(summary["spec"]["channels"]),
@@ -112,6 +114,7 @@ def run_scale(
             tune=tune,
             chains=chains,
         )
+        steps = steps_per_draw(Path(out) / "posterior.nc")
     wall = time.perf_counter() - started
     roi = pd.DataFrame(summary["roi"]).merge(world.roi[["channel", "roi", "spend"]], on="channel")
     err = (roi["roi_mean"] - roi["roi"]).abs() / roi["roi"]
@@ -119,6 +122,7 @@ def run_scale(
     d = summary["diagnostics"]
     return {
         "case": "scale",
+        "steps_per_draw": steps,
         "geos": regions,
         "weeks": weeks,
         "channels": channels,
@@ -139,6 +143,14 @@ def run_scale(
     }
 
 
+def steps_per_draw(posterior: Path) -> float | None:
+    """Mean leapfrog steps per posterior draw (nutpie's ``n_steps``), None without them."""
+    import xarray as xr
+
+    with xr.open_dataset(posterior, group="sample_stats", engine="h5netcdf") as stats:
+        return float(stats["n_steps"].mean()) if "n_steps" in stats else None
+
+
 def cpu_s() -> float:
     """User + system CPU seconds of this process and its finished children."""
     import resource
@@ -156,8 +168,8 @@ def table(files: list[Path]) -> str:
     rows = [json.loads(line) for f in files for line in f.read_text().splitlines() if line]
     head = (
         "| case | geos x weeks x channels | method | chains x draws (tune) | fit wall s | "
-        "process CPU s | peak RSS MiB | max R-hat | min ESS | div. | ROI |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|\n"
+        "process CPU s | peak RSS MiB | max R-hat | min ESS | steps/draw | div. | ROI |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
     lines = []
     for r in rows:
@@ -173,7 +185,8 @@ def table(files: list[Path]) -> str:
             f"{r['chains']} x {r['draws']} ({r['tune']}) | {r['fit_s']:.0f} | "
             f"{_fmt(r.get('cpu_s'), '.0f')} | "
             f"{r['peak_rss_mib']:.0f} | {_fmt(r['max_rhat'], '.3f')} | "
-            f"{_fmt(r['min_ess'], '.0f')} | {r['divergences']} | {roi} |"
+            f"{_fmt(r['min_ess'], '.0f')} | {_fmt(r.get('steps_per_draw'), '.0f')} | "
+            f"{r['divergences']} | {roi} |"
         )
     return head + "\n".join(lines) + "\n"
 

@@ -101,6 +101,7 @@ def fit_mixlens(
     cmd += ["--time-knots", knots]
     info: dict[str, Any] = run(cmd)
     summary = json.loads((out / "summary.json").read_text())
+    info["steps_per_draw"] = steps_per_draw(out / "posterior.nc")
     info["knots"] = summary.get("time_knots", {}).get("knots", 0)
     info["dropped"] = summary.get("time_knots", {}).get("dropped", [])
     d = summary.get("diagnostics", {})
@@ -126,6 +127,16 @@ def fit_mixlens(
             c: [float(roi.at[c, k]) for k in ("roi_mean", "roi_lo", "roi_hi")] for c in CHANNELS
         },
     }
+
+
+def steps_per_draw(posterior: Path) -> float:
+    """Mean leapfrog steps per posterior draw (nutpie's ``n_steps``) of a saved fit."""
+    import xarray as xr
+
+    if not posterior.exists():
+        return float("nan")
+    with xr.open_dataset(posterior, group="sample_stats", engine="h5netcdf") as stats:
+        return float(stats["n_steps"].mean()) if "n_steps" in stats else float("nan")
 
 
 def fit_meridian(
@@ -210,8 +221,8 @@ def report(results: dict[str, Any], settings: dict[str, int], media: str) -> str
         "(media = impressions for Meridian, spend for mixlens; no truth to settle it).",
         "",
         "| tool | " + " | ".join(f"ROI {c}" for c in CHANNELS) + " | R² national | R² geo x week "
-        "| divergences | max R-hat | min ESS | wall s | CPU s | peak RSS MiB |",
-        "|---|" + "---:|" * (len(CHANNELS) + 8),
+        "| divergences | max R-hat | min ESS | steps/draw | wall s | CPU s | peak RSS MiB |",
+        "|---|" + "---:|" * (len(CHANNELS) + 9),
     ]
     for tool, r in results.items():
         i = r["info"]
@@ -219,7 +230,7 @@ def report(results: dict[str, Any], settings: dict[str, int], media: str) -> str
         head.append(
             f"| {tool} | " + " | ".join(cells) + f" | {i['r2']:.3f} | {i['r2_geo']:.3f} "
             f"| {i.get('divergences', '-')} | {_fmt(i.get('max_rhat'))} "
-            f"| {_fmt(i.get('min_ess_bulk'), '.0f')} "
+            f"| {_fmt(i.get('min_ess_bulk'), '.0f')} | {_fmt(i.get('steps_per_draw'), '.0f')} "
             f"| {i['wall_s']:.0f} | {i['cpu_s']:.0f} | {i['peak_rss_mib']:,.0f} |"
         )
     return "\n".join(head)

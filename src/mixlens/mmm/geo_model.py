@@ -17,16 +17,39 @@ partially pooled, non-centred, around the channel's ROI::
 
 (so ``roi[c]`` is the mean of the geo ROIs' distribution), and ``beta[g, c]`` is the
 deterministic function of ``roi_geo`` that gives the geo that ROI over the window, as in
-the national model. Geo intercepts are partially pooled too (non-centred around
-``intercept_mean`` with spread ``intercept_geo_sd``): with independent intercepts, a
-change of a channel's ROI had to be matched by every geo's intercept at once, and chains
+the national model. Geo intercepts are partially pooled too,
+``intercept[g] ~ Normal(intercept_mean, intercept_geo_sd)``: with independent intercepts,
+a change of a channel's ROI had to be matched by every geo's intercept at once, and chains
 mixed slowly (R-hat 1.1 on Meridian's 20-geo panel). The noise scale is per geo; trend,
 the time-varying baseline ``knots(t)`` (with ``time_knots``: by default one knot per week,
-Meridian's geo default, see :func:`~mixlens.mmm.model.add_time_effect`), seasonality,
-holidays and control effects are shared in scaled units. The model fits the terms of the
-spec it is given: :class:`~mixlens.mmm.geo.GeoMMM` first removes the shared time terms
-that the knots span (:func:`~mixlens.mmm.geo_data.identified_spec`; all three with one
-knot per week), which the likelihood cannot tell from the knots.
+Meridian's geo default, see :func:`geo_time_effect`), seasonality, holidays and control
+effects are shared in scaled units. The model fits the terms of the spec it is given:
+:class:`~mixlens.mmm.geo.GeoMMM` first removes the shared time terms that the knots span
+(:func:`~mixlens.mmm.geo_data.identified_spec`; all three with one knot per week), which
+the likelihood cannot tell from the knots.
+
+Parameterisation (what NUTS samples; the model above is unchanged by it, see
+``tests/mmm/test_geo_parameterisation.py``). With ``v[t, g]`` the part of ``mu`` that
+varies by geo and week (media contributions and control effects):
+
+* ``geo_level[g] = intercept[g] + mean_t v[t, g]``, so
+  ``geo_level[g] ~ Normal(intercept_mean + mean_t v[t, g], intercept_geo_sd)`` and
+  ``intercept`` is a deterministic (the media's mean is ``roi_geo * roi_scale / T``).
+  The data pin each geo's mean level down whatever the ROI and control effects (a
+  centred predictor in a regression), where the intercept had to move with them.
+* the knots' random walk through the centred knot values plus ``mean_g v[t, g]``
+  (``knot_free``, :func:`geo_time_effect`) rather than its steps, each of which moves
+  every later knot, and which had to move with every ROI.
+* adstock as one batched matrix-vector product over a channel-first lag stack
+  (:func:`channel_first_lags`); with one knot per week, the knots directly (no identity
+  interpolation matrix).
+
+Each is a change of variables with a unit (or constant) Jacobian, except the centred
+intercepts (the committed model sampled ``intercept_geo_z``), whose Jacobian the
+density carries: the posterior is the same. On Meridian's 20-geo panel (2 chains x 300
+draws after 300 tuning steps) these took NUTS from 390 leapfrog steps per draw to 31, at
+the same R-hat and minimum bulk ESS, and the whole ``mixlens mmm fit`` from 430 to 86 CPU
+seconds (34 with a warm compile cache; benchmarks/RESULTS.md, ``peers_mmm_geo``).
 
 Lift tests (:func:`~mixlens.mmm.calibration.prepare_geo_lift_tests`) add, per test ``i``
 of channel ``c`` in the geos ``G_i`` it covers (every geo for a national test)::
@@ -44,21 +67,24 @@ the summed outcome scale of its geos (a geo test's likelihood in the geo's scale
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
+from numpy.typing import NDArray
 
 from mixlens.mmm import pt_transforms
 from mixlens.mmm.calibration import LiftTests
+from mixlens.mmm.data import MMMData
 from mixlens.mmm.geo_data import GeoMMMData
+from mixlens.mmm.knots import free_coordinates, knot_reflector
 from mixlens.mmm.model import (
     _channel_variable,
     _distribution,
     _model_variable,
     add_lift_likelihood,
-    add_time_effect,
     lost_response,
     pm_data,
     removed_lags,
@@ -66,7 +92,23 @@ from mixlens.mmm.model import (
 )
 from mixlens.mmm.spec import MMMSpec, Prior
 
-__all__ = ["GEO_INTERCEPT_SD", "GEO_ROI_SD", "build_geo_model"]
+__all__ = [
+    "GEO_INTERCEPT_SD",
+    "GEO_ROI_SD",
+    "WEEKS_PER_YEAR",
+    "build_geo_model",
+    "channel_first_lags",
+    "geo_time_effect",
+]
+
+FloatArray = NDArray[np.float64]
+
+#: Prior families of ``intercept`` with support on the whole real line: their mean is
+#: sampled shifted (``level_mean``); another family samples ``intercept_mean`` itself.
+_REAL_LINE = frozenset({"Normal", "StudentT", "Cauchy", "Laplace", "Logistic", "Gumbel"})
+
+#: Weeks per year, the unit of the ``knot_drift`` prior (as in the national model).
+WEEKS_PER_YEAR = 52.0
 
 #: Prior of the spread of log ROI across geos, per channel: HalfNormal with this scale
 #: (geos' ROIs typically within about 30% of the channel's).
@@ -111,9 +153,9 @@ def build_geo_model(
         Observed ``y`` over ``(date, geo)``; posterior variables ``roi``, ``roi_geo_sd``
         (channel), ``roi_geo_z`` (geo, channel), deterministic ``beta`` (geo, channel),
         adstock and saturation parameters (channel), ``intercept_mean``,
-        ``intercept_geo_sd``, ``intercept_geo_z`` and deterministic ``intercept`` (geo),
-        ``sigma`` (geo),
-        ``trend``, ``gamma``, ``delta``, ``kappa``.
+        ``intercept_geo_sd``, ``geo_level`` and deterministic ``intercept`` (geo),
+        ``sigma`` (geo), ``trend``, ``gamma``, ``delta``, ``kappa``, and with knots
+        ``knot_drift``, ``knot_free`` and deterministic ``baseline_knots``.
 
     Raises
     ------
@@ -135,6 +177,8 @@ def build_geo_model(
         "holiday": list(base.holidays),
         **time_coords(base),
     }
+    if base.n_knots:
+        coords["knot_coordinate"] = np.arange(base.n_knots - 1)
     with_lift = lift_tests is not None and lift_tests.n_tests > 0
     if lift_tests is not None and with_lift:
         if lift_tests.geo_mask is None or lift_tests.geo_mask.shape[0] != data.n_geos:
@@ -144,21 +188,26 @@ def build_geo_model(
     spends = spend_total > 0
     reference = spec.roi_reference if spec.roi_reference is not None else data.reference_roi
     scale = reference * spend_total / data.y_scale[:, None]  # (G, C)
+    n_weeks, n_geos, n_channels = data.media.shape
     with pm.Model(coords=coords) as model:
         pm_data("media", data.media, dims=("date", "geo", "channel"))
         y_scaled = pm_data("y_scaled", data.y / data.y_scale[None, :], dims=("date", "geo"))
-        lags = pm_data("media_lags", pt_transforms.lagged(data.media, spec.adstock.l_max))
+        # channel-first lag stack (C, T * G, l_max): adstock is one batched matrix-vector
+        # product per evaluation (and its gradient another), not a product and a sum
+        lags = pm_data("media_lags_cf", channel_first_lags(data.media, spec.adstock.l_max))
         adstock_params = {p: _channel_variable(spec, p) for p in spec.adstock.parameters}
         saturation_params = {p: _channel_variable(spec, p) for p in spec.saturation.parameters}
         weights = spec.adstock.pt_weights(adstock_params)  # (l_max, C)
-        adstocked = pt_transforms.adstock_lagged(lags, weights)
-        response = spec.saturation.pt_apply(adstocked, saturation_params)  # (T, G, C)
+        adstocked = pt.matmul(lags, weights.T[:, :, None])[:, :, 0]  # (C, T * G)
+        columns = {k: v[:, None] for k, v in saturation_params.items()}
+        flat = spec.saturation.pt_apply(adstocked, columns)  # (C, T * G)
+        response_cf = flat.reshape((n_channels, n_weeks, n_geos))  # (C, T, G)
 
         roi = _channel_variable(spec, "roi")
         sd = _distribution(geo_roi_sd)("roi_geo_sd", **dict(geo_roi_sd.params), dims="channel")
         z = pm.Normal("roi_geo_z", 0.0, 1.0, dims=("geo", "channel"))
         roi_geo = roi[None, :] * pt.exp(sd[None, :] * z - 0.5 * sd[None, :] ** 2)
-        totals = pt.sum(response, axis=0)  # (G, C)
+        totals = pt.sum(response_cf, axis=1).T  # (G, C)
         # data, not constants: the compiled graph is then the same for any data (cache)
         spends = pt.gt(pm_data("spend_mask", spends.astype(np.float64)), 0.0)
         scale = pm_data("roi_scale", scale, dims=("geo", "channel"))
@@ -168,18 +217,40 @@ def build_geo_model(
             pt.switch(spends, roi_geo * scale / safe, 0.0),
             dims=("geo", "channel"),
         )
-        # Geo intercepts around a shared mean (non-centred): a shift of media's share moves
-        # one shared level instead of every geo's intercept at once (faster mixing).
-        level = _distribution(spec.model_prior("intercept"))(
-            "intercept_mean", **dict(spec.model_prior("intercept").params)
-        )
+        contribution = pt.sum(response_cf * beta.T[:, None, :], axis=0)  # (T, G)
+        # mean weekly media contribution per geo: beta * totals / T = roi_geo * scale / T
+        geo_mean = pt.sum(pt.switch(spends, roi_geo * scale, 0.0), axis=1) / n_weeks
+        varying = contribution  # what varies by geo and week: media and controls
+        if spec.controls:
+            control = pm_data("control_z", data.control_z, dims=("date", "geo", "control"))
+            control_mean = pm_data("control_z_geo_mean", data.control_z.mean(axis=0))
+            kappa = _model_variable(spec, "control", "control")
+            varying = varying + pt.tensordot(control, kappa, 1)
+            geo_mean = geo_mean + pt.dot(control_mean, kappa)
+        # Geo intercepts around a shared mean, centred, sampled as each geo's mean level
+        # with media and controls (module docstring): ``geo_level`` is pinned down by the
+        # geo's mean outcome whatever the ROI, where the intercept had to move with it.
+        # Their mean likewise: ``level_mean = intercept_mean + mean_g geo_mean[g]``, with
+        # the intercept's prior shifted (a unit Jacobian), since it had to move with the ROI.
+        prior = spec.model_prior("intercept")
+        overall = pt.mean(geo_mean)
+        if prior.dist in _REAL_LINE:
+            level_mean = pm.CustomDist(
+                "level_mean",
+                overall,
+                dist=partial(_shifted, dist=_distribution(prior), params=dict(prior.params)),
+            )
+            pm.Deterministic("intercept_mean", level_mean - overall)
+        else:  # a bounded prior keeps its own variable (and its transform to the real line)
+            level_mean = _distribution(prior)("intercept_mean", **dict(prior.params)) + overall
         spread = _distribution(GEO_INTERCEPT_SD)(
             "intercept_geo_sd", **dict(GEO_INTERCEPT_SD.params)
         )
-        offset = pm.Normal("intercept_geo_z", 0.0, 1.0, dims="geo")
-        intercept = pm.Deterministic("intercept", level + spread * offset, dims="geo")
-        mu = intercept[None, :] + pt.sum(response * beta[None, :, :], axis=2)
+        level = pm.Normal("geo_level", level_mean + (geo_mean - overall), spread, dims="geo")
+        intercept = pm.Deterministic("intercept", level - geo_mean, dims="geo")
+        mu = intercept[None, :] + varying
         if lift_tests is not None and with_lift:
+            response = response_cf.dimshuffle(1, 2, 0)  # (T, G, C), as lost_response wants
             _add_geo_lift_tests(
                 spec,
                 data,
@@ -191,8 +262,7 @@ def build_geo_model(
         if spec.trend:
             time = pm_data("trend_feature", base.trend, dims="date")
             mu = mu + (_model_variable(spec, "trend") * time)[:, None]
-        # Centred: every geo sees each week, so the data pin the knots down (add_time_effect).
-        time_effect = add_time_effect(spec, base, centred=True)
+        time_effect = geo_time_effect(spec, base, pt.mean(varying, axis=1))
         if time_effect is not None:
             mu = mu + time_effect[:, None]
         if base.fourier_terms:
@@ -201,14 +271,135 @@ def build_geo_model(
         if base.holidays:
             holiday = pm_data("holiday_features", base.holiday, dims=("date", "holiday"))
             mu = mu + pt.dot(holiday, _model_variable(spec, "holiday", "holiday"))[:, None]
-        if spec.controls:
-            control = pm_data("control_z", data.control_z, dims=("date", "geo", "control"))
-            mu = mu + pt.tensordot(control, _model_variable(spec, "control", "control"), 1)
         sigma = _model_variable(spec, "sigma", "geo")
         if keep_mu:
             mu = pm.Deterministic("mu", mu, dims=("date", "geo"))
         pm.Normal("y", mu=mu, sigma=sigma[None, :], observed=y_scaled, dims=("date", "geo"))
     return model
+
+
+def _shifted(shift: Any, size: Any, *, dist: Any, params: dict[str, float]) -> Any:
+    """Return a prior's random variable plus ``shift`` (PyMC derives its log density)."""
+    return dist.dist(**params, size=size) + shift
+
+
+def channel_first_lags(media: FloatArray, l_max: int) -> FloatArray:
+    """Lag stack of geo media ``(T, G, C)`` as ``(C, T * G, l_max)``, C-contiguous.
+
+    ``out[c, t * G + g, l] = media[t - l, g, c]`` (0 before the first week): the layout
+    in which the adstock of every geo and week of channel ``c`` is ``out[c] @ w[:, c]``.
+    """
+    n_weeks, n_geos, n_channels = media.shape
+    stack = pt_transforms.lagged(media, l_max)  # (l_max, T, G, C)
+    flat = stack.reshape(l_max, n_weeks * n_geos, n_channels).transpose(2, 1, 0)
+    return np.ascontiguousarray(flat)
+
+
+def geo_time_effect(spec: MMMSpec, base: MMMData, media: Any = None) -> Any | None:
+    """Add the shared time-varying baseline to the model in context; its weekly values.
+
+    The same random walk across knots as the national model's
+    (:func:`~mixlens.mmm.model.add_time_effect`, centred form)::
+
+        knot_drift ~ prior "knot_drift"
+        knots[k] - knots[k-1] ~ Normal(0, knot_drift * sqrt(gap_k / 52))
+        centre @ knots = 0                       # the level is the intercepts'
+
+    but its free variable is ``knot_free``: the ``K - 1`` coordinates
+    (:func:`~mixlens.mmm.knots.centred_knots`) of the centred knot values plus ``media``
+    (the weekly media contribution averaged over geos, ``(date,)``, projected on the
+    knots and centred), rather than the steps::
+
+        knots = centred_knots(knot_free) - centred(pinv(W) @ media)
+
+    Each step moves every later knot, so when the data pin each knot down (every geo
+    sees every week) the steps are strongly correlated (NUTS took 390 leapfrog steps per
+    draw on Meridian's 20-geo panel after 300 tuning steps); the weekly values
+    are nearly independent a posteriori. Adding the geos' mean media contribution makes
+    them so whatever the ROI too (what a week's knot and media explain together is
+    pinned down; the ROI is left to the geos' differences). Given the other variables
+    the map from steps to ``knot_free`` is a linear bijection shifted by a function of
+    them, so the posterior is the same; the log density differs from the steps' by a
+    constant (the map's log determinant), which is left out.
+
+    Stored: ``knot_drift``, ``knot_free`` (``knot_coordinate``) and the deterministic
+    ``baseline_knots`` (``knot``). Returns None when ``base`` has no knots.
+    """
+    if not base.n_knots:
+        return None
+    n_knots = base.n_knots
+    gaps = np.diff(base.knot_weeks)
+    prior = spec.model_prior("knot_drift")
+    drift = _distribution(prior)("knot_drift", **dict(prior.params))
+    step_sd = drift * np.sqrt(gaps / WEEKS_PER_YEAR)
+    centre = base.knot_weights.mean(axis=0)
+    reflector = knot_reflector(centre)
+    weekly = np.array_equal(base.knot_weights, np.eye(n_knots))  # one knot per week
+    if media is None:
+        shift = pt.zeros(n_knots)
+    elif weekly:
+        shift = media
+    else:
+        projection = pm_data("knot_projection", np.linalg.pinv(base.knot_weights))
+        shift = pt.dot(projection, media)
+    shift = shift - pt.dot(centre, shift)
+    free = pm.CustomDist(
+        "knot_free",
+        step_sd,
+        shift,
+        logp=partial(_walk_logp, reflector=reflector),
+        random=partial(_walk_random, reflector=reflector, centre=centre),
+        support_point=_walk_support_point,
+        signature="(n),(k)->(n)",
+        dims="knot_coordinate",
+    )
+    knots = pm.Deterministic(
+        "baseline_knots", _pt_centred_knots(free, reflector) - shift, dims="knot"
+    )
+    if weekly:
+        return knots
+    weights = pm_data("knot_weights", base.knot_weights, dims=("date", "knot"))
+    return pt.dot(weights, knots)
+
+
+def _pt_centred_knots(free: Any, reflector: FloatArray) -> Any:
+    """PyTensor twin of :func:`~mixlens.mmm.knots.centred_knots` (one vector)."""
+    padded = pt.concatenate([free, pt.zeros(1)])
+    factor = 2.0 * pt.dot(padded, reflector) / float(reflector @ reflector)
+    return padded - factor * reflector
+
+
+def _walk_logp(value: Any, step_sd: Any, shift: Any, *, reflector: FloatArray) -> Any:
+    """Log density of the knots' random walk at free coordinates ``value``."""
+    knots = _pt_centred_knots(value, reflector) - shift
+    steps = knots[1:] - knots[:-1]
+    return pt.sum(pm.logp(pm.Normal.dist(0.0, step_sd), steps))
+
+
+def _walk_random(
+    step_sd: FloatArray,
+    shift: FloatArray,
+    rng: np.random.Generator,
+    size: tuple[int, ...] | None = None,
+    *,
+    reflector: FloatArray,
+    centre: FloatArray,
+) -> FloatArray:
+    """Draw free coordinates of the centred random walk (prior predictive)."""
+    shape = (
+        tuple(size)
+        if size is not None
+        else np.broadcast_shapes(np.shape(step_sd)[:-1], np.shape(shift)[:-1])
+    )
+    steps = rng.normal(0.0, 1.0, (*shape, np.shape(step_sd)[-1])) * step_sd
+    walk = np.concatenate([np.zeros((*shape, 1)), np.cumsum(steps, axis=-1)], axis=-1)
+    knots = walk - (walk @ centre)[..., None]
+    return free_coordinates(knots + shift, reflector)
+
+
+def _walk_support_point(rv: Any, size: Any, step_sd: Any, shift: Any) -> Any:
+    """Start the free coordinates at zero."""
+    return pt.zeros_like(step_sd)
 
 
 def _add_geo_lift_tests(

@@ -20,6 +20,17 @@ array([[1. , 0. , 0. ],
 >>> weights = knot_weights(np.arange(5.0), knot_positions(5, 3))
 >>> spans(weights, np.arange(5.0)), spans(weights, np.array([0.0, 1.0, 0.0, 0.0, 0.0]))
 (True, False)
+
+The geo model's knots are centred (``centre @ knots == 0``, ``centre`` the knots' mean
+weight over the weeks) and live in a space of one dimension less; :func:`centred_knots`
+maps free coordinates onto that space by a reflection (an orthogonal map, so a posterior
+that the data pin down knot by knot stays as well conditioned in the free coordinates),
+and :func:`free_coordinates` maps back:
+
+>>> reflector = knot_reflector(np.full(4, 0.25))
+>>> knots = centred_knots(np.array([1.0, -2.0, 0.5]), reflector)
+>>> bool(abs(knots.sum()) < 1e-12), free_coordinates(knots, reflector).round(12).tolist()
+(True, [1.0, -2.0, 0.5])
 """
 
 from __future__ import annotations
@@ -33,8 +44,11 @@ __all__ = [
     "AUTO_GEO_WEEKS_PER_KNOT",
     "AUTO_NATIONAL_KNOTS",
     "TimeKnots",
+    "centred_knots",
     "check_time_knots",
+    "free_coordinates",
     "knot_positions",
+    "knot_reflector",
     "knot_weights",
     "resolve_time_knots",
     "spans",
@@ -137,3 +151,41 @@ def spans(weights: FloatArray, features: FloatArray, *, rtol: float = 1e-8) -> b
     coef = np.linalg.lstsq(weights, matrix, rcond=None)[0]
     residual = np.linalg.norm(matrix - weights @ coef, axis=0)
     return bool(np.all(residual <= rtol * np.maximum(norms, 1e-300)))
+
+
+def knot_reflector(centre: FloatArray) -> FloatArray:
+    """Return the Householder vector ``v`` of a reflection onto the centred knots.
+
+    The reflection ``H = I - 2 v v' / (v' v)`` maps ``e_K`` (the last unit vector) to
+    ``-centre / |centre|``. ``H`` is symmetric and orthogonal, so ``H @ [free, 0]`` is
+    orthogonal to ``centre`` for any ``free`` of length ``K - 1`` (see
+    :func:`centred_knots`). ``centre`` has positive entries (a mean of interpolation
+    weights).
+    """
+    c = np.asarray(centre, dtype=np.float64)
+    if c.ndim != 1 or c.size == 0 or np.any(c <= 0):
+        raise ValueError("centre must be a non-empty vector of positive weights")
+    v = c / np.linalg.norm(c)
+    v[-1] += 1.0
+    return v
+
+
+def centred_knots(free: FloatArray, reflector: FloatArray) -> FloatArray:
+    """Knot values ``H @ [free, 0]`` (last axis) for free coordinates ``(..., K - 1)``.
+
+    They satisfy ``centre @ knots == 0`` for the ``centre`` of ``reflector``
+    (:func:`knot_reflector`). ``O(K)``: one dot product and one update.
+    """
+    values = np.asarray(free, dtype=np.float64)
+    padded = np.concatenate([values, np.zeros((*values.shape[:-1], 1))], axis=-1)
+    factor = 2.0 * (padded @ reflector) / (reflector @ reflector)
+    out: FloatArray = padded - factor[..., None] * reflector
+    return out
+
+
+def free_coordinates(knots: FloatArray, reflector: FloatArray) -> FloatArray:
+    """Inverse of :func:`centred_knots` for knots with ``centre @ knots == 0`` (last axis)."""
+    values = np.asarray(knots, dtype=np.float64)
+    factor = 2.0 * (values @ reflector) / (reflector @ reflector)
+    out: FloatArray = (values - factor[..., None] * reflector)[..., :-1]
+    return out
