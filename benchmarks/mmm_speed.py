@@ -16,6 +16,15 @@ folder; its C cache, which PyMC uses for the initial point, stays the usual one)
 for a model structure or data shapes never compiled before on the machine; "warm" runs
 the same fit again with that cache. With ``--baseline-ref`` the same runs use the
 package as it was at that git commit (``git archive``), the "before" rows.
+
+``--micro N`` also times one evaluation of the model's log density and gradient (the
+function NUTS calls at every leapfrog step) for each version: the default model of the
+same panel, ``[logp, *grad]`` compiled by PyTensor in NUMBA mode (as nutpie does), N
+evaluations at 5 random points, CPU time (``time.process_time``), best of 3 repeats;
+once called from Python (``pytensor.function``, with its per-call overhead) and once
+from a numba loop around the compiled function (the compute alone, as nutpie calls it).
+``--states`` and ``--section`` run a subset of the cache states and write another
+section (e.g. ``--configs 4x1000 --states cold,warm --section mmm_gradient``).
 """
 
 from __future__ import annotations
@@ -105,6 +114,74 @@ def child(args: list[str], timings_path: Path) -> None:
     marks["post"] = [(run_wall, run_cpu)[i] - fit_total[i] for i in (0, 1)]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     timings_path.write_text(json.dumps({"phases": marks, "peak_rss_mib": peak}))
+
+
+def micro_child(n_evals: int, seed: int) -> None:
+    """Time ``[logp, *grad]`` of the default model in NUMBA mode; JSON on stdout."""
+    import numba
+    import numpy as np
+    import pytensor
+    import pytensor.tensor as pt
+    from pytensor.compile.sharedvalue import SharedVariable
+
+    from mixlens.data.simulate.mmm import MMMWorldConfig, simulate_mmm
+    from mixlens.mmm.data import MMMData
+    from mixlens.mmm.model import build_model
+    from mixlens.mmm.spec import MMMSpec
+
+    world = simulate_mmm(MMMWorldConfig(weeks=156, n_channels=7), seed=seed)
+    spec = MMMSpec(channels=tuple(world.roi["channel"]), controls=("price", "promotion"))
+    model = build_model(MMMData.from_panel(world.weekly_channel, spec), spec)
+    values = model.value_vars
+    logp = model.logp()
+    function = pytensor.function(values, [logp, *pt.grad(logp, values)], mode="NUMBA")
+    start = model.initial_point()
+    rng = np.random.default_rng(0)
+    points = [
+        [start[v.name] + rng.normal(0.0, 0.3, size=np.shape(start[v.name])) for v in values]
+        for _ in range(5)
+    ]
+    jit_fn = function.vm.jit_fn
+    shared = [
+        i.get_value(borrow=True)
+        for i in function.maker.fgraph.inputs
+        if isinstance(i, SharedVariable)
+    ]
+    jit_points = [[np.asarray(a, dtype=np.float64) for a in p] + shared for p in points]
+    names = ", ".join(f"a{i}" for i in range(len(jit_points[0])))
+    source = (
+        f"def loop(n, {names}):\n    acc = 0.0\n    for i in range(n):\n"
+        f"        acc += jit_fn({names})[0][()]\n    return acc\n"
+    )
+    namespace: dict[str, Any] = {"jit_fn": jit_fn}
+    exec(source, namespace)  # a numba loop over the compiled function's arguments
+    loop = numba.njit(namespace["loop"])
+    loop(2, *jit_points[0])
+    for p in points:
+        function(*p)
+
+    def best(run: Any) -> float:
+        times = []
+        for _ in range(3):
+            c = time.process_time()
+            run()
+            times.append((time.process_time() - c) / n_evals * 1e6)
+        return min(times)
+
+    python_us = best(lambda: [function(*points[i % 5]) for i in range(n_evals)])
+    numba_us = best(lambda: loop(n_evals, *jit_points[0]))
+    nodes = len(function.maker.fgraph.apply_nodes)
+    sys.stdout.write(json.dumps({"python_us": python_us, "numba_us": numba_us, "nodes": nodes}))
+
+
+def run_micro(src: Path, cache: Path, n_evals: int, seed: int) -> dict[str, Any]:
+    """Run :func:`micro_child` with the package at ``src`` in a fresh process."""
+    env = {**os.environ, "PYTHONPATH": str(src), "PYTENSOR_FLAGS": f"base_compiledir={cache}"}
+    cmd = [sys.executable, __file__, "--micro-child", str(n_evals), "--seed", str(seed)]
+    out = subprocess.run(cmd, check=True, env=env, capture_output=True, text=True).stdout
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    result["load"] = os.getloadavg()[0]
+    return result
 
 
 def _simulate(folder: Path, seed: int, weeks: int = 156) -> Path:
@@ -208,11 +285,19 @@ def main() -> None:
         "--configs", default="2x500,4x1000,advi", help="CHAINSxDRAWS (tune = draws) or advi"
     )
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--states", default="cold,warm,new shapes", help="cache states to run")
+    parser.add_argument("--section", default="mmm_speed", help="RESULTS.md section")
+    parser.add_argument("--micro", type=int, default=0, help="logp+grad evaluations to time")
+    parser.add_argument("--micro-child", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("rest", nargs="*")
     args = parser.parse_args()
     if args.child is not None:
         child(args.rest, args.child)
         return
+    if args.micro_child is not None:
+        micro_child(args.micro_child, args.seed)
+        return
+    wanted = [s.strip() for s in args.states.split(",") if s.strip()]
     configs = [_config(c) for c in args.configs.split(",")]
     loads = [os.getloadavg()[0]]
     with tempfile.TemporaryDirectory(prefix="mmm_speed_") as tmp:
@@ -234,6 +319,7 @@ def main() -> None:
                 cache = work / f"cache_{name}_{config[0]}_{config[1]}x{config[2]}"
                 cache.mkdir()
                 states = ["cold", "warm"] + (["new shapes"] if config[0] == "nuts" else [])
+                states = [s for s in states if s in wanted]
                 for state in states:
                     out = work / f"fit_{cache.name}_{state.replace(' ', '_')}"
                     result = run_fit(src, panels[state], out, cache, config, args.seed)
@@ -241,6 +327,13 @@ def main() -> None:
                     loads.append(os.getloadavg()[0])
                     rows.append({"version": name, "run": label, "cache": state} | result)
                     sys.stderr.write(f"{name} {label} {state}: {result['wall']:.1f} s\n")
+        micro = {}
+        for name, src in versions if args.micro else []:
+            cache = work / f"cache_{name}_micro"
+            cache.mkdir()
+            micro[name] = run_micro(src, cache, args.micro, args.seed)
+            loads.append(os.getloadavg()[0])
+            sys.stderr.write(f"{name} micro: {micro[name]}\n")
     lines = [
         f"`mixlens mmm fit` on the simulator's weekly panel (seed {args.seed}, 156 weeks, 7 "
         "channels, controls price and promotion); NUTS with tune = draws; ADVI = `--method "
@@ -283,14 +376,44 @@ def main() -> None:
                 lines.append(
                     f"- {run}, {state}: whole process {b['wall']:.1f} s -> {a['wall']:.1f} s "
                     f"wall, {b['cpu']:.1f} -> {a['cpu']:.1f} CPU s; compile "
-                    f"{b['phases']['compile'][1]:.1f} -> {a['phases']['compile'][1]:.1f} CPU s."
+                    f"{b['phases']['compile'][1]:.1f} -> {a['phases']['compile'][1]:.1f} CPU s; "
+                    f"sample {b['phases']['sample'][1]:.1f} -> {a['phases']['sample'][1]:.1f} "
+                    "CPU s."
                 )
+    if micro:
+        lines += [
+            "",
+            "Where the graph changed between before and after, both give the same density "
+            "(to rounding) but their floating-point rounding differs, so the chains take "
+            "other paths: steps, divergences, ESS and ROI differ by sampling noise only.",
+            "",
+            f"One evaluation of log density + gradient of the default model (156 weeks, 7 "
+            f"channels, simulator seed {args.seed}), NUMBA mode, CPU microseconds, best of 3 "
+            f"repeats of {args.micro:,} evaluations; python = through `pytensor.function` "
+            "(per-call overhead included), numba = from a numba loop (the compute alone, as "
+            "nutpie calls it); nodes = operations in the compiled graph; load = 1-minute "
+            "load average after the run.",
+            "",
+            "| version | python us/eval | numba us/eval | nodes | load |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for name, r in micro.items():
+            lines.append(
+                f"| {name} | {r['python_us']:.1f} | {r['numba_us']:.1f} | {r['nodes']} | "
+                f"{r['load']:.1f} |"
+            )
     command = "python benchmarks/mmm_speed.py" + (
         f" --baseline-ref {args.baseline_ref}" if args.baseline_ref else ""
     )
     if args.configs != "2x500,4x1000,advi":
         command += f" --configs {args.configs}"
-    update_section("mmm_speed", "\n".join(lines), command=command)
+    if wanted != ["cold", "warm", "new shapes"]:
+        command += f" --states {args.states}"
+    if args.micro:
+        command += f" --micro {args.micro}"
+    if args.section != "mmm_speed":
+        command += f" --section {args.section}"
+    update_section(args.section, "\n".join(lines), command=command)
     sys.stdout.write("\n".join(lines) + "\n")
 
 

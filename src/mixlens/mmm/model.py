@@ -18,17 +18,22 @@ ridge (the source of the divergences of the ``beta`` form). Lift tests add
 ``implied_lift[i] ~ Normal(measured[i], se[i])`` (see :mod:`mixlens.mmm.calibration`).
 
 Coordinates: ``date``, ``channel``, ``control``, ``fourier``, ``holiday``. Data enter
-through ``pm.Data`` containers (``media``, its lag stack ``media_lags``, ``roi_scale``,
-``trend_feature``, ``fourier_features``, ``holiday_features``, ``control_z``,
-``y_scaled``) of static shape (:func:`pm_data`): the compiled graph then depends on the data's
-shapes only, not on their values, so its numba compilation is cached across processes
-and datasets of the same shapes (see :mod:`mixlens.mmm._nutpie`). Posterior variables are named by
-parameter (``theta``, ``peak``, ``half_saturation``, ``slope``, ``roi`` (or ``beta``) over
-``channel``; ``intercept``, ``trend``, ``gamma`` over ``fourier``, ``delta`` over
-``holiday``, ``kappa`` over ``control``, ``sigma``); no per-week deterministics are
-stored, so the trace stays small (with ``time_knots``, the time-varying baseline
-``knots(t)`` adds ``knot_drift``, ``knot_z`` over ``knot_step`` and the deterministic
-``baseline_knots`` over ``knot``, see :func:`add_time_effect`);
+through ``pm.Data`` containers (``media``, its channel-first lag stack ``media_lags_cf``,
+``roi_scale``, ``baseline_design`` (trend, Fourier, holiday and standardized control
+columns, :func:`baseline_design`), ``y_scaled``) of static shape (:func:`pm_data`): the
+compiled graph then depends on the data's shapes only, not on their values, so its numba
+compilation is cached across processes and datasets of the same shapes (see
+:mod:`mixlens.mmm._nutpie`). The graph is laid out for a cheap gradient (the function NUTS
+evaluates at every leapfrog step): the adstock is one batched matrix-vector product over
+the lag stack and the linear baseline terms one design-matrix product, with the same
+density as a term-by-term graph (``tests/mmm/test_model_gradient.py``).
+
+Posterior variables are named by parameter (``theta``, ``peak``, ``half_saturation``,
+``slope``, ``roi`` (or ``beta``) over ``channel``; ``intercept``, ``trend``, ``gamma``
+over ``fourier``, ``delta`` over ``holiday``, ``kappa`` over ``control``, ``sigma``); no
+per-week deterministics are stored, so the trace stays small (with ``time_knots``, the
+time-varying baseline ``knots(t)`` adds ``knot_drift``, ``knot_z`` over ``knot_step`` and
+the deterministic ``baseline_knots`` over ``knot``, see :func:`add_time_effect`);
 :mod:`mixlens.mmm.results` recomputes contributions.
 """
 
@@ -52,6 +57,7 @@ __all__ = [
     "MODEL_VARIABLES",
     "add_lift_likelihood",
     "add_time_effect",
+    "baseline_design",
     "build_model",
     "lost_response",
     "pm_data",
@@ -172,6 +178,25 @@ def roi_scale(data: MMMData, spec: MMMSpec) -> np.ndarray[Any, np.dtype[np.float
     return out
 
 
+def baseline_design(data: MMMData, spec: MMMSpec) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """Columns of the linear baseline terms, ``(date, k)``, in the model's coefficient order.
+
+    Trend (if ``spec.trend``), then the Fourier terms, holidays and standardized
+    controls of ``data``: ``design @ concat([trend], gamma, delta, kappa)`` is the sum of
+    those terms of ``mu``, evaluated as one matrix-vector product.
+    """
+    columns = [data.trend[:, None]] if spec.trend else []
+    columns += [data.fourier] if data.fourier_terms else []
+    columns += [data.holiday] if data.holidays else []
+    columns += [data.control_z] if data.controls else []
+    if not columns:
+        return np.zeros((data.n_weeks, 0))
+    out: np.ndarray[Any, np.dtype[np.float64]] = np.ascontiguousarray(
+        np.concatenate(columns, axis=1), dtype=np.float64
+    )
+    return out
+
+
 def build_model(
     data: MMMData,
     spec: MMMSpec,
@@ -221,21 +246,28 @@ def build_model(
     with pm.Model(coords=coords) as model:
         pm_data("media", data.media, dims=("date", "channel"))
         y_scaled = pm_data("y_scaled", data.y / data.y_scale, dims="date")
-        lags = pm_data("media_lags", pt_transforms.lagged(data.media, spec.adstock.l_max))
+        # channel-first lag stack (channel, date, l_max): the adstock is one batched
+        # matrix-vector product per evaluation (and its gradient another)
+        lags = pm_data(
+            "media_lags_cf", pt_transforms.lagged_channel_first(data.media, spec.adstock.l_max)
+        )
 
         adstock_params = {p: _channel_variable(spec, p) for p in spec.adstock.parameters}
         saturation_params = {p: _channel_variable(spec, p) for p in spec.saturation.parameters}
         weights = spec.adstock.pt_weights(adstock_params)
-        adstocked = pt_transforms.adstock_lagged(lags, weights)
-        response = spec.saturation.pt_apply(adstocked, saturation_params)
+        adstocked = pt_transforms.adstock_lagged_channel_first(lags, weights)  # (channel, date)
+        columns = {k: v[:, None] for k, v in saturation_params.items()}
+        response_cf = spec.saturation.pt_apply(adstocked, columns)  # (channel, date)
         if spec.parameterization == "roi":
             roi = _channel_variable(spec, "roi")
             # beta = roi * reference * spend_c / (y_scale * sum_t response), per channel
             scale = pm_data("roi_scale", roi_scale(data, spec), dims="channel")
-            beta = pm.Deterministic("beta", roi * scale / pt.sum(response, axis=0), dims="channel")
+            beta = pm.Deterministic(
+                "beta", roi * scale / pt.sum(response_cf, axis=1), dims="channel"
+            )
         else:
             beta = _channel_variable(spec, "beta")
-        mu = _model_variable(spec, "intercept") + pt.sum(response * beta, axis=1)
+        mu = _model_variable(spec, "intercept") + pt.dot(beta, response_cf)
         if lift_tests is not None and lift_tests.n_tests:
             _add_lift_tests(
                 spec,
@@ -243,26 +275,27 @@ def build_model(
                 lift_tests,
                 weights,
                 saturation_params,
-                response,
+                response_cf.T,
                 beta,
                 keep=keep_mu,
             )
 
+        # the linear baseline terms enter as one design-matrix product (see baseline_design)
+        coefficients = []
         if spec.trend:
-            time = pm_data("trend_feature", data.trend, dims="date")
-            mu = mu + _model_variable(spec, "trend") * time
+            coefficients.append(_model_variable(spec, "trend")[None])
         time_effect = add_time_effect(spec, data)
+        if data.fourier_terms:
+            coefficients.append(_model_variable(spec, "fourier", "fourier"))
+        if data.holidays:
+            coefficients.append(_model_variable(spec, "holiday", "holiday"))
+        if data.controls:
+            coefficients.append(_model_variable(spec, "control", "control"))
+        if coefficients:
+            design = pm_data("baseline_design", baseline_design(data, spec))
+            mu = mu + pt.dot(design, pt.concatenate(coefficients))
         if time_effect is not None:
             mu = mu + time_effect
-        if data.fourier_terms:
-            fourier = pm_data("fourier_features", data.fourier, dims=("date", "fourier"))
-            mu = mu + pt.dot(fourier, _model_variable(spec, "fourier", "fourier"))
-        if data.holidays:
-            holiday = pm_data("holiday_features", data.holiday, dims=("date", "holiday"))
-            mu = mu + pt.dot(holiday, _model_variable(spec, "holiday", "holiday"))
-        if data.controls:
-            control = pm_data("control_z", data.control_z, dims=("date", "control"))
-            mu = mu + pt.dot(control, _model_variable(spec, "control", "control"))
         if keep_mu:
             mu = pm.Deterministic("mu", mu, dims="date")
         pm.Normal("y", mu=mu, sigma=_model_variable(spec, "sigma"), observed=y_scaled, dims="date")

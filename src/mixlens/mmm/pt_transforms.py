@@ -24,11 +24,13 @@ from pytensor.tensor.variable import TensorVariable
 __all__ = [
     "adstock",
     "adstock_lagged",
+    "adstock_lagged_channel_first",
     "delayed_weights",
     "geometric_weights",
     "hill",
     "lag_stack",
     "lagged",
+    "lagged_channel_first",
     "logistic_saturation",
     "weibull_weights",
 ]
@@ -232,6 +234,52 @@ def adstock_lagged(lags: TensorLike, weights: TensorLike) -> Tensor:
     missing = ["x"] * (lt.ndim - 1 - w.ndim)
     w_b = w.dimshuffle(0, "x", *missing, *range(1, w.ndim))
     out: Tensor = pt.sum(w_b * lt, axis=0)
+    return out
+
+
+def lagged_channel_first(x: np.ndarray[Any, Any], l_max: int) -> np.ndarray[Any, Any]:
+    """Numeric lag stack of ``(n_time, n_channel)`` data as ``(n_channel, n_time, l_max)``.
+
+    ``out[c, t, l] = x[t - l, c]`` (0 if ``t < l``), C-contiguous float64: the layout in
+    which the adstock of channel ``c`` is one matrix-vector product ``out[c] @ w[:, c]``
+    (:func:`adstock_lagged_channel_first`), the same numbers as :func:`lagged` transposed.
+
+    Examples
+    --------
+    >>> lagged_channel_first(np.array([[1.0], [2.0], [3.0]]), 2)[0]
+    array([[1., 0.],
+           [2., 1.],
+           [3., 2.]])
+    """
+    values = np.asarray(x, dtype=np.float64)
+    if values.ndim != 2:
+        raise ValueError(f"x must be (n_time, n_channel), got shape {values.shape}")
+    return np.ascontiguousarray(lagged(values, l_max).transpose(2, 1, 0))
+
+
+def adstock_lagged_channel_first(lags: TensorLike, weights: TensorLike) -> Tensor:
+    """Adstock from a channel-first lag stack: ``y[c, t] = sum_l lags[c, t, l] * weights[l, c]``.
+
+    Equal to ``adstock_lagged(lagged(x, l_max), weights).T`` when
+    ``lags = lagged_channel_first(x, l_max)``, but computed as one batched
+    matrix-vector product (and its gradient as another) instead of a broadcast product
+    over ``(l_max, n_time, n_channel)`` and a sum, which is cheaper to evaluate.
+
+    Parameters
+    ----------
+    lags
+        Lagged media ``(n_channel, n_time, l_max)`` (see :func:`lagged_channel_first`).
+    weights
+        Kernel ``(l_max, n_channel)``.
+
+    Returns
+    -------
+    Tensor
+        Adstocked media, channels first: shape ``(n_channel, n_time)``.
+    """
+    lt: Any = _tensor(lags)  # (pt.matmul is annotated for numpy arrays only)
+    w = _tensor(weights)
+    out: Tensor = pt.matmul(lt, w.T[:, :, None])[:, :, 0]
     return out
 
 
