@@ -20,18 +20,28 @@ process; period likelihood; ADVI; reconciliation ``cap``):
 ``total_error`` = sum_k |est_k - true_k| / sum_k true_k over a channel's campaigns;
 ``spearman`` of campaign totals. Per geo: the mean over geos (and the worst geo);
 ``national``: campaign totals summed over geos (geo ``all``).
+
+``--mmm-world`` (section ``ima_geo_mmm``): the MMM stage is a real geo MMM fit
+(``mixlens mmm fit`` on the simulated geo panel, NUTS; the run dir is cached under
+``--mmm-cache``), and IMA reads its run dir three ways: the posterior-mean tables only;
+its posterior (shared posterior-mean kernels, per-geo contribution draws propagated into
+the campaign intervals) with the weeks taken as exact; and the same with ``mmm_error``
+(each geo's weeks weighed by the posterior sd of its weekly shape, the default). Scored
+against the simulator's campaign truth per geo and in total, beside spend share.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import sys
 import time
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -39,9 +49,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import peak_rss_mib, update_section
 from mixlens.data.schemas import validate_campaigns
 from mixlens.data.simulate.mmm import DEFAULT_CHANNELS, MMMWorldConfig, simulate_mmm
+from mixlens.ima.anchor import read_geo_mmm_posterior
 from mixlens.ima.evaluate import nnls_baseline, score_campaigns, spend_share_baseline
 from mixlens.ima.geo import GeoIMAResult, fit_geo_ima, prepare_geo_inputs
 from mixlens.ima.results import UNATTRIBUTED
+from mixlens.ima.run import read_mmm_dir
 from mixlens.mmm.geo import ALL_GEOS
 from mixlens.transforms.timescale import AdstockParams, DelayedParams
 
@@ -184,6 +196,204 @@ def small_worlds(seeds: list[int]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _mmm_run_dir(
+    args: argparse.Namespace, world_panel: pd.DataFrame, seed: int
+) -> tuple[Path, float]:
+    """The cached geo MMM run dir of the ``--mmm-world`` world (fitted if absent)."""
+    name = (
+        f"geo{args.mmm_geos}_c{args.mmm_campaigns}_w{args.mmm_weeks}_s{seed}"
+        f"_nuts{args.mmm_chains}x{args.mmm_draws}t{args.mmm_tune}"
+    )
+    run_dir = Path(args.mmm_cache) / name
+    if (run_dir / "posterior.nc").exists():
+        return run_dir, float("nan")
+    from mixlens.mmm.run import fit_to_dir as mmm_fit
+
+    clock = time.perf_counter()
+    mmm_fit(
+        world_panel, out_dir=run_dir, controls=("price", "promotion"), method="nuts",
+        draws=args.mmm_draws, tune=args.mmm_tune, chains=args.mmm_chains, seed=0,
+    )  # fmt: skip
+    return run_dir, time.perf_counter() - clock
+
+
+def _campaign_scores(
+    camps: pd.DataFrame, truth: pd.DataFrame, method: str, *, intervals: bool
+) -> pd.DataFrame:
+    """Per geo (and ``all``) and channel: total/split error, Spearman, coverage, width."""
+    rows = []
+    for geo, part in camps.groupby("geo", sort=False):
+        true = truth if geo == ALL_GEOS else truth[truth["geo"] == geo]
+        named = part[part["campaign"] != UNATTRIBUTED]
+        est = named.rename(columns={"contribution_mean": "contribution"})
+        scores = score_campaigns({method: est}, true).set_index("channel")
+        totals = true.groupby(["channel", "campaign"])["contribution"].sum()
+        for channel, group in named.groupby("channel", sort=False):
+            t = totals.reindex(list(zip(group["channel"], group["campaign"], strict=True)))
+            t = t.fillna(0.0).to_numpy()
+            row = {
+                "method": method,
+                "geo": geo,
+                "channel": channel,
+                "total_error": float(scores.loc[channel, "total_error"]),
+                "split_error": float(scores.loc[channel, "split_error"]),
+                "spearman": float(scores.loc[channel, "spearman"]),
+            }
+            if intervals:
+                lo, hi = group["contribution_lo"].to_numpy(), group["contribution_hi"].to_numpy()
+                row["coverage"] = float(np.mean((t >= lo) & (t <= hi)))
+                row["rel_width"] = float(np.median((hi - lo) / np.where(t > 0, t, np.nan)))
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _mmm_world_scores(args: argparse.Namespace, seed: int) -> tuple[pd.DataFrame, str]:
+    """One world seed: per method, geo and channel, the scores and the weekly fit."""
+    by_name = {c.name: c for c in DEFAULT_CHANNELS}
+    specs = tuple(
+        dataclasses.replace(
+            by_name[n], n_campaigns=args.mmm_campaigns, n_families=max(2, args.mmm_campaigns // 4)
+        )
+        for n in CHANNELS
+    )
+    config = MMMWorldConfig(weeks=args.mmm_weeks, channels=specs, regions=args.mmm_geos)
+    world = simulate_mmm(config, seed=seed)
+    run_dir, mmm_seconds = _mmm_run_dir(args, world.weekly_channel, seed)
+    diag = json.loads((run_dir / "summary.json").read_text()).get("diagnostics", {})
+    weekly, params = read_mmm_dir(run_dir)
+    clock = time.perf_counter()
+    posterior = read_geo_mmm_posterior(run_dir, max_draws=args.draws)
+    read_seconds = time.perf_counter() - clock
+    camp = validate_campaigns(world.daily_campaign)
+    dates = pd.to_datetime(weekly["date"])
+    first, last = dates.min(), dates.max() + pd.Timedelta(days=6)
+    truth = world.daily_campaign_contributions
+    day = pd.to_datetime(truth["date"])
+    truth = truth[(day >= first) & (day <= last)]
+    # The MMM's own error of each geo's channel total (IMA conserves it, cannot correct it).
+    wc = world.weekly_contributions
+    true_weekly = wc[wc["component"].isin(CHANNELS)].rename(columns={"component": "channel"})
+    true_channel = true_weekly.groupby(["geo", "channel"])["contribution"].sum()
+    mmm_channel = weekly.groupby(["geo", "channel"])["contribution"].sum()
+    national = mmm_channel.groupby("channel").sum() / true_channel.groupby("channel").sum()
+    mmm_error = pd.concat(
+        [
+            (mmm_channel / true_channel - 1.0).reset_index(name="mmm_total_error"),
+            (national - 1.0).reset_index(name="mmm_total_error").assign(geo=ALL_GEOS),
+        ],
+        ignore_index=True,
+    )
+    variants = {
+        "tables only": (None, False),
+        "posterior, exact weeks": (posterior, False),
+        "posterior + mmm_error": (posterior, True),
+    }
+    scores, fits, timings = [], [], []
+    spend_share: pd.DataFrame | None = None
+    for label, (post, error) in variants.items():
+        clock = time.perf_counter()
+        result = fit_geo_ima(
+            weekly, dict(params), camp, model=args.mmm_model, grain=args.mmm_grain, posterior=post,
+            mmm_error=error, draws=args.draws, advi_steps=args.advi_steps, seed=seed,
+        )  # fmt: skip
+        timings.append(f"{label} {time.perf_counter() - clock:.1f}")
+        camps = result.campaigns()
+        scores.append(_campaign_scores(camps, truth, label, intervals=True))
+        fits.append(result.fit().assign(method=label))
+        if spend_share is None:
+            share = [
+                spend_share_baseline(part)
+                .rename(columns={"contribution": "contribution_mean"})
+                .assign(geo=geo)
+                for geo, part in camps.groupby("geo", sort=False)
+            ]
+            spend_share = _campaign_scores(
+                pd.concat(share, ignore_index=True), truth, "spend share", intervals=False
+            )
+        print(seed, scores[-1].to_string(), flush=True)
+    assert spend_share is not None
+    table = pd.concat([*scores, spend_share], ignore_index=True)
+    fit = pd.concat(fits, ignore_index=True).rename(columns={"weekly_mape": "mape"})
+    merged = table.merge(fit, on=["method", "geo", "channel"], how="left")
+    merged = merged.merge(mmm_error, on=["geo", "channel"], how="left")
+    mmm_note = f"fitted in {mmm_seconds:.0f} s" if np.isfinite(mmm_seconds) else "cached"
+    info = (
+        f"seed {seed}: MMM {mmm_note}, max R-hat {_fmt(diag.get('max_rhat'))}, min bulk "
+        f"ESS {_fmt(diag.get('min_ess_bulk'))}, {diag.get('divergences', 'n/a')} "
+        f"divergences; {posterior.n_draws} MMM draws read in {read_seconds:.1f} s; IMA fits "
+        f"(s): {', '.join(timings)}"
+    )
+    return merged.assign(seed=seed), info
+
+
+def geo_mmm_world(args: argparse.Namespace) -> str:
+    """IMA on real geo MMM fits: tables only vs their posterior, with and without mmm_error."""
+    seeds = [int(x) for x in args.mmm_seeds.split(",") if x]
+    results = [_mmm_world_scores(args, seed) for seed in seeds]
+    merged = pd.concat([r[0] for r in results], ignore_index=True)
+    geos = merged[merged["geo"] != ALL_GEOS]
+    metrics = ["total_error", "split_error", "spearman", "coverage", "rel_width", "mape", "r2"]
+    summary = geos.groupby(["seed", "method", "channel"], sort=False)[metrics].mean().reset_index()
+    national = merged[merged["geo"] == ALL_GEOS][
+        ["seed", "method", "channel", "total_error", "split_error", "coverage", "mape", "r2"]
+    ].rename(columns=lambda c: c if c in ("seed", "method", "channel") else f"{c} (all)")
+    summary = summary.merge(national, on=["seed", "method", "channel"], how="left")
+    overall = (
+        merged.assign(level=np.where(merged["geo"] == ALL_GEOS, "all", "per geo"))
+        .groupby(["level", "method"], sort=False)[metrics]
+        .mean()
+        .reset_index()
+    )
+    per_geo = merged[merged["method"] != "spend share"][
+        ["seed", "geo", "channel", "method", "mmm_total_error", *metrics]
+    ]
+    share = merged[merged["method"] == "spend share"][
+        ["seed", "geo", "channel", "total_error", "split_error"]
+    ].rename(columns={"total_error": "share total_error", "split_error": "share split_error"})
+    per_geo = per_geo.merge(share, on=["seed", "geo", "channel"], how="left")
+    load = os.getloadavg()
+    return "\n\n".join(
+        [
+            f"Worlds: {args.mmm_geos} geos x 2 channels ({', '.join(CHANNELS)}) x "
+            f"{args.mmm_campaigns} campaigns x {args.mmm_weeks} weeks, world seeds "
+            f"{', '.join(map(str, seeds))}. MMM stage: a real geo MMM, `mixlens mmm fit` on "
+            "the simulated geo panel (controls price, promotion; NUTS "
+            f"{args.mmm_chains} chains x {args.mmm_draws} draws after {args.mmm_tune} "
+            "tuning steps, default spec). IMA: `fit_geo_ima` on the run dir, model "
+            f"{args.mmm_model}, grain {args.mmm_grain}, period likelihood, partial pooling, ADVI "
+            f"{args.advi_steps} steps, {args.draws} draws, rule cap, seed = world seed. "
+            "Variants: `tables only` (contributions.csv and params.csv: the kernel at the "
+            "posterior-mean parameters, no MMM draws); `posterior, exact weeks` "
+            f"({args.draws} MMM draws from `read_geo_mmm_posterior`: the posterior-mean "
+            "kernel, each geo's contribution draws propagated into its campaign intervals, "
+            "as `--exact-mmm`); `posterior + mmm_error` (also each geo's weeks weighed by "
+            "the posterior sd of its weekly shape: the default). `total_error` = "
+            "sum|est-true|/sum true over a channel's campaigns; `split_error` the same "
+            "after rescaling the estimates to the true channel total (IMA's own job: the "
+            "channel total is the MMM's, conserved); `coverage`: share of campaigns whose "
+            "true total lies in its 90% interval; `rel_width`: median interval width / "
+            "true total; `mape` (%) and `r2`: weekly sums of the daily prediction vs the "
+            "geo MMM's weekly contribution; `mmm_total_error`: the geo MMM's channel total "
+            "/ true - 1 (what IMA conserves and cannot correct). Spend share splits the "
+            "same MMM totals by campaign spend.",
+            "Mean over seeds, channels and geos (`per geo`), or of the sums over geos "
+            "(`all`, intervals of the sum, draw by draw):",
+            markdown(overall),
+            "Per seed and channel: mean over geos, and `(all)`:",
+            markdown(summary),
+            "Per geo:",
+            markdown(per_geo),
+            "; ".join(r[1] for r in results)
+            + f". Load average at the end (1, 5, 15 min): {load[0]:.1f}, {load[1]:.1f}, "
+            f"{load[2]:.1f} on a shared 2-core machine. Peak RSS {peak_rss_mib():.0f} MiB.",
+        ]
+    )
+
+
+def _fmt(value: object) -> str:
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--geos", type=int, default=6)
@@ -195,8 +405,28 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=4)
     parser.add_argument("--small-seeds", default="0,1,2,3", help="seeds of the test's world")
     parser.add_argument("--write", action="store_true")
+    parser.add_argument(
+        "--mmm-world", action="store_true", help="only the real geo MMM world (ima_geo_mmm)"
+    )
+    parser.add_argument("--mmm-geos", type=int, default=4)
+    parser.add_argument("--mmm-campaigns", type=int, default=8)
+    parser.add_argument("--mmm-weeks", type=int, default=104)
+    parser.add_argument("--mmm-draws", type=int, default=300)
+    parser.add_argument("--mmm-tune", type=int, default=300)
+    parser.add_argument("--mmm-chains", type=int, default=2)
+    parser.add_argument("--mmm-model", default="saturating")
+    parser.add_argument("--mmm-grain", default="mmm")
+    parser.add_argument("--mmm-cache", default="/tmp/mixlens_ima_geo_mmm")
+    parser.add_argument("--mmm-seeds", default="4,5", help="world seeds of --mmm-world")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
+    if args.mmm_world:
+        body = geo_mmm_world(args)
+        print(body)
+        if args.write:
+            command = "PYTHONPATH=src python benchmarks/ima_geo.py " + " ".join(sys.argv[1:])
+            update_section("ima_geo_mmm", body, command=command.strip())
+        return
     weekly, params, camp, truth = world_inputs(args.geos, args.campaigns, args.weeks, args.seed)
     dates = pd.DatetimeIndex(sorted(pd.to_datetime(weekly["date"]).unique()))
     windows = {f"{args.weeks} weeks": dates[0], f"last {args.short} weeks": dates[-args.short]}

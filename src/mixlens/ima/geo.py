@@ -12,6 +12,15 @@ contribution``) and daily campaign media with a ``geo`` column, :func:`fit_geo_i
    (:func:`~mixlens.ima.regression.reconcile`; campaigns plus ``unattributed`` equal the
    geo's channel contribution every day), and totals over geos draw by draw.
 
+Given the geo MMM's posterior (:func:`mixlens.ima.anchor.read_geo_mmm_posterior`), each
+geo is anchored in it as the national method is in a national MMM's
+(:func:`mixlens.ima.fit.fit_ima`): the posterior-mean kernels (shared by the geos) under
+the MMM's grain; each geo's weeks weighed by the posterior sd of the geo's weekly shape
+(``mmm_error``); and each geo's contribution draws propagated into its campaign
+intervals (:func:`~mixlens.ima.fit.mmm_deviation`). Every geo and channel pairs
+regression draw ``i`` with the same MMM draw, so the national totals, summed draw by
+draw, carry the MMM's joint uncertainty across geos and channels.
+
 The result (:class:`GeoIMAResult`) holds one :class:`~mixlens.ima.results.IMAResult` per
 geo and the national one (sums over geos); its tables carry a ``geo`` column with each
 geo and ``all`` (the geo MMM's convention, :data:`mixlens.mmm.geo.ALL_GEOS`).
@@ -28,8 +37,9 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from mixlens.ima.anchor import GeoMMMPosterior
 from mixlens.ima.disaggregate import split_weekly
-from mixlens.ima.fit import Grain, period_days, prepare_inputs
+from mixlens.ima.fit import Grain, _period_sd, mmm_deviation, period_days, prepare_inputs
 from mixlens.ima.geo_regression import (
     GeoChannelDesign,
     GeoDraws,
@@ -47,7 +57,13 @@ from mixlens.ima.results import UNATTRIBUTED, IMAResult
 from mixlens.mmm.geo import ALL_GEOS
 from mixlens.transforms.timescale import AdstockParams
 
-__all__ = ["GeoIMAInputs", "GeoIMAResult", "fit_geo_ima", "prepare_geo_inputs"]
+__all__ = [
+    "GeoIMAInputs",
+    "GeoIMAResult",
+    "check_geo_posterior",
+    "fit_geo_ima",
+    "prepare_geo_inputs",
+]
 
 FloatArray = NDArray[np.float64]
 _COEF_COLUMNS = ["channel", "campaign", "beta_mean", "beta_lo", "beta_hi"]
@@ -101,6 +117,7 @@ def prepare_geo_inputs(
     *,
     media: str | Mapping[str, str] = "impressions",
     adstock: Grain = "mmm",
+    kernels: Mapping[str, FloatArray] | None = None,
 ) -> GeoIMAInputs:
     """Daily channel contributions and adstocked campaign media of every geo.
 
@@ -121,6 +138,9 @@ def prepare_geo_inputs(
         Media metric for every channel, or one per channel.
     adstock
         ``"mmm"`` or ``"daily"`` (see :func:`mixlens.ima.fit.campaign_media`).
+    kernels
+        The MMM's weekly kernel per channel on its own scale, shared by the geos (e.g.
+        :attr:`~mixlens.ima.anchor.GeoMMMPosterior.kernels`), for ``adstock="mmm"``.
 
     Returns
     -------
@@ -138,7 +158,9 @@ def prepare_geo_inputs(
         camp = campaigns[campaigns["geo"] == geo].drop(columns="geo")
         wk = weekly[weekly["geo"] == geo].drop(columns="geo")
         if len(camp):
-            per_geo[geo] = prepare_inputs(wk, adstock_params, camp, media=media, adstock=adstock)
+            per_geo[geo] = prepare_inputs(
+                wk, adstock_params, camp, media=media, adstock=adstock, kernels=kernels
+            )
     if not per_geo:
         raise ValueError("no geo of the MMM has campaign rows")
     first = next(iter(per_geo.values()))
@@ -262,8 +284,17 @@ def _unit_frames(
     rule: ReconcileRule,
     resplit: bool,
     ci: float,
+    mmm_draws: FloatArray | None = None,
+    period: int = 7,
+    seed: int = 0,
 ) -> tuple[pd.DataFrame, pd.DataFrame, FloatArray, pd.DataFrame, pd.DataFrame]:
-    """One geo and channel, as :func:`mixlens.ima.fit.fit_ima` treats one channel."""
+    """One geo and channel, as :func:`mixlens.ima.fit.fit_ima` treats one channel.
+
+    ``mmm_draws`` (the geo MMM's draws of this geo's channel contribution per period,
+    ``(S_mmm, n_periods)``) are propagated into the campaign totals' draws by
+    :func:`~mixlens.ima.fit.mmm_deviation` (mean zero: the daily credit and the means
+    are those of the posterior-mean fit).
+    """
     pred = parts.sum(axis=2).mean(axis=0) + alpha.mean()
     if resplit:
         d = replace(d, y=split_weekly(_weekly_sums(d.y), pred, days_per_week=7))
@@ -272,6 +303,10 @@ def _unit_frames(
     scaled, unattr = reconcile(d.y, parts, rule=rule, intercept=alpha[:, None])
     mean_daily = np.concatenate([scaled.mean(axis=0), unattr.mean(axis=0)[:, None]], axis=1)
     total = np.concatenate([scaled.sum(axis=1), unattr.sum(axis=1)[:, None]], axis=1)
+    if mmm_draws is not None:
+        total = total + mmm_deviation(
+            d, parts, pred, mmm_draws, rule=rule, period=period, seed=seed, intercept=alpha
+        )
     names = [*d.campaigns, UNATTRIBUTED]
     daily = pd.DataFrame(
         {
@@ -344,6 +379,56 @@ def _national(by_geo: Mapping[str, IMAResult], ci: float, meta: dict[str, Any]) 
     )
 
 
+def check_geo_posterior(posterior: GeoMMMPosterior, weekly: pd.DataFrame) -> None:
+    """Check that a geo MMM's posterior covers the geos, channels and periods of ``weekly``.
+
+    Parameters
+    ----------
+    posterior
+        From :func:`~mixlens.ima.anchor.read_geo_mmm_posterior`.
+    weekly
+        ``date, geo, channel, contribution`` as given to :func:`fit_geo_ima`.
+
+    Raises
+    ------
+    ValueError
+        Naming the first geo, channel or period the posterior lacks.
+
+    Examples
+    --------
+    >>> from mixlens.ima.anchor import MMMPosterior
+    >>> post = GeoMMMPosterior(
+    ...     by_geo={"n": MMMPosterior(kernels={}, draws={"tv": np.zeros((3, 2))})},
+    ...     dates=pd.DatetimeIndex(["2024-01-01", "2024-01-08"]),
+    ... )
+    >>> weekly = pd.DataFrame({"date": post.dates, "geo": "n", "channel": "tv",
+    ...                        "contribution": 1.0})
+    >>> check_geo_posterior(post, weekly)
+    >>> check_geo_posterior(post, weekly.assign(geo="s"))
+    Traceback (most recent call last):
+    ...
+    ValueError: the MMM posterior has no geo 's' (it has: n)
+    """
+    dates = pd.DatetimeIndex(pd.to_datetime(weekly["date"]).drop_duplicates().sort_values())
+    if len(dates) != len(posterior.dates) or not (dates == posterior.dates).all():
+        raise ValueError(
+            f"the MMM posterior's {len(posterior.dates)} periods "
+            f"({posterior.dates[0].date()} ..) are not the contributions' {len(dates)} "
+            f"({dates[0].date()} ..)"
+        )
+    for (geo, channel), _ in weekly.groupby(["geo", "channel"], sort=False):
+        found = posterior.by_geo.get(str(geo))
+        if found is None:
+            have = ", ".join(posterior.by_geo)
+            raise ValueError(f"the MMM posterior has no geo {geo!r} (it has: {have})")
+        draws = found.draws.get(str(channel))
+        if draws is None or draws.shape[1:] != (len(dates),) or draws.shape[0] < 1:
+            raise ValueError(
+                f"the MMM posterior has no draws of channel {channel!r} in geo {geo!r} "
+                f"over the {len(dates)} periods"
+            )
+
+
 def fit_geo_ima(
     weekly: pd.DataFrame,
     adstock_params: Mapping[str, AdstockParams | None],
@@ -360,6 +445,8 @@ def fit_geo_ima(
     rule: ReconcileRule = "cap",
     likelihood: Literal["period", "daily"] = "period",
     grain: Grain | Literal["auto"] = "auto",
+    posterior: GeoMMMPosterior | None = None,
+    mmm_error: bool = True,
 ) -> GeoIMAResult:
     """Attribute each geo's weekly channel contributions to campaigns, day by day.
 
@@ -397,11 +484,29 @@ def fit_geo_ima(
     grain
         ``"mmm"``, ``"daily"`` or ``"auto"`` (both, chosen per channel as ``model``), as
         in :func:`mixlens.ima.fit.fit_ima`.
+    posterior
+        The geo MMM's posterior (:func:`~mixlens.ima.anchor.read_geo_mmm_posterior`),
+        used as ``posterior`` in :func:`mixlens.ima.fit.fit_ima`, geo by geo: its
+        posterior-mean kernels (shared by the geos) under ``grain="mmm"``, and each
+        geo's contribution draws propagated into that geo's campaign intervals (and,
+        summed draw by draw, the national ones); the means and the daily credit stay
+        those of the posterior-mean fit.
+    mmm_error
+        With ``posterior``: each geo's period likelihood treats the geo's contribution
+        as measured with the posterior sd of its shape (each draw rescaled to the
+        posterior mean's total over the window), as ``mmm_error`` in
+        :func:`mixlens.ima.fit.fit_ima`; ``False``: exact contributions.
 
     Returns
     -------
     GeoIMAResult
         Credit per geo and in total.
+
+    Raises
+    ------
+    ValueError
+        On an unknown option, or a ``posterior`` that lacks a geo, channel or period of
+        ``weekly`` (:func:`check_geo_posterior`).
     """
     if likelihood not in ("period", "daily"):
         raise ValueError(f"likelihood must be 'period' or 'daily', got {likelihood!r}")
@@ -411,6 +516,17 @@ def fit_geo_ima(
     weekly = weekly.assign(date=pd.to_datetime(weekly["date"]))
     weeks = pd.DatetimeIndex(weekly["date"].drop_duplicates().sort_values())
     step = period_days(weeks)
+    kernels = None
+    period_sd: dict[str, dict[str, FloatArray]] | None = None
+    if posterior is not None:
+        check_geo_posterior(posterior, weekly)
+        kernels = posterior.kernels
+        if mmm_error:
+            daily_likelihood = likelihood != "period"
+            period_sd = {
+                geo: _period_sd(post, step, daily=daily_likelihood)
+                for geo, post in posterior.by_geo.items()
+            }
     grains: tuple[Grain, ...] = (
         ("mmm", "daily")
         if grain == "auto" and step > 1
@@ -419,7 +535,9 @@ def fit_geo_ima(
         else ("mmm",)
     )
     inputs = {
-        g: prepare_geo_inputs(weekly, adstock_params, campaigns, media=media, adstock=g)
+        g: prepare_geo_inputs(
+            weekly, adstock_params, campaigns, media=media, adstock=g, kernels=kernels
+        )
         for g in grains
     }
     models: tuple[RegressionModel, ...] = ("saturating", "linear") if model == "auto" else (model,)
@@ -435,6 +553,7 @@ def fit_geo_ima(
             advi_steps=advi_steps,
             period_days=step if likelihood == "period" else 1,
             saturation_days=step if likelihood == "period" and g == "mmm" else 1,
+            period_sd=period_sd,
         )
         for g in grains
         for name in models
@@ -473,6 +592,9 @@ def fit_geo_ima(
                 rule=rule,
                 resplit=resplit,
                 ci=ci,
+                mmm_draws=None if posterior is None else posterior.by_geo[geo].draws[d.channel],
+                period=step,
+                seed=seed,
             )
             parts_by_geo.setdefault(geo, []).append((daily, rows, wk, coefs))
             totals_by_geo.setdefault(geo, []).append(total)
@@ -488,6 +610,9 @@ def fit_geo_ima(
         "grain": grain,
         "grain_by_channel": {c: key[0] for c, key in chosen.items()},
         "skipped": [list(pair) for pair in base.skipped],
+        "mmm_uncertainty": posterior is not None,
+        "mmm_error": period_sd is not None,
+        "mmm_draws": 0 if posterior is None else posterior.n_draws,
     }
     by_geo = {}
     for geo, frames in parts_by_geo.items():

@@ -20,20 +20,22 @@ model's level is its curve). Per geo and channel: ``alpha ~ HalfNormal(0.05)``,
 ``tau_{c,g} * z_{k,g}`` with a spread per geo: independent national models, one per geo
 (the baseline that shows what pooling buys).
 
-The period likelihood, the period saturation and the ADVI/NUTS inference are the
-national model's (see :func:`mixlens.ima.regression.fit_regression`). Draws come back as
-one :class:`~mixlens.ima.regression.RegressionDraws` per geo, so the national campaign
-split, prediction and reconciliation apply to each geo unchanged.
+The period likelihood, the period saturation, the MMM's own error (``period_sd``: each
+geo's period sd of the MMM's contribution in quadrature with the geo's noise scale,
+``y_{w,g} ~ Normal(mean_{w,g}, sqrt(sigma_g^2 + sd_{w,g}^2))``) and the ADVI/NUTS
+inference are the national model's (see :func:`mixlens.ima.regression.fit_regression`).
+Draws come back as one :class:`~mixlens.ima.regression.RegressionDraws` per geo, so the
+national campaign split, prediction and reconciliation apply to each geo unchanged.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from mixlens.ima.regression import (
     ChannelDesign,
@@ -174,8 +176,13 @@ def _build_model(
     pooling: Pooling,
     period_days: int,
     saturation_days: int,
+    measured_sd: FloatArray | None = None,
 ) -> Any:
-    """Build the PyMC model of every channel's geo regression (see the module docstring)."""
+    """Build the PyMC model of every channel's geo regression (see the module docstring).
+
+    ``measured_sd`` is the MMM's sd per likelihood period and unit on the scaled outcome,
+    ``(n_periods, n_units)`` (``None``: exact contributions).
+    """
     import pymc as pm
     import pytensor.tensor as pt
 
@@ -227,8 +234,39 @@ def _build_model(
             n_periods = y_scaled.shape[0] // period_days
             mean = mean.reshape((n_periods, period_days, n_units)).mean(axis=1)
             y_scaled = y_scaled.reshape(n_periods, period_days, n_units).mean(axis=1)
-        pm.Normal("y", mu=mean, sigma=sigma[None, :], observed=y_scaled)
+        noise = sigma[None, :]
+        if measured_sd is not None:
+            # The MMM's own error per period, in quadrature with the regression's.
+            noise = pt.sqrt(sigma[None, :] ** 2 + pt.as_tensor(measured_sd**2))
+        pm.Normal("y", mu=mean, sigma=noise, observed=y_scaled)
     return pm_model
+
+
+def _measured_sd(
+    designs: Sequence[GeoChannelDesign],
+    layout: _Layout,
+    period_sd: Mapping[str, Mapping[str, ArrayLike]] | None,
+    period_days: int,
+) -> FloatArray | None:
+    """Return the MMM's sd per likelihood period and unit on the scaled outcome (or None)."""
+    if period_sd is None:
+        return None
+    n_periods = designs[0].designs[0].y.size // period_days
+    out = np.zeros((n_periods, len(layout.units)))
+    for u, (c, g) in enumerate(layout.units):
+        gd = designs[c]
+        by_channel = period_sd.get(gd.geos[g], {})
+        if gd.channel not in by_channel:
+            continue
+        sd = np.asarray(by_channel[gd.channel], dtype=np.float64)
+        if sd.shape != (n_periods,) or not np.all(np.isfinite(sd)) or np.any(sd < 0):
+            raise ValueError(
+                f"period_sd for geo {gd.geos[g]!r} and channel {gd.channel!r} must be "
+                f"{n_periods} finite non-negative values, got shape {sd.shape}"
+            )
+        # Period means on the scaled outcome, as the likelihood compares them.
+        out[:, u] = sd / period_days / layout.y_scale[u]
+    return out if out.any() else None
 
 
 _OUTPUTS = ("m", "alpha", "K", "s", "B", "shared", "tau")
@@ -246,6 +284,7 @@ def fit_geo_regression(
     tune: int = 500,
     period_days: int = 1,
     saturation_days: int = 1,
+    period_sd: Mapping[str, Mapping[str, ArrayLike]] | None = None,
 ) -> GeoDraws:
     """Fit every channel's campaign regression over all geos jointly; return draws.
 
@@ -275,6 +314,14 @@ def fit_geo_regression(
         Days per MMM period of the likelihood (7: weekly means; 1: daily).
     saturation_days
         Saturating model: days over which the curve acts on the mean pressure.
+    period_sd
+        Geo -> channel -> the standard deviation of the MMM's contribution in each
+        likelihood period (target units, period totals, shape
+        ``(n_days // period_days,)``; e.g. over a geo MMM's posterior draws, see
+        :func:`mixlens.ima.geo.fit_geo_ima`). The likelihood treats that geo's
+        contributions as measured with that error, as ``period_sd`` in
+        :func:`~mixlens.ima.regression.fit_regression` does. ``None`` (default), or a
+        geo or channel absent: exact contributions.
 
     Returns
     -------
@@ -285,8 +332,9 @@ def fit_geo_regression(
     Raises
     ------
     ValueError
-        If ``designs`` is empty, day counts differ or do not divide into periods, or an
-        option is unknown.
+        If ``designs`` is empty, day counts differ or do not divide into periods, an
+        option is unknown, or a ``period_sd`` is not one finite non-negative value per
+        period.
     """
     if not designs:
         raise ValueError("no channels to fit")
@@ -306,6 +354,7 @@ def fit_geo_regression(
         if value < 1 or days % value:
             raise ValueError(f"{name} must be >= 1 and divide the {days} days, got {value}")
     layout = _layout(designs, model)
+    measured = _measured_sd(designs, layout, period_sd, period_days)
     rng = np.random.default_rng(seed)
     with quiet_pymc():
         pm_model = _build_model(
@@ -315,6 +364,7 @@ def fit_geo_regression(
             pooling=pooling,
             period_days=period_days,
             saturation_days=saturation_days,
+            measured_sd=measured,
         )
         post = sample_posterior(
             pm_model,

@@ -21,7 +21,11 @@ with campaign media that has a ``geo`` column, is attributed per geo with campai
 effects partially pooled across geos (:func:`mixlens.ima.geo.fit_geo_ima`). Every table
 then has a ``geo`` column: each geo, and ``all`` (sums over geos; campaign intervals
 are those of the sum). Rows with geo ``all`` in the contributions are totals and are
-not read.
+not read. With the geo MMM's ``posterior.nc``, each geo is anchored in the posterior as a
+national MMM's run is (:func:`mixlens.ima.anchor.read_geo_mmm_posterior`): shared
+posterior-mean kernels, each geo's weeks weighed by the posterior sd of its weekly shape
+(``mmm_error``) and each geo's contribution draws propagated into its campaign intervals
+(and, draw by draw, into the national ones).
 """
 
 from __future__ import annotations
@@ -41,9 +45,14 @@ from mixlens.data.io import write_json, write_table
 from mixlens.data.loaders import read_table
 from mixlens.data.schemas import validate_campaigns
 from mixlens.errors import DataError
-from mixlens.ima.anchor import MMMPosterior, read_mmm_posterior
+from mixlens.ima.anchor import (
+    GeoMMMPosterior,
+    MMMPosterior,
+    read_geo_mmm_posterior,
+    read_mmm_posterior,
+)
 from mixlens.ima.fit import Grain, fit_ima, period_days, prepare_inputs
-from mixlens.ima.geo import GeoIMAResult, fit_geo_ima
+from mixlens.ima.geo import GeoIMAResult, check_geo_posterior, fit_geo_ima
 from mixlens.ima.geo_regression import Pooling
 from mixlens.ima.lift import read_campaign_lifts
 from mixlens.ima.regression import FitMethod, ReconcileRule, RegressionModel
@@ -356,10 +365,10 @@ def fit_to_dir(
     grain
         ``"auto"`` (default), ``"mmm"`` or ``"daily"``, see :func:`mixlens.ima.fit.fit_ima`.
     mmm_uncertainty
-        With ``mmm_dir``: read its posterior (``posterior.nc``) for the posterior-mean
-        kernels and propagate its channel contribution draws into the campaign
-        intervals (see :mod:`mixlens.ima.anchor`); ``False`` uses the posterior-mean
-        tables only.
+        With ``mmm_dir``: read its posterior (``posterior.nc``, of a national or a geo
+        MMM) for the posterior-mean kernels and propagate its channel contribution draws
+        (per geo for a geo MMM) into the campaign intervals (see
+        :mod:`mixlens.ima.anchor`); ``False`` uses the posterior-mean tables only.
     mmm_error
         With the MMM's posterior: weigh weeks by its posterior uncertainty of the weekly
         shape (``mmm_error`` in :func:`mixlens.ima.fit.fit_ima`); ``False`` treats the
@@ -375,8 +384,8 @@ def fit_to_dir(
     pooling
         Geo level only: ``"partial"`` (default: each campaign's effect pooled across
         geos) or ``"none"`` (independent geos); see :mod:`mixlens.ima.geo_regression`.
-        Lift tests, rolling windows, ``method="laplace"`` and the MMM's posterior draws
-        are not used at the geo level.
+        Lift tests, rolling windows and ``method="laplace"`` are not supported at the geo
+        level.
     advi_steps
         ADVI optimisation steps (``method="advi"``).
 
@@ -399,13 +408,23 @@ def fit_to_dir(
     report("read", 0.0)
     params: dict[str, AdstockParams | None]
     posterior: MMMPosterior | None = None
+    geo_posterior: GeoMMMPosterior | None = None
     note = ""
     if mmm_dir is not None:
         weekly, mmm_params = read_mmm_dir(mmm_dir)
         params, mmm_file = dict(mmm_params), str(Path(mmm_dir) / "contributions.csv")
-        if "geo" in weekly.columns:
-            note = "MMM posterior draws are not propagated at the geo level"
-        elif mmm_uncertainty and (Path(mmm_dir) / "posterior.nc").exists():
+        with_posterior = mmm_uncertainty and (Path(mmm_dir) / "posterior.nc").exists()
+        if "geo" in weekly.columns and with_posterior:
+            try:
+                # As many MMM draws as regression draws, thinned over every chain: the
+                # pairing (mmm_deviation) uses the first n_draws of those it is given.
+                geo_posterior = read_geo_mmm_posterior(mmm_dir, max_draws=max(draws, 1))
+                check_geo_posterior(geo_posterior, weekly)
+            except (DataError, KeyError, ValueError) as err:
+                # As for a national MMM: the posterior-mean tables still anchor the fit.
+                geo_posterior, note = None, f"MMM posterior not used: {err}"
+                _log.info(note)
+        elif "geo" not in weekly.columns and with_posterior:
             try:
                 posterior = read_mmm_posterior(mmm_dir)
             except (DataError, KeyError, ValueError) as err:
@@ -446,6 +465,8 @@ def fit_to_dir(
             likelihood=likelihood,
             grain=grain,
             advi_steps=advi_steps,
+            posterior=geo_posterior,
+            mmm_error=mmm_error,
         )
         report("write", 0.9)
         inputs = {"mmm": str(mmm_dir) if mmm_dir is not None else mmm_file, "campaigns": cfile}
@@ -502,6 +523,7 @@ def fit_to_dir(
         "adstock": {c: (None if p is None else _params_dict(p)) for c, p in params.items()},
     }
     summary["mmm_uncertainty"] = posterior is not None
+    summary["mmm_error"] = posterior is not None and mmm_error
     if note:
         summary["mmm_uncertainty_note"] = note
     summary["seed"] = seed
@@ -546,7 +568,9 @@ def _write_geo(
         **inputs,
         "adstock": {c: (None if p is None else _params_dict(p)) for c, p in params.items()},
     }
-    summary["mmm_uncertainty"] = False
+    summary["mmm_uncertainty"] = bool(result.meta.get("mmm_uncertainty", False))
+    summary["mmm_error"] = bool(result.meta.get("mmm_error", False))
+    summary["mmm_draws"] = int(result.meta.get("mmm_draws", 0))
     if note:
         summary["mmm_uncertainty_note"] = note
     summary["seed"] = seed
