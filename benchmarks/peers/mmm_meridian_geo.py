@@ -248,6 +248,7 @@ def main() -> None:
     parser.add_argument("--from-json", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep saved rows of other tools")
     parser.add_argument("--note", default="", help="paragraph appended to the section")
+    parser.add_argument("--section", default="peers_mmm_geo", help="RESULTS.md section")
     parser.add_argument(
         "--work", type=Path, default=Path(tempfile.gettempdir()) / "mixlens_peers_mmm_geo"
     )
@@ -283,7 +284,9 @@ def main() -> None:
         f"--draws {args.draws} --tune {args.tune} --tools {','.join(tools)} "
         f"--meridian-media {args.meridian_media}" + (" --keep" if args.keep else "")
     )
-    update_section("peers_mmm_geo", body, command=cmd)
+    if args.section != "peers_mmm_geo":
+        cmd += f" --section {args.section} --work {args.work}"
+    update_section(args.section, body, command=cmd)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,10 @@ Options: ``--tools mixlens,pymc-marketing,meridian`` (the default; any subset, p
 ``meridian-aks``: Meridian with its automatic knot selection), ``--no-example`` (skip
 PyMC-Marketing's ``mmm_example.csv``), ``--from-json`` (rebuild the table from the saved
 results in ``--work``), ``--reuse TOOL,..`` (take those tools' results from the saved
-``rows.json`` instead of re-fitting them, e.g. to re-run only mixlens after a model change).
+``rows.json`` instead of re-fitting them, e.g. to re-run only mixlens after a model change),
+``--cold`` (every fit gets an empty PyTensor compile cache, a fresh ``base_compiledir``,
+so mixlens and PyMC-Marketing compile their models from scratch as on a fresh machine;
+JAX compiles afresh in every process anyway).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -99,16 +103,28 @@ def mixlens_worker(cfg: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+#: ``--cold``: each fit compiles into an empty PyTensor cache (see the module docstring).
+COLD_CACHE = {"on": False}
+
+
 def run(cmd: list[str]) -> dict[str, float]:
     """Run a command (niced); return its wall and CPU seconds and the load around it.
 
     CPU seconds are user + system time of the whole process tree (all threads), which
-    the machine's load changes much less than wall time.
+    the machine's load changes much less than wall time. With ``--cold`` the command
+    gets an empty PyTensor compile cache of its own.
     """
+    env = dict(os.environ)
+    cache = Path(tempfile.mkdtemp(prefix="peers_cold_")) if COLD_CACHE["on"] else None
+    if cache is not None:
+        flags = [f for f in env.get("PYTENSOR_FLAGS", "").split(",") if f]
+        env["PYTENSOR_FLAGS"] = ",".join([*flags, f"base_compiledir={cache}"])
     load0 = os.getloadavg()[0]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
-    done = subprocess.run(["nice", "-n", "5", *cmd], capture_output=True, text=True)
+    done = subprocess.run(["nice", "-n", "5", *cmd], capture_output=True, text=True, env=env)
+    if cache is not None:
+        shutil.rmtree(cache, ignore_errors=True)
     if done.returncode:
         sys.stderr.write(done.stderr[-3000:])
         raise RuntimeError(f"failed: {' '.join(cmd)}")
@@ -326,7 +342,9 @@ def main() -> None:
     parser.add_argument(
         "--section", default="peers_mmm", help="RESULTS.md section written (e.g. per setting)"
     )
+    parser.add_argument("--cold", action="store_true", help="empty compile cache per fit")
     args = parser.parse_args()
+    COLD_CACHE["on"] = args.cold
     if args.worker:
         cfg = json.loads(args.worker.read_text())
         info = mixlens_worker(cfg)
@@ -431,13 +449,15 @@ def _write(
 ) -> None:
     results = [r["res"] for r in rows] + ([example] if example else [])
     tools = [t for t in tools if any(t in res for res in results)]
-    body = report(rows, example, settings, tools)
+    body = report(rows, example, settings, tools, cold=args.cold)
     sys.stdout.write(body + "\n")
     cmd = (
         f"python benchmarks/peers/mmm_pymc_marketing.py --seeds {args.seeds} "
         f"--chains {args.chains} --draws {args.draws} --tune {args.tune} "
         f"--tools {','.join(tools)}" + (f" --reuse {args.reuse}" if args.reuse else "")
     )
+    if args.cold:
+        cmd += " --cold"
     if args.section != "peers_mmm":
         cmd += f" --section {args.section} --work {args.work}"
     update_section(args.section, body, command=cmd)
@@ -470,6 +490,8 @@ def report(
     example: dict[str, Any] | None,
     settings: dict[str, int],
     tools: list[str] | None = None,
+    *,
+    cold: bool = False,
 ) -> str:
     """Markdown tables for the RESULTS.md section."""
     present = [r["res"] for r in rows] + ([example] if example else [])
@@ -514,8 +536,15 @@ def report(
         "= channel contribution in original units / spend; intervals 90% central; corr = mean "
         "over channels of the correlation of posterior-mean weekly contributions with the "
         "truth; mROI error and coverage where the tool reports a marginal ROI with draws "
-        "(mixlens, Meridian). Compilation caches (pytensor, numba, nutpie) were warm from "
-        "earlier runs; JAX compiles afresh in each process. The 2 cores were shared with "
+        "(mixlens, Meridian). "
+        + (
+            "Cold start: every fit compiled its model into an empty PyTensor cache (a fresh "
+            "`base_compiledir`), as on a fresh machine; JAX compiles afresh in each process. "
+            if cold
+            else "Compilation caches (pytensor, numba, nutpie) were warm from earlier runs; "
+            "JAX compiles afresh in each process. "
+        )
+        + "The 2 cores were shared with "
         f"other jobs (1-minute load average during the fits {load_txt}), so wall times are "
         "indicative only; the accuracy columns do not depend on load.",
         "",
