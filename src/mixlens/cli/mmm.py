@@ -131,8 +131,9 @@ def identification_warnings(summary: Mapping[str, Any]) -> list[str]:
     tests = (summary.get("lift_test_plan") or {}).get("tests") or []
     if tests:
         first = tests[0]
+        where = f" in {first['geo']}" if first.get("geo") else ""
         line += (
-            f"; a lift test teaches most on {first['channel']} "
+            f"; a lift test teaches most on {first['channel']}{where} "
             f"({first['start']}..{first['end']}, see lift_test_plan.csv)"
         )
     return [line]

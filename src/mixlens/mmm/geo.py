@@ -9,6 +9,11 @@ As the national model, the geo model calibrates with lift tests (per geo or nati
 see :func:`~mixlens.mmm.calibration.prepare_geo_lift_tests`; :meth:`GeoMMMResult.lift_fit`
 sets each beside the model's implied lift) and predicts new weeks per geo and in total
 (:meth:`GeoMMMResult.predict`, for holdout validation).
+
+:meth:`GeoMMMResult.lift_test_plan` plans the geo holdouts that would teach most about
+the channels' total ROI: each channel switched off for 8 weeks in the top geos by its
+spend, costed with the experiments stage's error model on the panel's own weeks, ranked
+by the preposterior rule of :mod:`mixlens.mmm.identification`.
 """
 
 # arviz's functions are only partly annotated.
@@ -33,10 +38,21 @@ from numpy.typing import ArrayLike, NDArray
 from mixlens.data.geo_panel import GeoPanel
 from mixlens.errors import DataError, NotFittedError
 from mixlens.mmm._engine import Engine
-from mixlens.mmm.calibration import LiftTests, prepare_geo_lift_tests
+from mixlens.mmm.calibration import GEO_SEPARATOR, LiftTests, prepare_geo_lift_tests
 from mixlens.mmm.fit import MMM, FitMethod, NutsSampler, _diagnose, _quiet_backend
 from mixlens.mmm.geo_data import GeoMMMData, identified_spec, redundant_time_terms
 from mixlens.mmm.geo_model import GEO_ROI_SD, build_geo_model
+from mixlens.mmm.identification import (
+    GEO_TEST_METHOD,
+    TEST_WEEKS,
+    GeoTestMethod,
+    LiftTestPlan,
+    geo_holdout_noise,
+    holdout_geo_sets,
+    lift_test_window,
+    plan_lift_tests,
+    window_dates,
+)
 from mixlens.mmm.model import MODEL_VARIABLES
 from mixlens.mmm.results import POSTERIOR_FILE, SPEC_FILE, Diagnostics, write_posterior
 from mixlens.mmm.spec import MMMSpec, Prior
@@ -154,19 +170,34 @@ class GeoMMMResult:
             :meth:`mixlens.mmm.results.MMMResult.roi`); the ``all`` rows total draw by
             draw, their marginal ROI is for a proportional increase in every geo.
         """
-        frames = []
-        total_c = np.zeros((self.n_samples, len(self.spec.channels)))
-        total_e = np.zeros_like(total_c)
-        for g, (name, engine) in enumerate(self._engines()):
-            contribution, elasticity = engine.channel_totals()
-            total_c += contribution
-            total_e += elasticity
-            frames.append(
-                self._roi_frame(name, self.data.spend[:, g].sum(axis=0), contribution, elasticity)
+        contribution, elasticity = self._channel_totals
+        frames = [
+            self._roi_frame(
+                name, self.data.spend[:, g].sum(axis=0), contribution[:, g], elasticity[:, g]
             )
+            for g, name in enumerate(self.geos)
+        ]
         spend = self.data.spend.sum(axis=(0, 1))
-        frames.append(self._roi_frame(ALL_GEOS, spend, total_c, total_e))
+        frames.append(
+            self._roi_frame(ALL_GEOS, spend, contribution.sum(axis=1), elasticity.sum(axis=1))
+        )
         return pd.concat(frames, ignore_index=True)
+
+    @cached_property
+    def _channel_totals(self) -> tuple[FloatArray, FloatArray]:
+        """Per draw, geo and channel: contribution and its spend elasticity, ``(S, G, C)``."""
+        parts = [engine.channel_totals() for _, engine in self._engines()]
+        return np.stack([p[0] for p in parts], axis=1), np.stack([p[1] for p in parts], axis=1)
+
+    def roi_draws(self) -> FloatArray:
+        """Total ROI over all geos per posterior draw and channel, ``(S, C)``.
+
+        The ``all`` rows' ROI of :meth:`roi`: the channel's contribution summed over geos
+        divided by its spend summed over geos.
+        """
+        contribution, _ = self._channel_totals
+        out: FloatArray = contribution.sum(axis=1) / self.data.spend.sum(axis=(0, 1))
+        return out
 
     def _roi_frame(
         self, geo: str, spend: FloatArray, contribution: FloatArray, elasticity: FloatArray
@@ -366,6 +397,105 @@ class GeoMMMResult:
             columns = ["channel", "geo", "start", "end", "method", "measured", "se"]
             return pd.DataFrame(columns=[*columns, "model_mean", "model_lo", "model_hi"])
         return tests.fit_frame(self.implied_lifts(tests), self.ci)
+
+    def lift_test_plan(
+        self,
+        *,
+        weeks: int = TEST_WEEKS,
+        method: GeoTestMethod = GEO_TEST_METHOD,
+        se_share: float | None = None,
+    ) -> LiftTestPlan:
+        """Rank geo holdouts by how much each would cut the spend-weighted ROI uncertainty.
+
+        Each channel's candidate tests switch it off for ``weeks`` weeks, in the window of
+        the last year where its spend over all geos was largest, in the top 1, 2, ... geos
+        by its spend in that window, leaving at least two geos as controls
+        (:func:`~mixlens.mmm.identification.holdout_geo_sets`). A candidate's implied lift
+        per draw is the sum over its geos of the model's lift there (:meth:`implied_lifts`);
+        its standard error is its treated geos' outcome over the window times the relative
+        error of ``method`` on the panel's own historical windows with those geos treated
+        (:func:`~mixlens.mmm.identification.geo_holdout_noise`), or times ``se_share`` where
+        given. The greedy preposterior selection of
+        :func:`~mixlens.mmm.identification.plan_lift_tests` on the spend-weighted sd of the
+        channels' total (``all``) log ROI then picks, test by test, the channel and its set
+        of geos that teach most, one test per channel; the plan's ``geo`` column holds the
+        treated geos, comma-separated, as ``lift_tests.csv`` takes them.
+
+        Which set wins is the rule's call: a larger set's lift covers more of the channel's
+        total contribution (so it says more about the total ROI than a geo's own ROI,
+        which the hierarchy pools only partly) and is larger, but the treated outcome, and
+        with it the standard error, grows too, and fewer controls fit the counterfactual
+        less well. A panel with fewer than 3 geos has no candidate (every channel
+        ``untestable``).
+
+        Raises
+        ------
+        ValueError
+            If ``se_share`` is given and not positive.
+        """
+        if se_share is not None and not se_share > 0:
+            raise ValueError(f"se_share must be positive, got {se_share}")
+        data, channels = self.data, self.spec.channels
+        n_channels = len(channels)
+        firsts = [
+            lift_test_window(data.spend[:, :, c].sum(axis=1), weeks=weeks)
+            for c in range(n_channels)
+        ]
+        exposure = np.zeros((data.base.n_weeks, n_channels))
+        for c, first in enumerate(firsts):
+            if first is not None:
+                exposure[first : first + weeks, c] = 1.0
+        per_geo = self._single_geo_lifts(exposure)  # (S, G, C)
+        noise: dict[tuple[int, ...], float] = {}
+        lifts, se, windows, owner, cells = [], [], [], [], []
+        for c, first in enumerate(firsts):
+            if first is None:
+                continue
+            span = slice(first, first + weeks)
+            spend = data.spend[span, :, c].sum(axis=0)
+            for treated in (sorted(t) for t in holdout_geo_sets(spend)):
+                key = tuple(treated)
+                if key not in noise:
+                    names = [self.geos[g] for g in key]
+                    noise[key] = se_share or geo_holdout_noise(
+                        data.y, data.weeks, self.geos, names, weeks=weeks, method=method
+                    )
+                lifts.append(per_geo[:, treated, c].sum(axis=1))
+                se.append(noise[key] * float(data.y[span][:, treated].sum()))
+                windows.append(
+                    (*window_dates(data.weeks, first, weeks), float(spend[treated].sum()))
+                )
+                owner.append(c)
+                cells.append(GEO_SEPARATOR.join(self.geos[g] for g in treated))
+        plan = plan_lift_tests(
+            channels,
+            self.roi_draws(),
+            np.column_stack(lifts) if lifts else np.zeros((self.n_samples, 0)),
+            se,
+            data.spend.sum(axis=(0, 1)),
+            windows,
+            test_channel=np.asarray(owner, dtype=np.int64),
+            columns={"geo": cells},
+        )
+        model = f"{se_share} of the treated outcome" if se_share else method
+        relative = {GEO_SEPARATOR.join(self.geos[g] for g in k): v for k, v in noise.items()}
+        return replace(plan, notes={"error_model": model, "relative_se": relative})
+
+    def _single_geo_lifts(self, exposure: FloatArray) -> FloatArray:
+        """Per draw, geo and channel: the implied lift of switching the channel off in that geo.
+
+        ``exposure`` is the share of each week's spend switched off per channel,
+        ``(T, C)``; returns ``(S, G, C)`` (lifts of several geos add: each geo's
+        contribution depends on its own spend only).
+        """
+        n_geos, n_channels = len(self.geos), len(self.spec.channels)
+        tests = LiftTests(
+            frame=pd.DataFrame({"geo": np.repeat(np.array(self.geos, dtype=object), n_channels)}),
+            channel_index=np.tile(np.arange(n_channels, dtype=np.int64), n_geos),
+            exposure=np.tile(exposure, (1, n_geos)),
+            geo_mask=np.repeat(np.eye(n_geos), n_channels, axis=1),
+        )
+        return self.implied_lifts(tests).reshape(self.n_samples, n_geos, n_channels)
 
     def predict(self, panel: GeoPanel | pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
         """Posterior predictive outcome per geo and in total for the weeks of ``panel``.

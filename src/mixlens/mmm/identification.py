@@ -42,6 +42,20 @@ that teaches what an earlier one taught ranks low. A test whose expected lift is
 next to its noise (``lift_to_se`` under about 2) teaches little whatever the channel's
 uncertainty: a small channel's effect is about the size of a geo test's noise.
 
+**Geo plan** (:meth:`mixlens.mmm.geo.GeoMMMResult.lift_test_plan`). On a geo panel the
+test is a geo holdout, and each channel has several candidates: switched off in its window
+in the top 1, 2, ... geos by its spend there, leaving :data:`MIN_CONTROL_GEOS` geos as
+controls (:func:`holdout_geo_sets`). Each candidate's se is its treated geos' outcome over
+the window times the relative error of synthetic control on the panel's own historical
+windows with those geos treated (:func:`geo_holdout_noise`, the experiments stage's
+placebo-window error model; the national plan's fixed :data:`TEST_SE_SHARE` is that error
+measured on 40-geo worlds). :func:`plan_lift_tests` takes all candidates at once
+(``test_channel``) and keeps, per channel, the one the greedy picks: the treated set is
+the preposterior rule's choice, not a fixed share. A larger set's lift covers more of the
+channel's total contribution, so it speaks to the total ROI rather than one geo's (which
+the hierarchy pools only partly), but its treated outcome, and so its se, grows with it
+and fewer controls fit its counterfactual.
+
 Examples
 --------
 >>> classify(0.3), classify(0.6), classify(0.9)
@@ -52,33 +66,41 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
+from mixlens.errors import DataError
+from mixlens.experiments.design import minimum_detectable_effect
 from mixlens.mmm.spec import MMMSpec
 
 __all__ = [
     "CLASSES",
     "DATA_DRIVEN",
+    "GEO_TEST_METHOD",
+    "MIN_CONTROL_GEOS",
     "MOSTLY_PRIOR",
     "TEST_COOLDOWN_WEEKS",
     "TEST_LOOKBACK_WEEKS",
     "TEST_SE_SHARE",
     "TEST_WEEKS",
+    "GeoTestMethod",
     "Identification",
     "LiftTestPlan",
     "classify",
+    "geo_holdout_noise",
+    "holdout_geo_sets",
     "identify",
     "lift_test_window",
     "log_moments",
     "lognormal_roi_prior",
     "plan_lift_tests",
     "relative_width_ranking",
+    "window_dates",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -342,6 +364,19 @@ def lift_test_window(
     return first + int(np.argmax(totals))
 
 
+def window_dates(dates: pd.DatetimeIndex, first: int, weeks: int = TEST_WEEKS) -> tuple[str, str]:
+    """ISO first and last day of the ``weeks``-week window from week ``first`` (last day included).
+
+    Examples
+    --------
+    >>> window_dates(pd.date_range("2024-01-01", periods=10, freq="7D"), 2, weeks=2)
+    ('2024-01-15', '2024-01-28')
+    """
+    index = pd.DatetimeIndex(dates)
+    end = index[first + weeks - 1] + pd.Timedelta(days=6)
+    return index[first].date().isoformat(), end.date().isoformat()
+
+
 def relative_width_ranking(roi: pd.DataFrame) -> list[str]:
     """Channels by the relative width of their ROI interval, widest first.
 
@@ -373,22 +408,29 @@ class LiftTestPlan:
         The spend-weighted sd of log ROI before any test.
     untestable
         Channels with no spend in any candidate window (no test planned).
+    notes
+        JSON-safe facts about how the tests were costed (e.g. a geo plan's error model).
     """
 
     frame: pd.DataFrame
     weighted_log_roi_sd: float
     untestable: tuple[str, ...] = ()
+    notes: Mapping[str, Any] = field(default_factory=dict)
 
     def to_frame(self) -> pd.DataFrame:
         """Return the plan (a copy of :attr:`frame`)."""
         return self.frame.copy()
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe: the spend-weighted sd before any test, the untestable channels, rows."""
+        """JSON-safe: the spend-weighted sd before any test, the untestable channels, rows.
+
+        And the :attr:`notes`, where there are any.
+        """
         frame = self.frame
         return {
             "weighted_log_roi_sd": self.weighted_log_roi_sd,
             "untestable": list(self.untestable),
+            **dict(self.notes),
             "tests": frame.astype(object).where(frame.notna(), None).to_dict("records"),
         }
 
@@ -423,8 +465,17 @@ def plan_lift_tests(
     test_se: ArrayLike,
     spend: ArrayLike,
     windows: Sequence[tuple[str, str, float] | None],
+    *,
+    test_channel: ArrayLike | None = None,
+    columns: Mapping[str, Sequence[Any]] | None = None,
 ) -> LiftTestPlan:
     """Rank candidate lift tests by the spend-weighted ROI uncertainty each removes.
+
+    By default there is one candidate per channel. With ``test_channel`` there may be
+    several (e.g. the same channel held out in different sets of geos): the greedy then
+    picks among all of them, and once a channel's test is chosen its other candidates
+    leave the pool, so the plan keeps one test per channel, the one that teaches most
+    given the tests ranked above it.
 
     Parameters
     ----------
@@ -433,16 +484,22 @@ def plan_lift_tests(
     roi_draws
         Posterior ROI per draw and channel, ``(S, C)``.
     lift_draws
-        Per draw, each channel's candidate test's implied incremental outcome (the model's
-        lift of switching the channel off in its window, carryover included), ``(S, C)``;
-        ignored for channels whose window is None.
+        Per draw, each candidate test's implied incremental outcome (the model's lift of
+        switching its channel off in its window, carryover included), ``(S, K)``
+        (``K = C`` without ``test_channel``); ignored where the window is None.
     test_se
-        Each candidate test's expected standard error, outcome units, ``(C,)``.
+        Each candidate test's expected standard error, outcome units, ``(K,)``.
     spend
         Each channel's spend over the fitted weeks, ``(C,)``: the weights.
     windows
-        Each channel's candidate window ``(start, end, spend in window)``, or None where
-        the channel cannot be tested (no spend in any window).
+        Each candidate's window ``(start, end, spend in window)``, or None where it
+        cannot run (no spend in any window), ``K`` of them.
+    test_channel
+        Index of each candidate's channel in ``channels``, ``(K,)``; default
+        ``0 .. C - 1``.
+    columns
+        Extra columns of the plan, one value per candidate each (e.g. ``geo``), placed
+        after ``channel``.
 
     Returns
     -------
@@ -454,7 +511,7 @@ def plan_lift_tests(
     Raises
     ------
     ValueError
-        If the shapes disagree.
+        If the shapes disagree or a candidate's channel index is out of range.
 
     Examples
     --------
@@ -472,12 +529,24 @@ def plan_lift_tests(
     se = np.asarray(test_se, dtype=np.float64).reshape(-1)
     weights = np.asarray(spend, dtype=np.float64).reshape(-1)
     c = len(names)
-    if roi.ndim != 2 or roi.shape[1] != c or lift.shape != roi.shape:
-        raise ValueError(f"need roi_draws and lift_draws (S, {c}), got {roi.shape}, {lift.shape}")
-    if se.shape != (c,) or weights.shape != (c,) or len(windows) != c:
-        raise ValueError(f"need test_se, spend and windows for each of the {c} channels")
+    owner = np.arange(c) if test_channel is None else np.asarray(test_channel).reshape(-1)
+    k_all = len(owner)
+    if roi.ndim != 2 or roi.shape[1] != c or lift.shape != (roi.shape[0], k_all):
+        raise ValueError(
+            f"need roi_draws (S, {c}) and lift_draws (S, {k_all}), got {roi.shape}, {lift.shape}"
+        )
+    if se.shape != (k_all,) or len(windows) != k_all or weights.shape != (c,):
+        raise ValueError(
+            f"need test_se and windows for each of the {k_all} tests and spend for each of "
+            f"the {c} channels"
+        )
+    if k_all and (owner.min() < 0 or owner.max() >= c):
+        raise ValueError(f"test_channel must index the {c} channels")
+    extra = {str(k): list(v) for k, v in (columns or {}).items()}
+    if any(len(v) != k_all for v in extra.values()):
+        raise ValueError(f"each extra column needs one value per test ({k_all})")
     weights = weights / weights.sum() if weights.sum() > 0 else np.full(c, 1.0 / c)
-    testable = [i for i in range(c) if windows[i] is not None]
+    testable = [k for k in range(k_all) if windows[k] is not None]
     tiny = np.finfo(np.float64).tiny
     x = np.log(np.maximum(roi, tiny))
     z = np.log(np.maximum(lift[:, testable], tiny))
@@ -485,40 +554,139 @@ def plan_lift_tests(
     noise = (se[testable] / np.maximum(mean_lift, tiny)) ** 2  # relative noise, log scale
     cov = np.atleast_2d(np.cov(np.concatenate([x, z], axis=1), rowvar=False, ddof=0))
 
-    def objective(matrix: FloatArray) -> float:
-        return float(weights @ np.sqrt(np.clip(np.diag(matrix)[:c], 0.0, None)))
+    def objective(variances: FloatArray) -> FloatArray:
+        """Spend-weighted sd of log ROI for each row of channel variances."""
+        out: FloatArray = np.sqrt(np.clip(variances, 0.0, None)) @ weights
+        return out
 
-    before = objective(cov)
+    before = float(objective(np.diag(cov)[:c]))
     sd_before = np.sqrt(np.diag(cov)[:c])
     current, left = before, list(range(len(testable)))
     rows: list[dict[str, Any]] = []
     while left:
-        trials = [_condition(cov, c + k, float(noise[k])) for k in left]
-        scores = [objective(t) for t in trials]
-        pick = int(np.argmin(scores))  # first of equals: channel order
-        k = left.pop(pick)
-        cov = trials[pick]
-        i = testable[k]
-        start, end, window_spend = windows[i]  # type: ignore[misc]
+        # the channels' variances after each candidate alone: Sigma_ii - Sigma_ij^2 / (..)
+        cols = np.array([c + k for k in left])
+        reduction = cov[:c, cols] ** 2 / (cov[cols, cols] + noise[left])
+        scores = objective((np.diag(cov)[:c, None] - reduction).T)
+        pick = int(np.argmin(scores))  # first of equals: candidate order
+        k = left[pick]
+        cov = _condition(cov, c + k, float(noise[k]))
+        i = int(owner[testable[k]])
+        left = [m for m in left if int(owner[testable[m]]) != i]
+        j = testable[k]
+        start, end, window_spend = windows[j]  # type: ignore[misc]
         rows.append(
             {
                 "rank": len(rows) + 1,
                 "channel": names[i],
+                **{key: values[j] for key, values in extra.items()},
                 "start": start,
                 "end": end,
                 "window_spend": float(window_spend),
                 "expected_lift": float(mean_lift[k]),
-                "test_se": float(se[i]),
-                "lift_to_se": float(mean_lift[k] / se[i]) if se[i] > 0 else float("inf"),
+                "test_se": float(se[j]),
+                "lift_to_se": float(mean_lift[k] / se[j]) if se[j] > 0 else float("inf"),
                 "log_roi_sd": float(sd_before[i]),
                 "log_roi_sd_after": float(np.sqrt(max(cov[i, i], 0.0))),
-                "gain": current - scores[pick],
-                "weighted_log_roi_sd_after": scores[pick],
+                "gain": current - float(scores[pick]),
+                "weighted_log_roi_sd_after": float(scores[pick]),
             }
         )
-        current = scores[pick]
+        current = float(scores[pick])
+    tested = {int(owner[k]) for k in testable}
     return LiftTestPlan(
-        frame=pd.DataFrame(rows, columns=_PLAN_COLUMNS),
+        frame=pd.DataFrame(rows, columns=[*_PLAN_COLUMNS[:2], *extra, *_PLAN_COLUMNS[2:]]),
         weighted_log_roi_sd=before,
-        untestable=tuple(names[i] for i in range(c) if windows[i] is None),
+        untestable=tuple(names[i] for i in range(c) if i not in tested),
     )
+
+
+#: Estimators of a geo holdout whose placebo errors can serve as its error model.
+GeoTestMethod = Literal["did", "synthetic_control"]
+#: Fewest geos a planned geo holdout leaves as controls (what ``mixlens experiment``
+#: needs to analyse it).
+MIN_CONTROL_GEOS = 2
+#: Estimator whose placebo errors give a planned geo holdout's standard error (the
+#: experiments stage's usual recommendation).
+GEO_TEST_METHOD: GeoTestMethod = "synthetic_control"
+
+
+def holdout_geo_sets(
+    window_spend: ArrayLike, *, min_controls: int = MIN_CONTROL_GEOS
+) -> list[tuple[int, ...]]:
+    """Candidate treated sets of a geo holdout: the top 1, 2, ... geos by the channel's spend.
+
+    Geos are ranked by the channel's spend in the test window, largest first (ties in
+    geo order); the candidates are the nested sets of the top ``k`` geos for ``k`` from 1
+    while ``min_controls`` geos remain as controls, each adding a geo that spent.
+
+    Parameters
+    ----------
+    window_spend
+        The channel's spend in the window per geo, ``(G,)``.
+
+    Examples
+    --------
+    >>> holdout_geo_sets([5.0, 20.0, 0.0, 10.0, 1.0])
+    [(1,), (1, 3), (1, 3, 0)]
+    >>> holdout_geo_sets([5.0, 20.0])
+    []
+    """
+    spend = np.asarray(window_spend, dtype=np.float64).reshape(-1)
+    order = [int(g) for g in np.argsort(-spend, kind="stable") if spend[g] > 0]
+    largest = len(spend) - min_controls
+    return [tuple(order[:k]) for k in range(1, min(largest, len(order)) + 1)]
+
+
+def geo_holdout_noise(
+    y: ArrayLike,
+    dates: pd.DatetimeIndex,
+    geos: Sequence[str],
+    treated: Sequence[str],
+    *,
+    weeks: int = TEST_WEEKS,
+    method: GeoTestMethod = GEO_TEST_METHOD,
+) -> float:
+    """Return the expected relative standard error of a geo holdout (the experiments' model).
+
+    The root mean square relative error of ``method`` (synthetic control or ratio DiD)
+    on the panel's historical windows of ``weeks`` weeks with ``treated`` as the treated
+    geos and no test (:func:`mixlens.experiments.design.minimum_detectable_effect`'s
+    ``noise``): the test's se as a share of the treated geos' outcome over its window.
+    :data:`TEST_SE_SHARE` (the national plan's share, measured on 40-geo worlds) where the
+    panel is too short for placebo windows.
+
+    Parameters
+    ----------
+    y
+        Outcome per week and geo, ``(T, G)``.
+    dates
+        The weeks, ``T`` of them.
+    geos
+        Geo names, ``G`` of them.
+    treated
+        The planned treated geos.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> y = 100.0 * (1.0 + 0.01 * rng.standard_normal((60, 5)))
+    >>> dates = pd.date_range("2024-01-01", periods=60, freq="7D")
+    >>> noise = geo_holdout_noise(y, dates, ["a", "b", "c", "d", "e"], ["a"], method="did")
+    >>> 0.001 < noise < 0.02
+    True
+    """
+    values = np.asarray(y, dtype=np.float64)
+    names = [str(g) for g in geos]
+    frame = pd.DataFrame(
+        {
+            "date": np.repeat(pd.DatetimeIndex(dates).strftime("%Y-%m-%d"), len(names)),
+            "geo": np.tile(np.array(names, dtype=object), len(values)),
+            "sales": values.reshape(-1),
+        }
+    )
+    try:
+        mde = minimum_detectable_effect(frame, treated=treated, length=weeks, method=method)
+    except DataError:
+        return TEST_SE_SHARE
+    return mde.noise

@@ -42,6 +42,7 @@ from mixlens.mmm.identification import (
     log_moments,
     lognormal_roi_prior,
     plan_lift_tests,
+    window_dates,
 )
 from mixlens.mmm.model import MODEL_VARIABLES, build_model, roi_reference
 from mixlens.mmm.spec import MMMSpec
@@ -520,13 +521,8 @@ class MMMResult:
                 continue
             span = slice(first, first + weeks)
             exposure[span, c] = 1.0
-            end = data.dates[first + weeks - 1] + pd.Timedelta(days=6)
             windows.append(
-                (
-                    data.dates[first].date().isoformat(),
-                    end.date().isoformat(),
-                    float(data.spend[span, c].sum()),
-                )
+                (*window_dates(data.dates, first, weeks), float(data.spend[span, c].sum()))
             )
             test_se[c] = se_share * float(data.y[span].sum())
         lifts = self._engine.implied_lifts(np.arange(n_channels), exposure)

@@ -13,7 +13,13 @@ would cut the spend-weighted ROI uncertainty most (``rank, channel, start, end,
 window_spend, expected_lift, test_se, lift_to_se, log_roi_sd, log_roi_sd_after, gain,
 weighted_log_roi_sd_after``); the summary has both under ``identification`` and
 ``lift_test_plan``. For the geo model, the identification columns are on the ``all`` rows
-and judge the hierarchy's channel ROI (:func:`geo_identification`); it has no plan yet.
+and judge the hierarchy's channel ROI (:func:`geo_identification`); its
+``lift_test_plan.csv`` ranks geo holdouts (the same columns and a ``geo`` column after
+``channel``: the treated geos, comma-separated as ``lift_tests.csv`` takes them) by the
+spend-weighted sd of the channels' total log ROI, each test's standard error from the
+experiments stage's placebo windows on the panel itself
+(:meth:`GeoMMMResult.lift_test_plan`); the summary's ``lift_test_plan`` also has the
+error model and the relative se of each treated set (``error_model``, ``relative_se``).
 
 A panel with a ``geo`` column gets the hierarchical geo model (:mod:`mixlens.mmm.geo`):
 the same files with a ``geo`` column, rows per geo and ``all`` (totals over geos). Lift
@@ -372,7 +378,9 @@ def _fit_geo(
     report("write", 0.9)
     clock = time.perf_counter()
     identification = geo_identification(result)
+    plan = result.lift_test_plan()
     roi, files = _write_tables(result, out_dir, identification=identification)
+    files.append(write_table(plan.to_frame(), out_dir / "lift_test_plan.csv"))
     holdout: dict[str, Any] | None = None
     if full is not None:
         predicted = result.predict(full, seed=settings.seed)
@@ -396,6 +404,7 @@ def _fit_geo(
         "identification": None
         if identification is None
         else {**identification.to_dict(), **_identification_note(settings.method)},
+        "lift_test_plan": plan.to_dict(),
         "holdout": holdout,
         "files": sorted(path.name for path in [*files, out_dir / "summary.json"]),
     }

@@ -163,6 +163,8 @@ def _plan_blocks(plan: pd.DataFrame | None) -> list[Table | Text]:
             "gain": plan["gain"],
         }
     )
+    if "geo" in plan.columns:  # a geo holdout: the geos switched off
+        table.insert(2, "geos", plan["geo"])
     return [
         Table(
             table,
