@@ -4,12 +4,14 @@ The committed geo model (until 2026-11-24) sampled the knots' random walk throug
 steps (``knot_steps``), the geo intercepts non-centred (``intercept_geo_z``) around
 ``intercept_mean``, and computed adstock as a product and a sum over a
 ``(l_max, T, G, C)`` lag stack. The current model samples centred knot values shifted by
-the geos' mean media and control effect (``knot_free``), each geo's mean level
-(``geo_level``) and their mean (``level_mean``), and computes adstock as a batched
-matrix-vector product. These are changes of variables of the same posterior:
-``_reference_model`` below rebuilds the committed form, and the tests evaluate its log
-density at the image of the current model's point (plus the one Jacobian term that is
-not constant) and compare log densities and gradients (rel 1e-8).
+the geos' mean media and control effect (``knot_free``), each geo's intercept
+standardised given everything else (its own ``intercept_geo_z``, see
+``_conditional_intercepts``) and the intercepts' mean plus the geos' mean media effect
+(``level_mean``), and computes adstock as a batched matrix-vector product. These are
+changes of variables of the same posterior: ``_reference_model`` below rebuilds the
+committed form, and the tests evaluate its log density at the image of the current
+model's point (plus the Jacobian terms that are not constant) and compare log densities
+and gradients (rel 1e-8).
 """
 
 from __future__ import annotations
@@ -144,33 +146,35 @@ def _world(
     return data, spec, tests
 
 
-def _committed_log_density(model: pm.Model, reference: pm.Model, n_geos: int) -> Any:
+def _committed_log_density(model: pm.Model, reference: pm.Model, n_weeks: int) -> Any:
     """The committed model's log density at the point of ``model``'s value variables.
 
     Its ``intercept_geo_z``, ``knot_steps`` and ``intercept_mean`` are functions of
     ``model``'s values (through ``model``'s deterministics ``intercept``,
     ``baseline_knots`` and ``intercept_mean``); the other value variables are shared by
-    name. Plus ``-n_geos * log(intercept_geo_sd)``, the Jacobian
-    of ``intercept = intercept_mean + intercept_geo_sd * intercept_geo_z`` (the other
-    changes of variables have a unit or constant Jacobian, see ``build_geo_model``).
+    name. Plus the Jacobians that are not constant: ``-sum_g log(intercept_geo_sd)``, of
+    ``intercept = intercept_mean + intercept_geo_sd * intercept_geo_z`` in the committed
+    model, and ``sum_g log(P[g] ** -0.5)`` with ``P = T / sigma**2 + 1 / intercept_geo_sd**2``,
+    of the current model's ``intercept = conditional mean + P**-0.5 * intercept_geo_z``.
     """
     values = {v.name: v for v in model.value_vars}
-    intercept, centre, spread = model.replace_rvs_by_values(
-        [model["intercept"], model["intercept_mean"], model["intercept_geo_sd"]]
+    intercept, centre, spread, sigma = model.replace_rvs_by_values(
+        [model["intercept"], model["intercept_mean"], model["intercept_geo_sd"], model["sigma"]]
     )
     replacements: dict[Any, Any] = {}
     for var in reference.value_vars:
-        if var.name in values:
-            replacements[var] = values[var.name]
-        elif var.name == "intercept_geo_z":
+        if var.name == "intercept_geo_z":  # the same name, another variable
             replacements[var] = (intercept - centre) / spread
+        elif var.name in values:
+            replacements[var] = values[var.name]
         elif var.name == "knot_steps":
             (knots,) = model.replace_rvs_by_values([model["baseline_knots"]])
             replacements[var] = knots[1:] - knots[:-1]
         else:  # a deterministic of the current model (intercept_mean)
             (replacements[var],) = model.replace_rvs_by_values([model[var.name]])
     logp = pytensor.clone_replace(reference.logp(), replacements)
-    return logp - n_geos * pt.log(spread)
+    precision = n_weeks / sigma**2 + 1.0 / spread**2
+    return logp - pt.sum(pt.log(spread) + 0.5 * pt.log(precision))
 
 
 @pytest.mark.parametrize(
@@ -188,7 +192,7 @@ def test_log_density_and_gradient_equal_the_committed_model(
     reference = _reference_model(data, spec, tests)
     inputs = model.value_vars
     logp = model.logp()
-    committed = _committed_log_density(model, reference, data.n_geos)
+    committed = _committed_log_density(model, reference, data.base.n_weeks)
     outputs = [logp, committed, *pt.grad(logp, inputs), *pt.grad(committed, inputs)]
     # a handful of evaluations: skip the C compilation (slower to build than to run here)
     function = pytensor.function(inputs, outputs, mode="FAST_COMPILE", on_unused_input="ignore")
@@ -262,3 +266,19 @@ def test_channel_first_lags_give_the_adstock() -> None:
 def test_reflector_rejects_bad_centres() -> None:
     with pytest.raises(ValueError, match="positive"):
         knot_reflector(np.array([0.5, 0.0, 0.5]))
+
+
+def test_conditional_intercepts_are_standard_normal_given_the_rest() -> None:
+    """In the sampled coordinates the intercepts are integrated out: ``d logp / dz = -z``."""
+    data, spec, _ = _world(6, False)
+    model = build_geo_model(data, spec)
+    inputs = model.value_vars
+    z = model.rvs_to_values[model["intercept_geo_z"]]
+    gradient = pt.grad(model.logp(), z)
+    function = pytensor.function(inputs, gradient, mode="FAST_COMPILE", on_unused_input="ignore")
+    start = model.initial_point()
+    rng = np.random.default_rng(1)
+    for _ in range(4):
+        point = {v.name: rng.normal(0.0, 0.5, np.shape(start[v.name])) for v in inputs}
+        got = function(*(point[v.name] for v in inputs))
+        assert_allclose(got, -point[z.name], rtol=1e-9, atol=1e-9)

@@ -139,7 +139,7 @@ def test_geo_model_shares_one_time_effect() -> None:
     assert data.geo(1).n_knots == 30
     model = build_geo_model(data, spec)
     names = set(model.named_vars)
-    assert {"knot_drift", "knot_free", "baseline_knots", "geo_level", "intercept"} <= names
+    assert {"knot_drift", "knot_free", "baseline_knots", "intercept_geo_z", "intercept"} <= names
     # centred knot values: the data pin weekly knots down
     assert "knot_z" not in model.named_vars and "knot_steps" not in model.named_vars
     assert model["baseline_knots"].eval().shape == (30,)  # one curve, shared by the geos

@@ -32,11 +32,16 @@ Parameterisation (what NUTS samples; the model above is unchanged by it, see
 ``tests/mmm/test_geo_parameterisation.py``). With ``v[t, g]`` the part of ``mu`` that
 varies by geo and week (media contributions and control effects):
 
-* ``geo_level[g] = intercept[g] + mean_t v[t, g]``, so
-  ``geo_level[g] ~ Normal(intercept_mean + mean_t v[t, g], intercept_geo_sd)`` and
-  ``intercept`` is a deterministic (the media's mean is ``roi_geo * roi_scale / T``).
-  The data pin each geo's mean level down whatever the ROI and control effects (a
-  centred predictor in a regression), where the intercept had to move with them.
+* each geo's intercept given everything else (:func:`_conditional_intercepts`): its
+  conditional posterior is normal, and NUTS samples its standardised value
+  ``intercept_geo_z`` (``intercept`` is a deterministic). In these coordinates the
+  posterior is the other parameters' with the intercepts integrated out, times a
+  standard normal: no funnel between the intercepts and their spread (the centred
+  intercepts had one: at 4 chains x 1000 draws on Meridian's panel a chain stuck where
+  the spread was 0.001 against 0.014 in the others, every draw divergent), and no
+  intercept has to move with an ROI (the non-centred ones had to: R-hat 1.1).
+* their mean as ``level_mean = intercept_mean + mean_g mean_t v[t, g]`` (the media's
+  mean is ``roi_geo * roi_scale / T``), which the data pin down whatever the ROI.
 * the knots' random walk through the centred knot values plus ``mean_g v[t, g]``
   (``knot_free``, :func:`geo_time_effect`) rather than its steps, each of which moves
   every later knot, and which had to move with every ROI.
@@ -44,12 +49,12 @@ varies by geo and week (media contributions and control effects):
   (:func:`channel_first_lags`); with one knot per week, the knots directly (no identity
   interpolation matrix).
 
-Each is a change of variables with a unit (or constant) Jacobian, except the centred
-intercepts (the committed model sampled ``intercept_geo_z``), whose Jacobian the
-density carries: the posterior is the same. On Meridian's 20-geo panel (2 chains x 300
-draws after 300 tuning steps) these took NUTS from 390 leapfrog steps per draw to 31, at
-the same R-hat and minimum bulk ESS, and the whole ``mixlens mmm fit`` from 430 to 86 CPU
-seconds (34 with a warm compile cache; benchmarks/RESULTS.md, ``peers_mmm_geo``).
+Each is a change of variables whose Jacobian is constant or carried by the density: the
+posterior is the same. On Meridian's 20-geo panel (2 chains x 300 draws after 300 tuning
+steps) the knots' and levels' coordinates took NUTS from 390 leapfrog steps per draw to
+31, and the whole ``mixlens mmm fit`` from 430 to 86 CPU seconds (34 with a warm compile
+cache; benchmarks/RESULTS.md, ``peers_mmm_geo``); the conditional intercepts then removed
+the funnel (``peers_mmm_geo_4x1000``, ``mmm_geo_intercepts``).
 
 Lift tests (:func:`~mixlens.mmm.calibration.prepare_geo_lift_tests`) add, per test ``i``
 of channel ``c`` in the geos ``G_i`` it covers (every geo for a national test)::
@@ -153,7 +158,7 @@ def build_geo_model(
         Observed ``y`` over ``(date, geo)``; posterior variables ``roi``, ``roi_geo_sd``
         (channel), ``roi_geo_z`` (geo, channel), deterministic ``beta`` (geo, channel),
         adstock and saturation parameters (channel), ``intercept_mean``,
-        ``intercept_geo_sd``, ``geo_level`` and deterministic ``intercept`` (geo),
+        ``intercept_geo_sd``, ``intercept_geo_z`` and deterministic ``intercept`` (geo),
         ``sigma`` (geo), ``trend``, ``gamma``, ``delta``, ``kappa``, and with knots
         ``knot_drift``, ``knot_free`` and deterministic ``baseline_knots``.
 
@@ -227,11 +232,9 @@ def build_geo_model(
             kappa = _model_variable(spec, "control", "control")
             varying = varying + pt.tensordot(control, kappa, 1)
             geo_mean = geo_mean + pt.dot(control_mean, kappa)
-        # Geo intercepts around a shared mean, centred, sampled as each geo's mean level
-        # with media and controls (module docstring): ``geo_level`` is pinned down by the
-        # geo's mean outcome whatever the ROI, where the intercept had to move with it.
-        # Their mean likewise: ``level_mean = intercept_mean + mean_g geo_mean[g]``, with
-        # the intercept's prior shifted (a unit Jacobian), since it had to move with the ROI.
+        # The mean of the geo intercepts, sampled with the geos' mean media and control
+        # effect added (``level_mean = intercept_mean + mean_g geo_mean[g]``, the prior
+        # shifted: a unit Jacobian): the intercepts' mean had to move with every ROI.
         prior = spec.model_prior("intercept")
         overall = pt.mean(geo_mean)
         if prior.dist in _REAL_LINE:
@@ -240,15 +243,13 @@ def build_geo_model(
                 overall,
                 dist=partial(_shifted, dist=_distribution(prior), params=dict(prior.params)),
             )
-            pm.Deterministic("intercept_mean", level_mean - overall)
+            intercept_mean = pm.Deterministic("intercept_mean", level_mean - overall)
         else:  # a bounded prior keeps its own variable (and its transform to the real line)
-            level_mean = _distribution(prior)("intercept_mean", **dict(prior.params)) + overall
+            intercept_mean = _distribution(prior)("intercept_mean", **dict(prior.params))
         spread = _distribution(GEO_INTERCEPT_SD)(
             "intercept_geo_sd", **dict(GEO_INTERCEPT_SD.params)
         )
-        level = pm.Normal("geo_level", level_mean + (geo_mean - overall), spread, dims="geo")
-        intercept = pm.Deterministic("intercept", level - geo_mean, dims="geo")
-        mu = intercept[None, :] + varying
+        rest = varying  # mu without the geo intercepts
         if lift_tests is not None and with_lift:
             response = response_cf.dimshuffle(1, 2, 0)  # (T, G, C), as lost_response wants
             _add_geo_lift_tests(
@@ -261,21 +262,52 @@ def build_geo_model(
             )
         if spec.trend:
             time = pm_data("trend_feature", base.trend, dims="date")
-            mu = mu + (_model_variable(spec, "trend") * time)[:, None]
+            rest = rest + (_model_variable(spec, "trend") * time)[:, None]
         time_effect = geo_time_effect(spec, base, pt.mean(varying, axis=1))
         if time_effect is not None:
-            mu = mu + time_effect[:, None]
+            rest = rest + time_effect[:, None]
         if base.fourier_terms:
             fourier = pm_data("fourier_features", base.fourier, dims=("date", "fourier"))
-            mu = mu + pt.dot(fourier, _model_variable(spec, "fourier", "fourier"))[:, None]
+            rest = rest + pt.dot(fourier, _model_variable(spec, "fourier", "fourier"))[:, None]
         if base.holidays:
             holiday = pm_data("holiday_features", base.holiday, dims=("date", "holiday"))
-            mu = mu + pt.dot(holiday, _model_variable(spec, "holiday", "holiday"))[:, None]
+            rest = rest + pt.dot(holiday, _model_variable(spec, "holiday", "holiday"))[:, None]
         sigma = _model_variable(spec, "sigma", "geo")
+        intercept = _conditional_intercepts(
+            pt.sum(y_scaled - rest, axis=0), n_weeks, sigma, intercept_mean, spread
+        )
+        mu = intercept[None, :] + rest
         if keep_mu:
             mu = pm.Deterministic("mu", mu, dims=("date", "geo"))
         pm.Normal("y", mu=mu, sigma=sigma[None, :], observed=y_scaled, dims=("date", "geo"))
     return model
+
+
+def _conditional_intercepts(
+    residual_sum: Any, n_weeks: int, sigma: Any, mean: Any, spread: Any
+) -> Any:
+    """Add the geo intercepts to the model in context, sampled given everything else.
+
+    Given the other parameters, ``intercept[g] ~ Normal(mean, spread)`` and
+    ``y[t, g] ~ Normal(intercept[g] + rest[t, g], sigma[g])`` make each intercept's
+    conditional posterior normal, with precision ``P = T / sigma**2 + 1 / spread**2`` and
+    mean ``(residual_sum / sigma**2 + mean / spread**2) / P`` (``residual_sum[g] =
+    sum_t y[t, g] - rest[t, g]``). NUTS samples ``intercept_geo_z`` with
+    ``intercept = conditional mean + P**-0.5 * intercept_geo_z``: the density carries the
+    intercepts' prior and the Jacobian ``sum_g log P[g]**-0.5`` (a potential) in place of
+    the standard normal's, so the posterior is unchanged, and in these coordinates it is
+    the other parameters' (intercepts integrated out) times a standard normal for
+    ``intercept_geo_z``: no funnel between the intercepts and their spread, and no
+    intercept has to move with an ROI. Returns ``intercept``, shape ``(G,)``.
+    """
+    precision = n_weeks / sigma**2 + 1.0 / spread**2
+    centre = (residual_sum / sigma**2 + mean / spread**2) / precision
+    z = pm.Normal("intercept_geo_z", 0.0, 1.0, dims="geo")
+    intercept = pm.Deterministic("intercept", centre + z / pt.sqrt(precision), dims="geo")
+    prior = pm.logp(pm.Normal.dist(mean, spread), intercept)
+    standard = pm.logp(pm.Normal.dist(0.0, 1.0), z)
+    pm.Potential("intercept_geo_density", pt.sum(prior - standard - 0.5 * pt.log(precision)))
+    return intercept
 
 
 def _shifted(shift: Any, size: Any, *, dist: Any, params: dict[str, float]) -> Any:
