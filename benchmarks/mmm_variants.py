@@ -33,6 +33,10 @@ from mmm_recovery import roi_scores
 #: Variant name -> (MMMSpec keyword arguments, description).
 VARIANTS: dict[str, tuple[dict[str, Any], str]] = {
     "linear": ({"time_knots": 0}, "default baseline: intercept + linear trend (no knots)"),
+    "unpooled": (
+        {"time_knots": 0, "pooled": ()},
+        "the default before `mmm_variants` 2026-11-24: no pooled shape priors",
+    ),
     "knots7": ({"time_knots": 7}, "+ time-varying baseline, 7 knots (one per half year)"),
     "knots13": ({"time_knots": 13}, "+ time-varying baseline, 13 knots (one per quarter)"),
     "knots40": ({"time_knots": 40}, "+ time-varying baseline, 40 knots (one per 4 weeks)"),
@@ -51,6 +55,15 @@ VARIANTS: dict[str, tuple[dict[str, Any], str]] = {
     "clicks": (
         {"time_knots": 0, "media_input": "clicks"},
         "media input clicks (converted to spend at each channel's cost per click)",
+    ),
+    "pool_slope": (
+        {"time_knots": 0, "pooled": ("slope",)},
+        "only the Hill slope prior partially pooled across channels (`MMMSpec.pooled`)",
+    ),
+    "pool_shapes": (
+        {"time_knots": 0, "pooled": ("half_saturation", "slope")},
+        "Hill half-saturation and slope priors partially pooled across channels "
+        "(`pooled='auto'`, the default since 2026-11-24)",
     ),
 }
 
@@ -109,6 +122,107 @@ def form_r2(seed: int) -> dict[str, dict[str, float]]:
         row["cpm_cv"] = float(cost.std() / cost.mean())
         out[str(channel)] = row
     return out
+
+
+def truth_shape_rois(seed: int) -> dict[str, dict[str, float]]:
+    """What the data say about each channel's ROI when the curve shapes are known.
+
+    Each channel's feature is its weekly spend (scaled by its mean over weeks with spend)
+    through the simulator's *true* delayed adstock and Hill curve (no fitted shape, no
+    prior); sales are regressed by least squares on an intercept, a baseline and the
+    seven features, and each coefficient gives an ROI (``coef * sum(feature) / spend``).
+    Rows: ``design`` (the MMM's own baseline columns: trend, Fourier, holidays, controls),
+    ``design, no noise`` (sales minus the simulator's noise), ``true baseline`` (the
+    simulator's exact baseline + controls as one column), ``true baseline, no noise``.
+    ``own`` regresses each channel's true weekly contribution on an intercept and its own
+    feature: the ROI its variation alone implies (an intercept-free fit gives the true
+    ROI to within the form's error). ``pressure_corr`` is the correlation over weeks of
+    the channel's effectiveness-weighted impressions per unit spend with its spend.
+    """
+    import pandas as pd
+
+    from mixlens.data.simulate.mmm import MMMWorldConfig, simulate_mmm
+    from mixlens.mmm import MMMSpec
+    from mixlens.mmm.data import MMMData
+    from mixlens.mmm.model import baseline_design
+    from mixlens.transforms.adstock import adstock, delayed_weights
+    from mixlens.transforms.saturation import hill
+
+    config = MMMWorldConfig(weeks=156, n_channels=7)
+    world = simulate_mmm(config, seed=seed)
+    truth = world.weekly_contributions.pivot(
+        index="date", columns="component", values="contribution"
+    )
+    panel = world.weekly_channel.set_index("date")
+    specs = config.channel_specs
+    names = [c.name for c in specs]
+    spend = np.array([panel[f"{n}_spend"].sum() for n in names])
+    features = []
+    for c in specs:
+        raw = panel[f"{c.name}_spend"].to_numpy(float)
+        kernel = delayed_weights(np.array(c.theta), peak=np.array(c.peak), l_max=8)
+        stock = adstock(raw / raw[raw > 0].mean(), kernel.reshape(-1), axis=0)
+        features.append(hill(stock, half_saturation=c.half_saturation, slope=c.slope))
+    feat = np.array(features).T
+    spec = MMMSpec(channels=tuple(names), controls=("price", "promotion"))
+    design = baseline_design(MMMData.from_panel(world.weekly_channel, spec), spec)
+    sales = panel["sales"].to_numpy(float)
+    noise = truth["noise"].to_numpy(float)
+    base = (truth["baseline"] + truth["price"] + truth["promotion"]).to_numpy(float)
+
+    def rois(y: np.ndarray, x: np.ndarray) -> dict[str, float]:
+        full = np.c_[np.ones(len(y)), x, feat]
+        coef = np.linalg.lstsq(full, y, rcond=None)[0][-len(names) :]
+        return dict(zip(names, (coef * feat.sum(axis=0) / spend).tolist(), strict=True))
+
+    out = {
+        "design": rois(sales, design),
+        "design, no noise": rois(sales - noise, design),
+        "true baseline": rois(sales, base[:, None]),
+        "true baseline, no noise": rois(sales - noise, base[:, None]),
+    }
+    own: dict[str, float] = {}
+    for i, n in enumerate(names):
+        x = np.c_[np.ones(len(feat)), feat[:, i]]
+        coef = np.linalg.lstsq(x, truth[n].to_numpy(float), rcond=None)[0][1]
+        own[n] = float(coef * feat[:, i].sum() / spend[i])
+    out["own"] = own
+    daily = world.daily_campaign.merge(
+        world.campaign_params[["campaign", "effectiveness"]], on="campaign"
+    )
+    daily["pressure"] = daily["impressions"] / 1000 * daily["effectiveness"]
+    daily["week"] = (pd.to_datetime(daily["date"]) - pd.Timestamp(config.start)).dt.days // 7
+    corr: dict[str, float] = {}
+    for n in names:
+        weekly = daily[daily["channel"] == n].groupby("week")[["spend", "pressure"]].sum()
+        per_unit = weekly["pressure"] / weekly["spend"]
+        corr[n] = float(np.corrcoef(per_unit, weekly["spend"])[0, 1])
+    out["pressure_corr"] = corr
+    out["true"] = dict(zip(names, world.roi.set_index("channel").loc[names, "roi"], strict=True))
+    return out
+
+
+def _truth_shape_table(seeds: list[int]) -> str:
+    per_seed = {seed: truth_shape_rois(seed) for seed in seeds}
+    channels = list(per_seed[seeds[0]]["true"])
+    lines = [
+        "**With the true curve shapes (`truth_shape_rois`, least squares, no prior).** ROI "
+        "implied by regressing sales on the baseline and each channel's spend through its "
+        "true adstock and Hill curve; `own` = the ROI the channel's own true contribution "
+        "implies when its level is free (as the MMM's intercept leaves it); `pressure` = "
+        "correlation over weeks of effectiveness-weighted impressions per unit spend with "
+        "spend (the campaign mix):",
+        "",
+        "| seed | regression | " + " | ".join(channels) + " |",
+        "|---|---|" + "---:|" * len(channels),
+    ]
+    for seed in seeds:
+        for row, values in per_seed[seed].items():
+            fmt = "{:+.2f}" if row == "pressure_corr" else "{:.2f}"
+            cells = " | ".join(fmt.format(values[c]) for c in channels)
+            label = row.replace("_corr", "")
+            lines.append(f"| {seed} | {label} | {cells} |")
+    return "\n".join(lines)
 
 
 def _form_table(seeds: list[int]) -> str:
@@ -257,15 +371,22 @@ def main() -> None:
     parser.add_argument("--table", nargs="+", metavar="FILE")
     parser.add_argument("--note", default="")
     parser.add_argument("--form", action="store_true", help="add the form R² tables (--table)")
+    parser.add_argument(
+        "--shapes", action="store_true", help="add the true-shape ROI table (--table)"
+    )
     args = parser.parse_args()
     if args.table:
         body = _table(args.table, args.note)
+        if args.shapes:
+            body += "\n\n" + _truth_shape_table([int(s) for s in args.seeds.split(",")])
         if args.form:
             body += "\n\n" + _form_table([int(s) for s in args.seeds.split(",")])
         rows = [json.loads(x) for f in args.table for x in Path(f).read_text().splitlines() if x]
         variants = ",".join(dict.fromkeys(r["variant"] for r in rows))
         seeds = ",".join(str(s) for s in sorted({r["seed"] for r in rows}))
         command = f"python benchmarks/mmm_variants.py --variants {variants} --seeds {seeds}"
+        if args.shapes:
+            command += " --shapes"
         if args.form:
             command += " --form"
         update_section("mmm_variants", body, command=command)

@@ -23,8 +23,11 @@ def test_model_has_named_dims(data: MMMData, spec: MMMSpec) -> None:
     assert len(model.coords["date"]) == data.n_weeks
     assert tuple(model.coords["channel"]) == spec.channels
     assert tuple(model.coords["fourier"]) == ("sin_1", "cos_1", "sin_2", "cos_2")
+    # Hill's parameters are partially pooled by default (MMMSpec.pooled="auto")
     assert {v.name for v in model.free_RVs} == {
-        "theta", "peak", "half_saturation", "slope", "roi",
+        "theta", "peak", "roi",
+        "half_saturation_shift", "half_saturation_spread", "half_saturation_z",
+        "slope_shift", "slope_spread", "slope_z",
         "intercept", "trend", "gamma", "delta", "kappa", "sigma",
     }  # fmt: skip
     assert "beta" in model.named_vars  # deterministic in the ROI parameterisation

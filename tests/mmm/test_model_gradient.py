@@ -67,8 +67,10 @@ def _reference_model(data: MMMData, spec: MMMSpec, lift_tests: LiftTests | None 
     with pm.Model(coords=coords) as model:
         y_scaled = pm_data("y_scaled", data.y / data.y_scale, dims="date")
         lags = pm_data("media_lags", pt_transforms.lagged(data.media, spec.adstock.l_max))
-        adstock_params = {p: _channel_variable(spec, p) for p in spec.adstock.parameters}
-        saturation_params = {p: _channel_variable(spec, p) for p in spec.saturation.parameters}
+        adstock_params = {p: _channel_variable(spec, p, pool=True) for p in spec.adstock.parameters}
+        saturation_params = {
+            p: _channel_variable(spec, p, pool=True) for p in spec.saturation.parameters
+        }
         weights = spec.adstock.pt_weights(adstock_params)
         adstocked = pt_transforms.adstock_lagged(lags, weights)
         response = spec.saturation.pt_apply(adstocked, saturation_params)

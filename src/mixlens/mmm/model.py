@@ -31,7 +31,9 @@ density as a term-by-term graph (``tests/mmm/test_model_gradient.py``).
 Posterior variables are named by parameter (``theta``, ``peak``, ``half_saturation``,
 ``slope``, ``roi`` (or ``beta``) over ``channel``; ``intercept``, ``trend``, ``gamma``
 over ``fourier``, ``delta`` over ``holiday``, ``kappa`` over ``control``, ``sigma``); no
-per-week deterministics are stored, so the trace stays small (with ``time_knots``, the
+per-week deterministics are stored, so the trace stays small (parameters pooled across
+channels, :attr:`MMMSpec.pooled` (by default Hill's ``half_saturation`` and ``slope``), are
+deterministics of ``{name}_shift``, ``{name}_spread`` and ``{name}_z``; with ``time_knots``, the
 time-varying baseline ``knots(t)`` adds ``knot_drift``, ``knot_z`` over ``knot_step`` and
 the deterministic ``baseline_knots`` over ``knot``, see :func:`add_time_effect`);
 :mod:`mixlens.mmm.results` recomputes contributions.
@@ -99,8 +101,13 @@ def _distribution(prior: Prior) -> Any:
     return dist
 
 
-def _channel_variable(spec: MMMSpec, name: str) -> Any:
-    """One random variable over ``channel`` with per-channel prior parameters."""
+def _channel_variable(spec: MMMSpec, name: str, *, pool: bool = False) -> Any:
+    """One random variable over ``channel`` with per-channel prior parameters.
+
+    With ``pool`` (the national model, :func:`build_model`), a parameter named in
+    ``spec.pooled_parameters`` gets its partially pooled prior (:func:`_pooled_lognormal`);
+    without it (the geo model's default) each channel keeps its own prior.
+    """
     priors = [spec.channel_prior(name, channel) for channel in spec.channels]
     keys = set(priors[0].params)
     if any(set(p.params) != keys for p in priors):
@@ -109,7 +116,26 @@ def _channel_variable(spec: MMMSpec, name: str) -> Any:
             f"got {sorted({tuple(sorted(p.params)) for p in priors})}"
         )
     params = {k: np.array([p.params[k] for p in priors]) for k in sorted(keys)}
+    if pool and name in spec.pooled_parameters:
+        return _pooled_lognormal(name, params["mu"], params["sigma"])
     return _distribution(priors[0])(name, **params, dims="channel")
+
+
+#: Prior sd of the pooled shift and scale of the pooled spread, in prior sds: the two
+#: add up to each channel's own prior variance (``0.5 + E[spread**2] = 1``).
+_POOL_SD = float(np.sqrt(0.5))
+
+
+def _pooled_lognormal(name: str, mu: Any, sigma: Any) -> Any:
+    """``name`` over ``channel`` with its log-normal priors partially pooled (non-centred).
+
+    ``log p_c = mu_c + sigma_c * (shift + spread * z_c)`` (see :attr:`MMMSpec.pooled`);
+    the free variables are ``{name}_shift``, ``{name}_spread`` and ``{name}_z``.
+    """
+    shift = pm.Normal(f"{name}_shift", 0.0, _POOL_SD)
+    spread = pm.HalfNormal(f"{name}_spread", _POOL_SD)
+    z = pm.Normal(f"{name}_z", 0.0, 1.0, dims="channel")
+    return pm.Deterministic(name, pt.exp(mu + sigma * (shift + spread * z)), dims="channel")
 
 
 def _model_variable(spec: MMMSpec, key: str, dims: str | None = None) -> Any:
@@ -252,8 +278,10 @@ def build_model(
             "media_lags_cf", pt_transforms.lagged_channel_first(data.media, spec.adstock.l_max)
         )
 
-        adstock_params = {p: _channel_variable(spec, p) for p in spec.adstock.parameters}
-        saturation_params = {p: _channel_variable(spec, p) for p in spec.saturation.parameters}
+        adstock_params = {p: _channel_variable(spec, p, pool=True) for p in spec.adstock.parameters}
+        saturation_params = {
+            p: _channel_variable(spec, p, pool=True) for p in spec.saturation.parameters
+        }
         weights = spec.adstock.pt_weights(adstock_params)
         adstocked = pt_transforms.adstock_lagged_channel_first(lags, weights)  # (channel, date)
         columns = {k: v[:, None] for k, v in saturation_params.items()}

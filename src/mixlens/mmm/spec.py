@@ -76,6 +76,11 @@ __all__ = [
 
 # --------------------------------------------------------------------------- model spec
 
+
+def _pooled_from_json(value: Any) -> tuple[str, ...] | Literal["auto"]:
+    return "auto" if value == "auto" else tuple(str(v) for v in value)
+
+
 #: Priors of the non-media parameters (outcome scaled by its mean, controls standardized).
 MODEL_PRIORS: Mapping[str, Prior] = MappingProxyType(
     {
@@ -175,6 +180,18 @@ class MMMSpec:
         ``half_saturation`` stay in spend units: impressions or clicks are converted to
         spend at the channel's cost per unit over the fitted weeks (total spend / total
         units), see :class:`mixlens.mmm.data.MMMData`.
+    pooled
+        Adstock or saturation parameters whose per-channel log-normal priors are
+        partially pooled across channels: with channel ``c``'s prior
+        ``LogNormal(mu_c, sigma_c)``, ``log p_c = mu_c + sigma_c * (shift + spread * z_c)``
+        with ``shift ~ Normal(0, 1/sqrt(2))``, ``spread ~ HalfNormal(1/sqrt(2))`` and
+        ``z_c ~ Normal(0, 1)``, so each channel's marginal prior keeps its own variance
+        (``sigma_c**2``) while weakly identified channels borrow the common shift from the
+        channels the data pin down. ``"auto"`` (default) pools the saturation's parameters
+        whose priors are log-normal for every channel (Hill: ``half_saturation`` and
+        ``slope``); ``()`` pools none (measured in ``benchmarks/RESULTS.md``,
+        ``mmm_variants``). It applies to the national model; the geo model keeps each
+        channel's own prior (pooling is not measured there).
 
     Raises
     ------
@@ -195,6 +212,7 @@ class MMMSpec:
     roi_reference: float | None = None
     time_knots: TimeKnots = "auto"
     media_input: MediaInputSetting | Mapping[str, MediaInputSetting] = "spend"
+    pooled: tuple[str, ...] | Literal["auto"] = "auto"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "time_knots", check_time_knots(self.time_knots))
@@ -231,6 +249,33 @@ class MMMSpec:
                     f"priors of {name!r} mix families {sorted(families)}; "
                     "use one family per parameter (per-channel parameters may differ)"
                 )
+        pooled = self._check_pooled(self.pooled)  # raises on what cannot be pooled
+        object.__setattr__(self, "pooled", "auto" if self.pooled == "auto" else pooled)
+
+    def _check_pooled(self, names: tuple[str, ...] | Literal["auto"]) -> tuple[str, ...]:
+        if names == "auto":
+            return tuple(
+                name
+                for name in self.saturation.parameters
+                if all(self.channel_prior(name, c).dist == "LogNormal" for c in self.channels)
+            )
+        pooled = tuple(dict.fromkeys(str(n) for n in names))
+        shapes = (*self.adstock.parameters, *self.saturation.parameters)
+        for name in pooled:
+            if name not in shapes:
+                raise ValueError(
+                    f"only adstock or saturation parameters can be pooled "
+                    f"({', '.join(shapes)}), got {name!r}"
+                )
+            family = self.channel_prior(name, self.channels[0]).dist
+            if family != "LogNormal":
+                raise ValueError(f"pooling {name!r} needs LogNormal priors, got {family}")
+        return pooled
+
+    @property
+    def pooled_parameters(self) -> tuple[str, ...]:
+        """The channel parameters whose priors are partially pooled (:attr:`pooled`, resolved)."""
+        return self._check_pooled(self.pooled)
 
     def _check_media_input(
         self, value: MediaInputSetting | Mapping[str, MediaInputSetting]
@@ -340,6 +385,7 @@ class MMMSpec:
             "media_input": (
                 self.media_input if isinstance(self.media_input, str) else dict(self.media_input)
             ),
+            "pooled": self.pooled if self.pooled == "auto" else list(self.pooled),
         }
 
     @classmethod
@@ -370,4 +416,6 @@ class MMMSpec:
             time_knots=data.get("time_knots", 0),
             # specs saved before the media input existed modelled spend
             media_input=data.get("media_input", "spend"),
+            # specs saved before pooled shape priors existed had none
+            pooled=_pooled_from_json(data.get("pooled", ())),
         )
