@@ -5,6 +5,10 @@ Run: ``PYTHONPATH=src python benchmarks/ima_accuracy.py [--write]``. Scenarios:
 * ``3x40 truth``: 3 channels x 40 campaigns x 156 weeks, the simulator's true weekly
   channel contributions and true adstock fed as the MMM (isolates IMA's own error);
   the runtime target (< 60 s with ADVI) is measured here.
+* ``3x40 noisy truth``: the same world, each week's true channel contribution with
+  independent relative noise (``--noise``, 5%) as the MMM, and draws of the same law
+  as its posterior (an honest MMM whose error the likelihood models exactly): the
+  calibration of the split is IMA's own there.
 * ``5ch truth``: the default 5-channel, 156-week world, truth as the MMM.
 * ``5ch ADVI MMM`` / ``5ch NUTS MMM``: the same world through a real ``mixlens mmm fit``
   run dir (ADVI; NUTS with ``--nuts``), read as ``mixlens ima fit --mmm`` does: the
@@ -14,12 +18,15 @@ Run: ``PYTHONPATH=src python benchmarks/ima_accuracy.py [--write]``. Scenarios:
 
 Per scenario, channel, inference method and reconciliation rule: weekly MAPE and R² of
 the regression versus the MMM input, coverage of the campaigns' 90% intervals, their
-median relative width and the median |error| / posterior sd, the unattributed share,
+median relative width and the median |error| / posterior sd, the same three for the
+campaigns' *shares* of their channel (:func:`mixlens.ima.evaluate.score_split`: IMA's
+own job, free of the MMM's channel total), the unattributed share,
 campaign-total Spearman rank correlation and total error (``sum|est-true| / sum true``),
 beside the two naive baselines (spend share; NNLS). The regression fits are shared
 between the rules (they differ only in the reconciliation after the fit).
-``--scenarios`` picks scenarios (``3x40,5ch,advi_mmm,nuts_mmm``; the last needs
-``--nuts``).
+``--scenarios`` picks scenarios (``3x40,3x40_noisy,5ch,advi_mmm,nuts_mmm``; the last
+needs ``--nuts``); ``--methods advi,nuts --reuse-choice`` adds NUTS rows at the cost of
+one NUTS fit per scenario (the model and grain ADVI's ``auto`` kept).
 """
 
 from __future__ import annotations
@@ -43,8 +50,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import mixlens.ima.fit as ima_fit
 from _results import peak_rss_mib, update_section
 from mixlens.data.simulate.mmm import DEFAULT_CHANNELS, MMMWorldConfig, simulate_mmm
-from mixlens.ima.anchor import read_mmm_posterior
-from mixlens.ima.evaluate import nnls_baseline, score_campaigns, spend_share_baseline
+from mixlens.ima.anchor import MMMPosterior, read_mmm_posterior
+from mixlens.ima.evaluate import (
+    nnls_baseline,
+    score_campaigns,
+    score_split,
+    spend_share_baseline,
+)
 from mixlens.ima.fit import fit_ima, prepare_inputs
 from mixlens.ima.regression import fit_regression, reconcile
 from mixlens.ima.results import UNATTRIBUTED
@@ -61,6 +73,28 @@ def truth_mmm(world):  # type: ignore[no-untyped-def]
         for r in cp.itertuples()
     }
     return weekly.rename(columns={"component": "channel"}), params
+
+
+def noisy_truth(world, *, noise: float, n_draws: int = 400, seed: int = 11):  # type: ignore[no-untyped-def]
+    """The true MMM with independent weekly noise, and a posterior of the same law.
+
+    Each week's true channel contribution times ``1 + noise * e`` (``e`` standard
+    normal) is the MMM's estimate, and ``n_draws`` draws of the same law around the
+    truth its posterior: the MMM's error is honest (the truth is a draw of it) and
+    independent over weeks, as the regression's likelihood assumes, and the daily-grain
+    saturating model contains the truth. Calibration of the split is then IMA's own.
+    """
+    weekly, params = truth_mmm(world)
+    weekly = weekly.sort_values(["channel", "date"]).reset_index(drop=True)
+    rng = np.random.default_rng(seed)
+    draws = {}
+    for channel, part in weekly.groupby("channel", sort=False):
+        true = part["contribution"].to_numpy(dtype=np.float64)
+        draws[str(channel)] = true[None, :] * (
+            1 + noise * rng.standard_normal((n_draws, true.size))
+        )
+        weekly.loc[part.index, "contribution"] = true * (1 + noise * rng.standard_normal(true.size))
+    return weekly, params, MMMPosterior(kernels={}, draws=draws)
 
 
 def coverage(camps: pd.DataFrame, truth: pd.DataFrame, draws=None) -> pd.DataFrame:  # type: ignore[no-untyped-def]
@@ -148,6 +182,7 @@ def evaluate(  # type: ignore[no-untyped-def]
     rules: list[str],
     posterior=None,
     compare_exact: bool = False,
+    reuse_choice: bool = False,
 ) -> tuple[list, list]:
     rows, fits = [], []
     estimates = {}
@@ -156,18 +191,29 @@ def evaluate(  # type: ignore[no-untyped-def]
     # With the MMM's posterior: its weekly sd in the likelihood (fit_ima's default), and
     # on request the contributions taken as exact (mmm_error=False), the previous default.
     errors = [True, False] if posterior is not None and compare_exact else [True]
+    choice: dict[str, str] = {"model": "auto", "grain": "auto"}
     for method, mmm_error, rule in itertools.product(methods, errors, rules):
         started = time.perf_counter()
+        # With --reuse-choice, methods after the first fit only the model and grain that
+        # the first method's `auto` kept (when the same for every channel): one NUTS fit
+        # instead of four.
+        settings = choice if reuse_choice and method != methods[0] else {}
         res = fit_ima(
             weekly, params, world.daily_campaign, method=method, draws=draws, seed=seed,
-            posterior=posterior, rule=rule, mmm_error=mmm_error,
+            posterior=posterior, rule=rule, mmm_error=mmm_error, **settings,
         )  # fmt: skip
+        if method == methods[0]:
+            for key in ("model", "grain"):
+                kept = set(res.meta[f"{key}_by_channel"].values())
+                choice[key] = kept.pop() if len(kept) == 1 else "auto"
         seconds = time.perf_counter() - started
         camps = res.campaigns()
         label = f"{method}/{rule}" + ("" if mmm_error else ", exact MMM")
         estimates[label] = camps.rename(columns={"contribution_mean": "contribution"})
         cov = coverage(camps, truth, res.total_draws)
+        split = score_split(res.rows, res.total_draws, truth, ci=res.ci).drop(columns="n_campaigns")
         fit = res.fit().merge(cov, left_on="channel", right_index=True)
+        fit = fit.merge(split, on="channel")
         fit["scenario"] = name
         fit["method"] = label
         fit["seconds"] = seconds
@@ -232,6 +278,55 @@ def diagnose(world, *, draws: int, seed: int) -> pd.DataFrame:  # type: ignore[n
     return pd.DataFrame(rows)
 
 
+def split_summary(table: pd.DataFrame, rule: str) -> pd.DataFrame:
+    """Per scenario and method (one rule): split-interval figures averaged over channels."""
+    part = table[table["method/rule"].str.split(",").str[0].str.endswith(f"/{rule}")]
+    return (
+        part.groupby(["scenario", "method/rule"], sort=False)
+        .agg(
+            weekly_mape=("weekly_mape", "mean"), min_r2=("r2", "min"),
+            split_coverage=("split_coverage", "mean"), split_rel_width=("split_rel_width", "mean"),
+            split_abs_z=("split_abs_z", "mean"), split_error=("split_error", "mean"),
+            split_error_spend_share=("split_error:spend_share", "mean"),
+        )
+        .rename(columns={"split_error_spend_share": "split_error:spend_share"})
+        .reset_index()
+    )  # fmt: skip
+
+
+#: What the split-interval figures say, with the separate measurements behind the cause.
+READING = (
+    "Reading (split intervals). Judged on the split, IMA's default intervals (mean-field "
+    "ADVI) are far too narrow in every world. In `3x40 noisy truth`, where the model "
+    "contains the truth and the likelihood models the MMM's honest, independent weekly "
+    "error exactly, ADVI's split coverage is well under 0.9 with errors of several "
+    "posterior sd: the approximation, not the model, is at fault there. NUTS on the "
+    "same posterior (`nuts/...` rows) comes near nominal on social and online_video at "
+    "wider intervals and the same split error, and falls short on display (its weekly fit "
+    "to the noisy MMM is the weakest, R² 0.92, for both methods). In `3x40 truth` (exact "
+    "anchor, improper posterior: see below) NUTS about halves ADVI's split error, but its "
+    "intervals' width is still set by where the sampler stops. In `5ch NUTS MMM`, NUTS "
+    "is no better calibrated than ADVI: the split's error there comes from the MMM's weekly "
+    "shape, which the MMM's own posterior understates (its 90% intervals of each week's "
+    "contribution, every draw rescaled to the posterior-mean total, cover the true weekly "
+    "shape in 28% (online_video) to 78% (tv) of the weeks), and IMA's split can only be as "
+    "honest as the weekly shape it splits. Measured separately on that world (saturating "
+    "model at the MMM's grain, ADVI, seed 0; not in the tables): the true adstock with the "
+    "MMM's contributions leaves the split where it is (split error 0.254, coverage 0.20), "
+    "the true contributions with the MMM's adstock halve the split error (0.131, coverage "
+    "0.43); propagating the MMM's shape uncertainty harder does not calibrate the split "
+    "either: the full covariance of the MMM's weekly shape in the likelihood ruins the "
+    "weekly fit (MAPE 19%, R² down to 0.06) at coverage 0.14, and multiple imputation "
+    "(the regression fitted to 4 of the MMM's draws, posteriors pooled) reaches coverage "
+    "0.36 at weekly MAPE 3.6% and R² 0.85; the Laplace approximation (3x40 noisy truth) "
+    "covers 0.99 only because L-BFGS stops at a poor mode (weekly MAPE 18%). For honest "
+    "campaign-split intervals use `--method nuts` (one NUTS fit took 4 to 8 times one "
+    "ADVI fit of the same model in the separate runs) on an "
+    "MMM whose weekly shape is itself calibrated; ADVI's split intervals understate the "
+    "split's uncertainty."
+)
+
+
 def markdown(frame: pd.DataFrame) -> str:
     def cell(v: object) -> str:
         return f"{v:.3f}" if isinstance(v, float) else str(v)
@@ -252,13 +347,25 @@ def main() -> None:
     parser.add_argument("--skip-mmm", action="store_true")
     parser.add_argument("--methods", default="advi,laplace", help="IMA inference methods")
     parser.add_argument("--rules", default="cap,residual", help="reconciliation rules")
-    parser.add_argument("--scenarios", default="3x40,5ch,advi_mmm,nuts_mmm")
+    parser.add_argument("--scenarios", default="3x40,3x40_noisy,5ch,advi_mmm,nuts_mmm")
     parser.add_argument("--nuts", action="store_true", help="also a NUTS MMM (slow)")
     parser.add_argument(
         "--compare-exact", action="store_true",
         help="MMM scenarios: also fit with the MMM's contributions taken as exact",
     )  # fmt: skip
     parser.add_argument("--mmm-cache", default="", help="folder to keep/reuse MMM run dirs")
+    parser.add_argument(
+        "--reuse-choice", action="store_true",
+        help="methods after the first fit only the model and grain the first one's auto kept",
+    )  # fmt: skip
+    parser.add_argument(
+        "--noise", type=float, default=0.05, help="3x40_noisy: relative weekly noise of the MMM"
+    )
+    parser.add_argument(
+        "--first-method-only", default="",
+        help="scenarios fitted with the first of --methods only (e.g. 3x40: NUTS on an "
+        "improper posterior)",
+    )  # fmt: skip
     parser.add_argument(
         "--diagnose", action="store_true", help="only the coverage diagnosis (own section)"
     )
@@ -276,18 +383,33 @@ def main() -> None:
         for n in ("social", "online_video", "display")
     )
     scores, fits = [], []
-    run = {"draws": args.draws, "seed": args.seed, "methods": methods, "rules": rules}
+    run = {
+        "draws": args.draws, "seed": args.seed, "methods": methods, "rules": rules,
+        "reuse_choice": args.reuse_choice,
+    }  # fmt: skip
+    only_first = set(filter(None, args.first_method_only.split(",")))
+
+    def run_for(scenario: str) -> dict:  # type: ignore[type-arg]
+        return {**run, "methods": methods[:1]} if scenario in only_first else run
+
     w3 = simulate_mmm(MMMWorldConfig(weeks=156, channels=big), seed=7)
     share_error = true_shares_error(w3)
     if "3x40" in scenarios:
         weekly, params = truth_mmm(w3)
-        s, f = evaluate("3x40 truth", w3, weekly, params, **run)
+        s, f = evaluate("3x40 truth", w3, weekly, params, **run_for("3x40"))
+        scores += s
+        fits += f
+    if "3x40_noisy" in scenarios:
+        weekly, params, posterior = noisy_truth(w3, noise=args.noise)
+        s, f = evaluate(
+            "3x40 noisy truth", w3, weekly, params, posterior=posterior, **run_for("3x40_noisy")
+        )
         scores += s
         fits += f
     w5 = simulate_mmm(MMMWorldConfig(weeks=156, n_channels=5), seed=1)
     if "5ch" in scenarios:
         weekly, params = truth_mmm(w5)
-        s, f = evaluate("5ch truth", w5, weekly, params, **run)
+        s, f = evaluate("5ch truth", w5, weekly, params, **run_for("5ch"))
         scores += s
         fits += f
     mmm_seconds: dict[str, float] = {}
@@ -315,7 +437,7 @@ def main() -> None:
                 posterior = read_mmm_posterior(run_dir)
                 s, f = evaluate(
                     f"5ch {kind.upper()} MMM", w5, weekly, params, posterior=posterior,
-                    compare_exact=args.compare_exact, **run,
+                    compare_exact=args.compare_exact, **run_for(f"{kind}_mmm"),
                 )  # fmt: skip
                 scores += s
                 fits += f
@@ -334,13 +456,15 @@ def main() -> None:
     )
     cols = [
         "scenario", "channel", "n_campaigns", "method/rule", "model", "grain", "weekly_mape",
-        "r2", "coverage", "rel_width", "abs_z", "unattributed", "spearman", "total_error",
+        "r2", "coverage", "rel_width", "abs_z", "split_coverage", "split_rel_width",
+        "split_abs_z", "unattributed", "spearman", "total_error",
         "spearman:spend_share", "spearman:nnls", "total_error:spend_share", "total_error:nnls",
         "split_error", "split_error:spend_share", "split_error:nnls",
     ]  # fmt: skip
     table = table[cols]
     runtime = fit.groupby(["scenario", "method"], sort=False)["seconds"].first().round(1)
     text = markdown(table)
+    summary = markdown(split_summary(table, rules[0]))
     load = os.getloadavg()
     body = (
         f"IMA (`--model auto --grain auto`, period likelihood; {args.draws} draws; ADVI "
@@ -369,9 +493,40 @@ def main() -> None:
         "correct. MMM scenarios: the regression's likelihood adds to its noise the MMM's "
         "posterior sd of each week's channel contribution, of its shape only (each draw "
         "rescaled to the posterior mean's total: IMA conserves the total) (`mmm_error`, "
-        "the default with a posterior); `, exact MMM` rows take the MMM's contributions "
-        "as exact (the previous default).\n\n"
-        f"{text}\n\nThe daily-grain saturating model contains the simulator's truth: "
+        "the default with a posterior)"
+        + (
+            "; `, exact MMM` rows take the MMM's contributions as exact (the previous default)"
+            if args.compare_exact
+            else ""
+        )
+        + ". `split_coverage`: share of the channel's campaigns whose true share of the "
+        "channel (its true total over the channel's) lies inside the central 90% interval "
+        "of its share draws (draw by draw, the campaign's total over the sum of the "
+        "channel's campaigns in that draw, `unattributed` left out; "
+        "`mixlens.ima.evaluate.score_split`): the intervals of IMA's own job, the split, "
+        "free of the MMM's channel total; `split_rel_width`: median interval width / true "
+        "share; `split_abs_z`: median |mean share - true share| / sd of the share draws. "
+        "`3x40 noisy truth`: the true MMM with independent 5% weekly noise and a "
+        "posterior of 400 draws of the same law (the truth is one of them; IMA's "
+        "likelihood models that error exactly and the daily saturating model contains "
+        "the truth), so its split intervals' calibration is IMA's own."
+        + (
+            " NUTS rows (2 chains x "
+            f"{args.draws} draws after 500 tuning steps) fit only the model and grain "
+            "that ADVI's `auto` kept in the scenario."
+            if args.reuse_choice
+            else ""
+        )
+        + (
+            f" Scenarios fitted with {methods[0]} only: {args.first_method_only}."
+            if args.first_method_only
+            else ""
+        )
+        + "\n\n"
+        f"{text}\n\nSplit intervals per scenario and method ({rules[0]} rule; means over "
+        "the channels, `min_r2` the lowest channel's; `split_error:spend_share` the "
+        f"spend-share baseline's):\n\n{summary}\n\n{READING}\n\n"
+        "The daily-grain saturating model contains the simulator's truth: "
         "each campaign's true daily share of its channel rebuilt from IMA's daily design "
         f"(true effectiveness x adstocked media) is exact to {share_error:.1e} (3x40 "
         "world). With the true MMM the anchor is exact, so the posterior's noise scale "

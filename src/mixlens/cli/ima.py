@@ -46,7 +46,12 @@ def ima_fit_command(
         str, typer.Option(help="Campaign media metric: impressions, spend or clicks.")
     ] = "impressions",
     method: Annotated[
-        str, typer.Option(help="advi (default), laplace (use with --lift-tests) or nuts.")
+        str,
+        typer.Option(
+            help="advi (default), laplace (use with --lift-tests) or nuts (4-8x slower; "
+            "honest intervals of each campaign's share of its channel, where ADVI's are "
+            "too narrow)."
+        ),
     ] = "advi",
     model: Annotated[
         str,

@@ -16,6 +16,14 @@ campaigns, in ``[0, 1]``) and ``split_error``, the total error after rescaling t
 estimates to the true channel total (``2 * share_error``, on ``total_error``'s scale).
 With the true channel total, ``total_error`` and ``split_error`` differ only by the
 unattributed row.
+
+:func:`score_split` judges the *intervals* on the same footing: IMA's interval of a
+campaign's total mixes its own uncertainty about the split with the MMM's about the
+channel total (which IMA conserves and cannot correct), so it scores each campaign's
+share of its channel instead. Draw by draw, a campaign's share is its draw over the sum
+of the channel's campaigns in that draw (:func:`campaign_shares`; the ``unattributed``
+row is left out, as in :func:`share_error`), and the central ``ci`` interval of the
+share draws is compared with the true share.
 """
 
 from __future__ import annotations
@@ -32,9 +40,11 @@ from mixlens.ima.regression import ChannelDesign, ReconcileRule, reconcile
 from mixlens.ima.results import UNATTRIBUTED
 
 __all__ = [
+    "campaign_shares",
     "nnls_baseline",
     "rank_correlation",
     "score_campaigns",
+    "score_split",
     "share_error",
     "spend_share_baseline",
 ]
@@ -189,3 +199,124 @@ def score_campaigns(estimates: Mapping[str, pd.DataFrame], truth: pd.DataFrame) 
             )
     columns = ["method", "channel", "n_campaigns", "spearman", "total_error", "share_error"]
     return pd.DataFrame(rows, columns=[*columns, "split_error"])
+
+
+def campaign_shares(draws: FloatArray) -> FloatArray:
+    """Each draw's campaign totals as shares of their sum in that draw.
+
+    Parameters
+    ----------
+    draws
+        Campaign totals of one channel, shape ``(n_draws, n_campaigns)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Same shape; every row sums to one, or is NaN where the draw's campaigns sum to
+        zero or less (no split to speak of).
+
+    Examples
+    --------
+    >>> campaign_shares(np.array([[1.0, 3.0], [2.0, 2.0], [0.0, 0.0]])).tolist()
+    [[0.25, 0.75], [0.5, 0.5], [nan, nan]]
+    """
+    values = np.asarray(draws, dtype=np.float64)
+    total = values.sum(axis=-1, keepdims=True)
+    positive = total > 0
+    out: FloatArray = np.where(positive, values / np.where(positive, total, 1.0), np.nan)
+    return out
+
+
+_SPLIT_COLUMNS = ("split_coverage", "split_rel_width", "split_abs_z")
+
+
+def score_split(
+    rows: pd.DataFrame, draws: FloatArray, truth: pd.DataFrame, *, ci: float = 0.9
+) -> pd.DataFrame:
+    """Score the intervals of the campaigns' shares of their channel against the truth.
+
+    Parameters
+    ----------
+    rows
+        ``channel, campaign``: what each column of ``draws`` is (as
+        :attr:`IMAResult.rows <mixlens.ima.results.IMAResult.rows>`); ``unattributed``
+        columns are left out.
+    draws
+        Campaign totals per draw, shape ``(n_draws, len(rows))`` (as
+        :attr:`IMAResult.total_draws <mixlens.ima.results.IMAResult.total_draws>`).
+    truth
+        ``channel, campaign, contribution``: true totals (or daily rows, summed here).
+        A campaign's true share is its total over the channel's true total (every true
+        campaign of the channel; a campaign absent from the truth has share zero).
+    ci
+        Mass of the central interval of the share draws, in ``(0, 1)``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``channel, n_campaigns, split_coverage, split_rel_width, split_abs_z`` per
+        channel of ``rows``: the share of campaigns whose true share lies inside the
+        central ``ci`` interval of their share draws (up to ``1e-12``; draws whose
+        campaigns sum to zero or less are dropped), the median interval width over the
+        true share (campaigns with a positive true share), and the median
+        ``|mean - true| / sd`` of the share draws (campaigns with a positive sd). NaN
+        where nothing qualifies.
+
+    Raises
+    ------
+    ValueError
+        If ``draws`` does not have one column per row, or ``ci`` is not in ``(0, 1)``.
+
+    Examples
+    --------
+    >>> rows = pd.DataFrame({"channel": "a", "campaign": ["x", "y", UNATTRIBUTED]})
+    >>> draws = np.array([[1.0, 3.0, 5.0], [2.0, 2.0, 0.0], [1.5, 2.5, 1.0]])
+    >>> t = pd.DataFrame({"channel": "a", "campaign": ["x", "y"], "contribution": [3.0, 7.0]})
+    >>> s = score_split(rows, draws, t, ci=0.9)
+    >>> s[["channel", "n_campaigns", "split_coverage"]].values.tolist()
+    [['a', 2, 1.0]]
+    >>> round(float(s["split_rel_width"].iloc[0]), 4)  # median of 0.225 / 0.3, 0.225 / 0.7
+    0.5357
+    >>> score_split(rows, draws, t, ci=0.5)["split_coverage"].tolist()
+    [0.0]
+    """
+    values = np.asarray(draws, dtype=np.float64)
+    if values.ndim != 2 or values.shape[1] != len(rows):
+        raise ValueError(f"draws must have shape (n_draws, {len(rows)}), got {values.shape}")
+    if not 0 < ci < 1:
+        raise ValueError(f"ci must lie in (0, 1), got {ci}")
+    true = truth.groupby(["channel", "campaign"], sort=False)["contribution"].sum()
+    channel_total = true.groupby(level="channel", sort=False).sum()
+    names = rows["campaign"].astype(str).to_numpy()
+    channels = rows["channel"].astype(str).to_numpy()
+    out = []
+    for channel in dict.fromkeys(channels):
+        cols = np.flatnonzero((channels == channel) & (names != UNATTRIBUTED))
+        if cols.size == 0:
+            continue
+        shares = campaign_shares(values[:, cols])
+        shares = shares[np.isfinite(shares).all(axis=1)]
+        denom = float(channel_total.get(channel, 0.0))
+        t = np.array([float(true.get((channel, n), 0.0)) for n in names[cols]])
+        t = t / denom if denom > 0 else np.full(cols.size, np.nan)
+        nan = float("nan")
+        if shares.shape[0] == 0 or not np.isfinite(t).all():
+            out.append((channel, cols.size, nan, nan, nan))
+            continue
+        lo, hi = np.quantile(shares, [(1 - ci) / 2, (1 + ci) / 2], axis=0)
+        mean, sd = shares.mean(axis=0), shares.std(axis=0)
+        # Shares lie in [0, 1]: an absolute tolerance absorbs the rounding of the ratios.
+        inside = (t >= lo - 1e-12) & (t <= hi + 1e-12)
+        pos, spread = t > 0, sd > 0
+        width = (hi - lo)[pos] / t[pos]
+        z = np.abs(mean - t)[spread] / sd[spread]
+        out.append(
+            (
+                channel,
+                cols.size,
+                float(inside.mean()),
+                float(np.median(width)) if width.size else nan,
+                float(np.median(z)) if z.size else nan,
+            )
+        )
+    return pd.DataFrame(out, columns=["channel", "n_campaigns", *_SPLIT_COLUMNS])

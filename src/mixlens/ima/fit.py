@@ -325,7 +325,8 @@ def mmm_deviation(
     period
         Days per MMM period.
     seed
-        Seed of the pairing of regression and MMM draws.
+        Seed of the pairing of regression and MMM draws (with fewer regression draws
+        than MMM draws, they pair with MMM draws spread evenly over all of them).
     intercept
         Regression draws of the daily intercept, ``(S,)``, for ``rule="residual"``.
 
@@ -337,9 +338,13 @@ def mmm_deviation(
         draws (mean zero, so adding them keeps the point estimate). Each row sums to the
         paired draw's total contribution minus ``design.y``'s, up to the centring.
     """
-    n_draws = parts.shape[0]
+    n_draws, n_mmm = parts.shape[0], mmm_draws.shape[0]
     rng = np.random.default_rng(seed)
-    pick = rng.permutation(np.resize(np.arange(mmm_draws.shape[0]), n_draws))
+    if n_draws <= n_mmm:  # spread over all MMM draws (every chain), not the first n_draws
+        pool = np.linspace(0, n_mmm - 1, n_draws).round().astype(int)
+    else:
+        pool = np.resize(np.arange(n_mmm), n_draws)
+    pick = rng.permutation(pool)
     base_w = design.y.reshape(-1, period).sum(axis=1)
     shape = np.clip(response, 0.0, None).reshape(-1, period)
     within = shape.sum(axis=1, keepdims=True)
@@ -414,7 +419,12 @@ def fit_ima(
         the choice with lift tests, and the more accurate campaign split where campaigns
         are flighted together, since mean-field ADVI's mean barely leaves the pooled
         start along that ridge; two to three times slower with ``model="auto"``; see
-        ``ima_accuracy`` in ``benchmarks/RESULTS.md``) or ``"nuts"``.
+        ``ima_accuracy`` in ``benchmarks/RESULTS.md``) or ``"nuts"``: 4 to 8 times
+        ADVI's time, and the choice for honest intervals of the campaign split (each
+        campaign's share of its channel): mean-field ADVI's are far too narrow even where
+        the model is right and the MMM's error is honest, NUTS's come near nominal there
+        on most channels (:func:`~mixlens.ima.evaluate.score_split`; no method's split
+        intervals are calibrated where the MMM's own weekly shape is not).
     model
         ``"saturating"`` (campaigns through the channel's Hill curve of their weighted
         pressure, Aumann-Shapley split), ``"linear"`` (the paper's regression; see
