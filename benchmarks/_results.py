@@ -6,6 +6,7 @@ import datetime as dt
 import os
 import platform
 import resource
+import subprocess
 from pathlib import Path
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
@@ -50,3 +51,16 @@ def update_section(name: str, body: str, *, command: str) -> None:
     tmp = RESULTS.with_suffix(".md.tmp")
     tmp.write_text(text)
     tmp.replace(RESULTS)
+
+
+def baseline_src(ref: str, folder: Path) -> Path:
+    """Extract the repository's ``src/`` at git ``ref`` into ``folder``; its path.
+
+    Read-only git use, for benchmarks that run a "before" version beside the working tree.
+    """
+    root = Path(__file__).resolve().parents[1]
+    archive = subprocess.run(
+        ["git", "-C", str(root), "archive", ref, "src"], check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder / "src"

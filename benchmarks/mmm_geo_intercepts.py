@@ -32,7 +32,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from _results import update_section  # noqa: E402
+from _results import baseline_src, update_section  # noqa: E402
 
 
 def _world(seed: int, regions: int, weeks: int, channels: int) -> Any:
@@ -109,15 +109,6 @@ def score(summary: dict[str, Any], world: Any) -> dict[str, float]:
     }
 
 
-def _baseline_src(ref: str, folder: Path) -> Path:
-    """Extract ``src/`` at git ``ref`` into ``folder`` (read-only git use)."""
-    archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", ref, "src"], check=True, capture_output=True
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
-    return folder / "src"
-
-
 def main() -> None:
     """Command line entry point (see the module docstring)."""
     parser = argparse.ArgumentParser()
@@ -143,7 +134,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         versions = {
-            f"{args.baseline_label} ({args.baseline_ref})": _baseline_src(args.baseline_ref, work),
+            f"{args.baseline_label} ({args.baseline_ref})": baseline_src(args.baseline_ref, work),
             f"{args.label} (this version)": ROOT / "src",
         }
         for seed in seeds:

@@ -42,7 +42,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _results import update_section
+from _results import baseline_src, update_section
 
 ROOT = Path(__file__).resolve().parents[1]
 PHASES = ("import", "build", "compile", "sample", "fit_other", "post")
@@ -193,15 +193,6 @@ def _simulate(folder: Path, seed: int, weeks: int = 156) -> Path:
     return folder / "weekly_channel.csv"
 
 
-def _baseline_src(ref: str, folder: Path) -> Path:
-    """Extract ``src/`` at git ``ref`` into ``folder`` (read-only git use)."""
-    archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", ref, "src"], check=True, capture_output=True
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
-    return folder / "src"
-
-
 def run_fit(
     src: Path, panel: Path, out: Path, cache: Path, config: tuple[str, int, int], seed: int
 ) -> dict[str, Any]:
@@ -311,7 +302,7 @@ def main() -> None:
         versions = [("after", ROOT / "src")]
         if args.baseline_ref:
             (work / "base").mkdir()
-            versions.insert(0, ("before", _baseline_src(args.baseline_ref, work / "base")))
+            versions.insert(0, ("before", baseline_src(args.baseline_ref, work / "base")))
         rows = []
         for config in configs:
             label = "ADVI" if config[0] == "advi" else f"NUTS {config[1]} x {config[2]}"
