@@ -41,8 +41,10 @@ from mixlens.ima.regression import (
     ChannelDesign,
     RegressionDraws,
     RegressionModel,
+    add_period_likelihood,
     quiet_pymc,
     sample_posterior,
+    saturated_media,
 )
 
 __all__ = [
@@ -220,25 +222,8 @@ def _build_model(
             half = pm.LogNormal("K", 0.0, 0.7, shape=n_units)
             slope = pm.LogNormal("s", 0.0, 0.5, shape=n_units)
             top = pm.LogNormal("B", np.log(2.0), 1.0, shape=n_units)
-            if saturation_days > 1:
-                n_sat = y_scaled.shape[0] // saturation_days
-                level = pressure.reshape((n_sat, saturation_days, n_units)).mean(axis=1)
-                ratio = (level / half[None, :] + 1e-12) ** slope[None, :]
-                per_unit = top[None, :] * ratio / (1.0 + ratio) / (level + 1e-12)
-                media = pressure * pt.repeat(per_unit, saturation_days, axis=0)
-            else:
-                ratio = (pressure / half[None, :] + 1e-12) ** slope[None, :]
-                media = top[None, :] * ratio / (1.0 + ratio)
-        mean = media + alpha[None, :]
-        if period_days > 1:
-            n_periods = y_scaled.shape[0] // period_days
-            mean = mean.reshape((n_periods, period_days, n_units)).mean(axis=1)
-            y_scaled = y_scaled.reshape(n_periods, period_days, n_units).mean(axis=1)
-        noise = sigma[None, :]
-        if measured_sd is not None:
-            # The MMM's own error per period, in quadrature with the regression's.
-            noise = pt.sqrt(sigma[None, :] ** 2 + pt.as_tensor(measured_sd**2))
-        pm.Normal("y", mu=mean, sigma=noise, observed=y_scaled)
+            media, _ = saturated_media(pressure, half, slope, top, saturation_days)
+        add_period_likelihood(media + alpha[None, :], y_scaled, sigma, period_days, measured_sd)
     return pm_model
 
 

@@ -440,6 +440,56 @@ def fit_regression(
     )
 
 
+def saturated_media(
+    pressure: Any, half: Any, slope: Any, top: Any, saturation_days: int
+) -> tuple[Any, Any]:
+    """Hill curve of daily campaign pressure, per unit (column), shape ``(n_days, n_units)``.
+
+    With ``saturation_days > 1`` the curve acts on each block's mean pressure and the
+    block's response is spread over its days in proportion to their pressure. Returns
+    the response and, with blocks, the response per unit of pressure of each day's
+    block (``None`` without).
+    """
+    import pytensor.tensor as pt
+
+    if saturation_days > 1:
+        n_units = pressure.shape[1]
+        level = pressure.reshape((pressure.shape[0] // saturation_days, saturation_days, n_units))
+        level = level.mean(axis=1)
+        ratio = (level / half[None, :] + 1e-12) ** slope[None, :]
+        per_unit = top[None, :] * ratio / (1.0 + ratio) / (level + 1e-12)
+        per_day = pt.repeat(per_unit, saturation_days, axis=0)
+        return pressure * per_day, per_day
+    ratio = (pressure / half[None, :] + 1e-12) ** slope[None, :]
+    return top[None, :] * ratio / (1.0 + ratio), None
+
+
+def add_period_likelihood(
+    mean: Any,
+    y_scaled: FloatArray,
+    sigma: Any,
+    period_days: int,
+    measured_sd: FloatArray | None,
+) -> None:
+    """Add the observed ``y`` to the model in context: daily ``mean`` against ``y_scaled``.
+
+    Both ``(n_days, n_units)``; with ``period_days > 1`` their period means are compared
+    (the MMM's grain). ``measured_sd`` (per period and unit) is the MMM's own error,
+    added to the noise scale ``sigma`` (per unit) in quadrature.
+    """
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    if period_days > 1:
+        n_periods, n_units = y_scaled.shape[0] // period_days, y_scaled.shape[1]
+        mean = mean.reshape((n_periods, period_days, n_units)).mean(axis=1)
+        y_scaled = y_scaled.reshape(n_periods, period_days, n_units).mean(axis=1)
+    noise = sigma[None, :]
+    if measured_sd is not None:
+        noise = pt.sqrt(sigma[None, :] ** 2 + pt.as_tensor(measured_sd**2))
+    pm.Normal("y", mu=mean, sigma=noise, observed=y_scaled)
+
+
 def _build_model(
     designs: Sequence[ChannelDesign],
     model: RegressionModel,
@@ -478,27 +528,8 @@ def _build_model(
             slope = pm.LogNormal("s", 0.0, 0.5, shape=n_ch)
             top = pm.LogNormal("B", np.log(2.0), 1.0, shape=n_ch)
             pressure = pt.dot(pt.as_tensor(x_scaled) * m[None, :], pt.as_tensor(onehot))
-            if saturation_days > 1:
-                n_sat = y_scaled.shape[0] // saturation_days
-                level = pressure.reshape((n_sat, saturation_days, n_ch)).mean(axis=1)
-                ratio = (level / half[None, :] + 1e-12) ** slope[None, :]
-                per_unit = top[None, :] * ratio / (1.0 + ratio) / (level + 1e-12)
-                per_day = pt.repeat(per_unit, saturation_days, axis=0)
-                media = pressure * per_day
-            else:
-                ratio = (pressure / half[None, :] + 1e-12) ** slope[None, :]
-                media = top[None, :] * ratio / (1.0 + ratio)
-        mean = media + alpha[None, :]
-        if period_days > 1:
-            # Period means of the daily prediction against the MMM's period means.
-            n_periods = y_scaled.shape[0] // period_days
-            mean = mean.reshape((n_periods, period_days, n_ch)).mean(axis=1)
-            y_scaled = y_scaled.reshape(n_periods, period_days, n_ch).mean(axis=1)
-        noise = sigma[None, :]
-        if measured_sd is not None:
-            # The MMM's own error per period, in quadrature with the regression's.
-            noise = pt.sqrt(sigma[None, :] ** 2 + pt.as_tensor(measured_sd**2))
-        pm.Normal("y", mu=mean, sigma=noise, observed=y_scaled)
+            media, per_day = saturated_media(pressure, half, slope, top, saturation_days)
+        add_period_likelihood(media + alpha[None, :], y_scaled, sigma, period_days, measured_sd)
         if lifts:
             offsets = np.cumsum([0, *sizes])
             index = {d.channel: i for i, d in enumerate(designs)}
