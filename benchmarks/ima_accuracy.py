@@ -52,6 +52,7 @@ from _results import peak_rss_mib, update_section
 from mixlens.data.simulate.mmm import DEFAULT_CHANNELS, MMMWorldConfig, simulate_mmm
 from mixlens.ima.anchor import MMMPosterior, read_mmm_posterior
 from mixlens.ima.evaluate import (
+    media_share_baseline,
     nnls_baseline,
     score_campaigns,
     score_split,
@@ -224,6 +225,7 @@ def evaluate(  # type: ignore[no-untyped-def]
             base = camps
     inputs = prepare_inputs(weekly, params, world.daily_campaign, adstock="daily")
     estimates["spend_share"] = spend_share_baseline(base)
+    estimates["media_share"] = media_share_baseline(base, inputs.designs)
     estimates["nnls"] = nnls_baseline(inputs.designs)
     scores = score_campaigns(estimates, truth)
     scores["scenario"] = name
@@ -278,6 +280,10 @@ def diagnose(world, *, draws: int, seed: int) -> pd.DataFrame:  # type: ignore[n
     return pd.DataFrame(rows)
 
 
+#: The naive baselines scored beside IMA (``media_share``: IMA's own prior centre).
+BASELINES = ["spend_share", "media_share", "nnls"]
+
+
 def split_summary(table: pd.DataFrame, rule: str) -> pd.DataFrame:
     """Per scenario and method (one rule): split-interval figures averaged over channels."""
     part = table[table["method/rule"].str.split(",").str[0].str.endswith(f"/{rule}")]
@@ -288,8 +294,12 @@ def split_summary(table: pd.DataFrame, rule: str) -> pd.DataFrame:
             split_coverage=("split_coverage", "mean"), split_rel_width=("split_rel_width", "mean"),
             split_abs_z=("split_abs_z", "mean"), split_error=("split_error", "mean"),
             split_error_spend_share=("split_error:spend_share", "mean"),
+            split_error_media_share=("split_error:media_share", "mean"),
         )
-        .rename(columns={"split_error_spend_share": "split_error:spend_share"})
+        .rename(columns={
+            "split_error_spend_share": "split_error:spend_share",
+            "split_error_media_share": "split_error:media_share",
+        })
         .reset_index()
     )  # fmt: skip
 
@@ -443,12 +453,12 @@ def main() -> None:
                 fits += f
     score = pd.concat(scores, ignore_index=True)
     fit = pd.concat(fits, ignore_index=True)
-    base = score[score["method"].isin(["spend_share", "nnls"])].pivot_table(
+    base = score[score["method"].isin(BASELINES)].pivot_table(
         index=["scenario", "channel"], columns="method",
         values=["spearman", "total_error", "split_error"], sort=False,
     )  # fmt: skip
     base.columns = [f"{a}:{b}" for a, b in base.columns]
-    ima = score[~score["method"].isin(["spend_share", "nnls"])]
+    ima = score[~score["method"].isin(BASELINES)]
     table = (
         fit.merge(ima, on=["scenario", "channel", "method"])
         .merge(base.reset_index(), on=["scenario", "channel"])
@@ -459,7 +469,7 @@ def main() -> None:
         "r2", "coverage", "rel_width", "abs_z", "split_coverage", "split_rel_width",
         "split_abs_z", "unattributed", "spearman", "total_error",
         "spearman:spend_share", "spearman:nnls", "total_error:spend_share", "total_error:nnls",
-        "split_error", "split_error:spend_share", "split_error:nnls",
+        "split_error", "split_error:spend_share", "split_error:media_share", "split_error:nnls",
     ]  # fmt: skip
     table = table[cols]
     runtime = fit.groupby(["scenario", "method"], sort=False)["seconds"].first().round(1)
@@ -485,7 +495,12 @@ def main() -> None:
         "of |estimate - true| / posterior sd; `unattributed`: the unattributed row's share "
         "of the channel (the truth has none); `spearman` and `total_error` "
         "(sum|est-true|/sum true) of campaign totals vs the simulator's campaign truth. "
-        "Baselines: spend share; unregularised NNLS on the same adstocked media. "
+        "Baselines: spend share; media share (`split_error:media_share`: the campaigns' "
+        "share of the channel's adstocked media over the window, in the units IMA "
+        "regresses on, impressions: IMA's own prior centre, one effectiveness shared by "
+        "the channel's campaigns, so the bar IMA's regression must clear to show that the "
+        "MMM's weekly contributions told it something about the campaigns); "
+        "unregularised NNLS on the same adstocked media. "
         "`split_error`: IMA's own job, the split of the channel over its campaigns: the "
         "total error after rescaling each method's campaign totals to the true channel "
         "total (= sum|est share - true share|, shares of the campaigns' sum), free of the "
@@ -524,8 +539,8 @@ def main() -> None:
         )
         + "\n\n"
         f"{text}\n\nSplit intervals per scenario and method ({rules[0]} rule; means over "
-        "the channels, `min_r2` the lowest channel's; `split_error:spend_share` the "
-        f"spend-share baseline's):\n\n{summary}\n\n{READING}\n\n"
+        "the channels, `min_r2` the lowest channel's; `split_error:spend_share` and "
+        f"`split_error:media_share` the baselines'):\n\n{summary}\n\n{READING}\n\n"
         "The daily-grain saturating model contains the simulator's truth: "
         "each campaign's true daily share of its channel rebuilt from IMA's daily design "
         f"(true effectiveness x adstocked media) is exact to {share_error:.1e} (3x40 "

@@ -8,7 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from mixlens.ima.evaluate import score_campaigns, share_error
+from mixlens.ima.evaluate import media_share_baseline, score_campaigns, share_error
+from mixlens.ima.regression import ChannelDesign
+from mixlens.ima.results import UNATTRIBUTED
 from mixlens.report.html import Table
 from mixlens.report.ima import ima_section
 
@@ -22,14 +24,46 @@ from mixlens.report.ima import ima_section
 def test_share_error_ignores_the_level_and_lies_in_zero_one(
     data: st.DataObject, n: int, scale: float
 ) -> None:
-    est = data.draw(arrays(np.float64, n, elements=st.floats(0.0, 1e4)))
-    true = data.draw(arrays(np.float64, n, elements=st.floats(0.0, 1e4)))
+    est = data.draw(arrays(np.float64, n, elements=st.floats(0.0, 1e4, allow_subnormal=False)))
+    true = data.draw(arrays(np.float64, n, elements=st.floats(0.0, 1e4, allow_subnormal=False)))
     if true.sum() <= 0 or est.sum() <= 0:
         return
     err = share_error(est, true)
     assert -1e-12 <= err <= 1 + 1e-12
     np.testing.assert_allclose(share_error(est * scale, true), err, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(share_error(true, true), 0.0, atol=1e-12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    x=arrays(np.float64, (5, 3), elements=st.floats(0.0, 1e3, allow_subnormal=False)),
+    parts=arrays(np.float64, 4, elements=st.floats(0.0, 1e4, allow_subnormal=False)),
+)
+def test_media_share_conserves_the_channel_total_and_is_exact_for_one_effectiveness(
+    x: np.ndarray, parts: np.ndarray
+) -> None:
+    design = ChannelDesign("a", ("p", "q", "r"), np.ones(5), x)
+    campaigns = pd.DataFrame(
+        {
+            "channel": "a",
+            "campaign": ["p", "q", "r", UNATTRIBUTED],
+            "contribution_mean": parts,
+        }
+    )
+    out = media_share_baseline(campaigns, [design])
+    assert list(out["campaign"]) == ["p", "q", "r"]
+    if x.sum() > 0:
+        # Conserved: the unattributed row's credit goes to the campaigns too.
+        np.testing.assert_allclose(out["contribution"].sum(), parts.sum(), rtol=1e-9, atol=1e-9)
+        # Campaigns sharing one effectiveness (truth = b * media): no split error.
+        truth = pd.DataFrame(
+            {"channel": "a", "campaign": ["p", "q", "r"], "contribution": 2.5 * x.sum(0)}
+        )
+        if parts.sum() > 0:
+            scores = score_campaigns({"m": out}, truth)
+            assert float(scores["share_error"].iloc[0]) < 1e-9
+    else:
+        assert (out["contribution"] == 0).all()
 
 
 def test_split_error_is_the_total_error_at_the_true_channel_total() -> None:

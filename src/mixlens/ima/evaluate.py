@@ -1,7 +1,12 @@
-"""IMA against campaign-level truth, beside two naive baselines.
+"""IMA against campaign-level truth, beside naive baselines.
 
 * **spend share**: each channel's contribution split by the campaigns' share of its spend
   (:func:`spend_share_baseline`);
+* **media share**: split by the campaigns' share of the channel's adstocked media over the
+  window, in the units IMA regresses on (impressions by default;
+  :func:`media_share_baseline`). This is IMA's own prior centre (one effectiveness shared
+  by the channel's campaigns), so it is the bar IMA's regression has to clear to show
+  that the MMM's weekly contributions told it anything about the campaigns;
 * **NNLS**: unregularised non-negative least squares of the daily channel contribution on
   the same adstocked campaign media, reconciled with the same rule as IMA
   (:func:`nnls_baseline`).
@@ -41,6 +46,7 @@ from mixlens.ima.results import UNATTRIBUTED
 
 __all__ = [
     "campaign_shares",
+    "media_share_baseline",
     "nnls_baseline",
     "rank_correlation",
     "score_campaigns",
@@ -116,6 +122,48 @@ def spend_share_baseline(campaigns: pd.DataFrame) -> pd.DataFrame:
     out = campaigns.loc[named, ["channel", "campaign"]].copy()
     out["contribution"] = (share * total)[named.to_numpy()]
     return out.reset_index(drop=True)
+
+
+def media_share_baseline(campaigns: pd.DataFrame, designs: list[ChannelDesign]) -> pd.DataFrame:
+    """Split each channel's total by its campaigns' share of their adstocked media.
+
+    Parameters
+    ----------
+    campaigns
+        ``channel, campaign, contribution_mean`` (as :meth:`IMAResult.campaigns`); the
+        channel total is the sum over its rows, ``unattributed`` included.
+    designs
+        The channels' regression designs (:func:`mixlens.ima.fit.prepare_inputs`): each
+        campaign's adstocked daily media over the window, ``x`` of shape
+        ``(n_days, n_campaigns)``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``channel, campaign, contribution`` for the designs' campaigns (zero for a
+        channel whose media sum to zero).
+
+    Examples
+    --------
+    >>> d = ChannelDesign("a", ("x", "y"), np.ones(2), np.array([[1.0, 0.0], [1.0, 2.0]]))
+    >>> c = pd.DataFrame({"channel": ["a", "a"], "campaign": ["x", UNATTRIBUTED],
+    ...                   "contribution_mean": [6.0, 2.0]})
+    >>> media_share_baseline(c, [d])["contribution"].tolist()
+    [4.0, 4.0]
+    """
+    totals = campaigns.groupby("channel", sort=False)["contribution_mean"].sum()
+    frames = []
+    for d in designs:
+        media = d.x.sum(axis=0)
+        media_total = float(media.sum())
+        share = media / media_total if media_total > 0 else np.zeros_like(media)
+        total = float(totals.get(d.channel, 0.0))
+        frames.append(
+            pd.DataFrame(
+                {"channel": d.channel, "campaign": list(d.campaigns), "contribution": share * total}
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
 
 
 def nnls_baseline(designs: list[ChannelDesign], *, rule: ReconcileRule = "cap") -> pd.DataFrame:
