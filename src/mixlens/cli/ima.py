@@ -129,6 +129,15 @@ def ima_fit_command(
             "or none (independent geos)."
         ),
     ] = "partial",
+    interactions: Annotated[
+        str | None,
+        typer.Option(
+            help="Cross-channel interaction terms, e.g. 'paid_search=tv+online_video,"
+            "social=tv': the target channel's campaigns work better (or worse) when the "
+            "source channels are active; coefficients and the share of each target owed "
+            "to its sources go to summary.json. Off by default."
+        ),
+    ] = None,
     seed: Seed = 0,
 ) -> None:
     """Split each channel's MMM contribution over its campaigns: campaign_daily.csv, ...
@@ -187,5 +196,6 @@ def ima_fit_command(
             memory="window" if memory == "window" else "all",
             pooling="partial" if pooling == "partial" else "none",
             advi_steps=advi_steps,
+            interactions=interactions,
         )
     out_console.print(f"ima: {out / 'campaigns.csv'}", highlight=False)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -40,6 +40,7 @@ from mixlens.ima.disaggregate import (
     period_consistent_adstock,
     split_weekly,
 )
+from mixlens.ima.interactions import interaction_share, source_activity
 from mixlens.ima.lift import align_lifts
 from mixlens.ima.regression import (
     ChannelDesign,
@@ -236,6 +237,23 @@ class IMAInputs:
     skipped: list[str]
 
 
+def _interaction_summary(
+    sources: Sequence[str], gamma: FloatArray, share: FloatArray, ci: float
+) -> dict[str, Any]:
+    """Posterior mean and central ``ci`` interval of each ``gamma`` and of the share."""
+    q = [(1 - ci) / 2, (1 + ci) / 2]
+    lo, hi = np.quantile(gamma, q, axis=0)
+    share_lo, share_hi = np.quantile(share, q)
+    return {
+        "sources": list(sources),
+        "gamma": {
+            s: {"mean": float(gamma[:, i].mean()), "lo": float(lo[i]), "hi": float(hi[i])}
+            for i, s in enumerate(sources)
+        },
+        "share": {"mean": float(share.mean()), "lo": float(share_lo), "hi": float(share_hi)},
+    }
+
+
 def prepare_inputs(
     weekly: pd.DataFrame,
     adstock_params: Mapping[str, AdstockParams | None],
@@ -395,6 +413,7 @@ def fit_ima(
     mmm_error: bool = True,
     alpha_scale: float = 0.05,
     tau_scale: float = 0.5,
+    interactions: Mapping[str, Sequence[str]] | None = None,
 ) -> IMAResult:
     """Attribute weekly channel contributions to campaigns, day by day.
 
@@ -485,6 +504,12 @@ def fit_ima(
     alpha_scale, tau_scale
         Prior scales of the intercept and of the campaigns' effectiveness spread, see
         :func:`~mixlens.ima.regression.fit_regression`.
+    interactions
+        Cross-channel interaction terms, target channel -> source channels (any channels
+        of ``weekly``; :mod:`mixlens.ima.interactions`): the target's campaign media are
+        multiplied by a learnt function of the sources' MMM contributions. ``None``
+        (default): none. ``meta["interactions"]`` reports each target's ``gamma`` per
+        source and the share of its contribution the term accounts for.
 
     Returns
     -------
@@ -527,6 +552,16 @@ def fit_ima(
             UserWarning,
             stacklevel=2,
         )
+    activity = None
+    if interactions:
+        fitted_channels = {d.channel for d in inputs.designs}
+        for target in interactions:
+            if target not in fitted_channels:
+                raise ValueError(
+                    f"interaction target {target!r} has no campaigns to attribute "
+                    f"(channels with campaigns: {', '.join(sorted(fitted_channels))})"
+                )
+        activity = source_activity(weekly, interactions, weeks, step)
     period_sd = None
     if posterior is not None and mmm_error:
         period_sd = _period_sd(posterior, step, daily=likelihood != "period")
@@ -544,6 +579,7 @@ def fit_ima(
             alpha_scale=alpha_scale,
             tau_scale=tau_scale,
             period_sd=period_sd,
+            interactions=activity,
         )
         for g in grains
         for name in models
@@ -556,6 +592,7 @@ def fit_ima(
     designs = [by_grain[chosen[d.channel][0]][c] for c, d in enumerate(inputs.designs)]
     fit_seconds = time.perf_counter() - fit_start
     daily, rows, totals, weekly_fit, coefs = [], [], [], [], []
+    synergy: dict[str, Any] = {}
     resplit = likelihood == "period" and period_days(weeks) == 7
     for d in designs:
         draws_ = fitted[chosen[d.channel]]
@@ -572,6 +609,13 @@ def fit_ima(
             exposure > 0, parts.sum(axis=1) / np.where(exposure > 0, exposure, 1.0), 0.0
         )
         alpha = draws_.alpha[d.channel]
+        if interactions and activity and d.channel in draws_.gamma:
+            synergy[d.channel] = _interaction_summary(
+                interactions[d.channel],
+                draws_.gamma[d.channel],
+                interaction_share(d.y, draws_.gamma[d.channel], activity[d.channel]),
+                ci,
+            )
         scaled, unattr = reconcile(d.y, parts, rule=rule, intercept=alpha[:, None])
         mean_daily = np.concatenate([scaled.mean(axis=0), unattr.mean(axis=0)[:, None]], axis=1)
         total = np.concatenate([scaled.sum(axis=1), unattr.sum(axis=1)[:, None]], axis=1)
@@ -642,6 +686,7 @@ def fit_ima(
         "grain": grain,
         "grain_by_channel": {c: key[0] for c, key in chosen.items()},
         "lift_tests": len(lifts),
+        "interactions": synergy,
         "fit_seconds": round(fit_seconds, 3),
         "total_seconds": round(time.perf_counter() - start, 3),
     }

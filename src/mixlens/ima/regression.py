@@ -57,6 +57,14 @@ each period's mean pressure ``Pbar_w``: day ``t`` responds
 ``B_c hill(Pbar_w; K_c, s_c) * P_t / Pbar_w`` (so the period's mean daily response is
 ``B_c hill(Pbar_w)``), split over campaigns by their weighted media as above.
 
+**Cross-channel interactions** (``interactions``, off by default; see
+:mod:`mixlens.ima.interactions`). A target channel's campaign media are multiplied on
+each day by ``g_t = exp(sum_s gamma_s u_{s,t})``, with ``u_s`` the centred, scaled
+activity of source channel ``s`` and ``gamma_s ~ Normal(0, 1)``; in the saturating
+model it multiplies the channel's response (after the curve), so in both models ``g_t``
+is the factor by which the sources scale the channel on day ``t`` and the day's split
+over campaigns is unchanged.
+
 All channels are fitted in one model (one compilation), independent given the data.
 Inference is ADVI (mean field, Adam) by default, a Laplace approximation (the mode by
 L-BFGS on the exact gradient, a Gaussian with the full inverse Hessian) or NUTS on
@@ -86,7 +94,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -201,6 +209,12 @@ class RegressionDraws:
     saturation_days
         Saturating model only: days over which the Hill curve acts on the mean pressure
         (``1``: every day; ``7``: the weekly MMM's own grain).
+    interaction
+        Channels with interaction terms only: the multiplier ``g_t`` of the campaigns'
+        media per draw and day, shape ``(n_draws, n_days)`` (the fitted days).
+    gamma
+        Channels with interaction terms only: ``gamma`` per draw and source channel,
+        shape ``(n_draws, n_sources)``.
     """
 
     beta: dict[str, FloatArray]
@@ -209,6 +223,8 @@ class RegressionDraws:
     model: str = "linear"
     curve: dict[str, dict[str, FloatArray]] = field(default_factory=dict)
     saturation_days: int = 1
+    interaction: dict[str, FloatArray] = field(default_factory=dict)
+    gamma: dict[str, FloatArray] = field(default_factory=dict)
 
     def campaign_parts(self, design: ChannelDesign) -> FloatArray:
         """Every draw's campaign contributions before reconciliation, target units.
@@ -217,15 +233,30 @@ class RegressionDraws:
         ----------
         design
             The channel's regression data (the one the draws were fitted on, or new
-            media of the same campaigns).
+            media of the same campaigns; with an interaction term, the fitted days).
 
         Returns
         -------
         numpy.ndarray
             Shape ``(n_draws, n_days, n_campaigns)``, non-negative.
+
+        Raises
+        ------
+        ValueError
+            If the channel has an interaction term and ``design`` other days.
         """
         weights = self.beta[design.channel]
         parts = weights[:, None, :] * design.x[None, :, :]  # (S, T, K)
+        if design.channel in self.interaction:
+            multiplier = self.interaction[design.channel]
+            if multiplier.shape[1] != design.x.shape[0]:
+                raise ValueError(
+                    f"channel {design.channel!r} has an interaction term fitted on "
+                    f"{multiplier.shape[1]} days, got {design.x.shape[0]}"
+                )
+            plain = replace(self, interaction={}, gamma={})
+            scaled: FloatArray = plain.campaign_parts(design) * multiplier[:, :, None]
+            return scaled
         if self.model == "linear":
             return parts
         c = self.curve[design.channel]
@@ -281,6 +312,7 @@ def fit_regression(
     alpha_scale: float = 0.05,
     tau_scale: float = 0.5,
     period_sd: Mapping[str, ArrayLike] | None = None,
+    interactions: Mapping[str, ArrayLike] | None = None,
 ) -> RegressionDraws:
     """Fit the campaign regression of every channel jointly; return posterior draws.
 
@@ -338,6 +370,12 @@ def fit_regression(
         where the MMM is unsure of a period the campaigns' split leans on the prior
         (pooling) instead of fitting the MMM's error. ``None`` (default) or a channel
         absent: exact contributions.
+    interactions
+        Per target channel, its source channels' activity per day, shape
+        ``(n_days, n_sources)`` (e.g. from
+        :func:`~mixlens.ima.interactions.source_activity`); scaled and centred here
+        (:func:`~mixlens.ima.interactions.centred_activity`). ``None`` (default): no
+        interaction terms.
 
     Returns
     -------
@@ -385,6 +423,7 @@ def fit_regression(
     n_ch = len(designs)
     sizes = [len(d.campaigns) for d in designs]
     ch_idx = np.repeat(np.arange(n_ch), sizes)
+    centred = _interaction_inputs(designs, interactions)
     if model == "linear":
         # A campaign as effective as its channel has coefficient one on this scale.
         col_scale = [d.effectiveness / d.y_scale for d in designs]
@@ -403,6 +442,7 @@ def fit_regression(
             alpha_scale=alpha_scale,
             tau_scale=tau_scale,
             measured_sd=measured if measured.any() else None,
+            interaction=centred,
         )
         if method == "laplace":
             post = _laplace_draws(pm_model, draws, rng, maxiter=laplace_iterations)
@@ -419,7 +459,15 @@ def fit_regression(
     beta: dict[str, FloatArray] = {}
     alpha_out: dict[str, FloatArray] = {}
     curve: dict[str, dict[str, FloatArray]] = {}
+    multipliers: dict[str, FloatArray] = {}
+    gammas: dict[str, FloatArray] = {}
+    offset = 0
     for c, d in enumerate(designs):
+        if c in centred:
+            n_src = centred[c].shape[1]
+            gammas[d.channel] = np.asarray(post["gamma"][:, offset : offset + n_src])
+            multipliers[d.channel] = np.exp(gammas[d.channel] @ centred[c].T)
+            offset += n_src
         # Back to the data's units: x_scaled = x * col_scale, y_scaled = y / y_scale.
         scale = col_scale[c] * (d.y_scale if model == "linear" else 1.0)
         beta[d.channel] = np.asarray(post["m"][:, ch_idx == c] * scale, dtype=np.float64)
@@ -437,7 +485,33 @@ def fit_regression(
         model=model,
         curve=curve,
         saturation_days=saturation_days if model == "saturating" else 1,
+        interaction=multipliers,
+        gamma=gammas,
     )
+
+
+def _interaction_inputs(
+    designs: Sequence[ChannelDesign], interactions: Mapping[str, ArrayLike] | None
+) -> dict[int, FloatArray]:
+    """Validate the interaction inputs; channel index -> centred activity ``(T, n_sources)``."""
+    from mixlens.ima.interactions import centred_activity
+
+    if not interactions:
+        return {}
+    index = {d.channel: c for c, d in enumerate(designs)}
+    n_days = designs[0].y.size
+    out: dict[int, FloatArray] = {}
+    for channel, activity in interactions.items():
+        if channel not in index:
+            raise ValueError(f"interaction target {channel!r} is not a fitted channel")
+        values = np.asarray(activity, dtype=np.float64)
+        if values.ndim != 2 or values.shape[0] != n_days or not np.all(np.isfinite(values)):
+            raise ValueError(
+                f"interaction activity of {channel!r} must be finite, shape ({n_days}, "
+                f"n_sources), got {values.shape}"
+            )
+        out[index[channel]] = centred_activity(values)
+    return dict(sorted(out.items()))
 
 
 def saturated_media(
@@ -501,6 +575,7 @@ def _build_model(
     alpha_scale: float = 0.05,
     tau_scale: float = 0.5,
     measured_sd: FloatArray | None = None,
+    interaction: Mapping[int, FloatArray] | None = None,
 ) -> Any:
     """Build the PyMC model of every channel's regression (see the module docstring)."""
     import pymc as pm
@@ -518,10 +593,13 @@ def _build_model(
         sigma = pm.HalfNormal("sigma", 1.0, shape=n_ch)
         tau = pm.HalfNormal("tau", tau_scale, shape=n_ch)
         z = pm.Normal("z", 0.0, 1.0, shape=ch_idx.size)
+        multiplier = _interaction_multiplier(interaction or {}, y_scaled.shape)
         if model == "linear":
             mu = pm.Normal("mu", 0.0, 0.5, shape=n_ch)
             m = pm.Deterministic("m", pt.exp(mu[ch_idx] + tau[ch_idx] * z))
             media = pt.dot(pt.as_tensor(x_scaled) * m[None, :], pt.as_tensor(onehot))
+            if multiplier is not None:
+                media = media * multiplier
         else:
             m = pm.Deterministic("m", pt.exp(tau[ch_idx] * z))
             half = pm.LogNormal("K", 0.0, 0.7, shape=n_ch)
@@ -529,6 +607,8 @@ def _build_model(
             top = pm.LogNormal("B", np.log(2.0), 1.0, shape=n_ch)
             pressure = pt.dot(pt.as_tensor(x_scaled) * m[None, :], pt.as_tensor(onehot))
             media, per_day = saturated_media(pressure, half, slope, top, saturation_days)
+            if multiplier is not None:
+                media = media * multiplier
         add_period_likelihood(media + alpha[None, :], y_scaled, sigma, period_days, measured_sd)
         if lifts:
             offsets = np.cumsum([0, *sizes])
@@ -539,11 +619,13 @@ def _build_model(
                 j = int(offsets[c]) + lift.column
                 days = slice(lift.first, lift.last + 1)
                 part = pt.as_tensor(x_scaled[days, j]) * m[j]
+                # The sources scale the channel's response on each day.
+                factor = 1.0 if multiplier is None else multiplier[days, c]
                 if model == "linear":
-                    implied.append(part.sum())
+                    implied.append((part * factor).sum())
                 elif saturation_days > 1:
                     # The campaign's share of each period's response.
-                    implied.append((part * per_day[days, c]).sum())
+                    implied.append((part * per_day[days, c] * factor).sum())
                 else:
 
                     def hill_of(u: Any, c: int = c) -> Any:
@@ -551,7 +633,7 @@ def _build_model(
                         return top[c] * r / (1.0 + r)
 
                     total = pressure[days, c]
-                    implied.append((hill_of(total) - hill_of(total - part)).sum())
+                    implied.append(((hill_of(total) - hill_of(total - part)) * factor).sum())
                 measured.append(lift.value / designs[c].y_scale)
                 se.append(lift.se / designs[c].y_scale)
             pm.Normal(
@@ -560,7 +642,33 @@ def _build_model(
     return pm_model
 
 
-_OUTPUTS = ("m", "alpha", "K", "s", "B")
+_OUTPUTS = ("m", "alpha", "K", "s", "B", "gamma")
+
+
+def _interaction_multiplier(interaction: Mapping[int, FloatArray], shape: tuple[int, ...]) -> Any:
+    """Build the daily multiplier of every channel's media, ``(n_days, n_channels)``.
+
+    ``exp(u_c @ gamma_c)`` for channels with interaction terms (``gamma ~ Normal(0, 1)``,
+    one per source), one elsewhere; ``None`` without interaction terms.
+    """
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    if not interaction:
+        return None
+    n_sources = sum(u.shape[1] for u in interaction.values())
+    gamma = pm.Normal("gamma", 0.0, 1.0, shape=n_sources)
+    columns, offset = [], 0
+    for c in range(shape[1]):
+        if c in interaction:
+            u = interaction[c]
+            columns.append(pt.exp(pt.dot(pt.as_tensor(u), gamma[offset : offset + u.shape[1]])))
+            offset += u.shape[1]
+        else:
+            columns.append(pt.ones(shape[0]))
+    return pt.stack(columns, axis=1)
+
+
 _HYPER = frozenset({"mu", "tau_log__"})
 
 

@@ -34,7 +34,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -54,6 +54,7 @@ from mixlens.ima.anchor import (
 from mixlens.ima.fit import Grain, fit_ima, period_days, prepare_inputs
 from mixlens.ima.geo import GeoIMAResult, check_geo_posterior, fit_geo_ima
 from mixlens.ima.geo_regression import Pooling
+from mixlens.ima.interactions import parse_interactions
 from mixlens.ima.lift import read_campaign_lifts
 from mixlens.ima.regression import FitMethod, ReconcileRule, RegressionModel
 from mixlens.ima.sequential import Memory, rolling_credit
@@ -325,6 +326,7 @@ def fit_to_dir(
     memory: Memory = "window",
     pooling: Pooling = "partial",
     advi_steps: int = 8000,
+    interactions: str | Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, Any]:
     """Run IMA and write its tables (``mixlens ima fit``).
 
@@ -388,6 +390,12 @@ def fit_to_dir(
         level.
     advi_steps
         ADVI optimisation steps (``method="advi"``).
+    interactions
+        Cross-channel interaction terms, ``"target=source1+source2, ..."`` or a mapping
+        target channel -> source channels (:mod:`mixlens.ima.interactions`); the fitted
+        coefficients and each target's share owed to its sources go to
+        ``summary.json`` (``meta.interactions``). Not with rolling windows or at the geo
+        level. ``None`` (default): none.
 
     Returns
     -------
@@ -448,8 +456,11 @@ def fit_to_dir(
             params.update(given)
     camp_raw, cfile = _table(campaigns, "campaigns")
     camp = _check_campaigns(validate_campaigns(camp_raw, file=cfile), cfile, weekly, mmm_file)
+    pairs = _interactions(interactions, weekly, camp, window=window)
     if "geo" in weekly.columns:
-        _check_geo_options(lift_tests=lift_tests, window=window, method=method)
+        _check_geo_options(
+            lift_tests=lift_tests, window=window, method=method, interactions=bool(pairs)
+        )
         report("fit", 0.1)
         geo_result = fit_geo_ima(
             weekly,
@@ -495,6 +506,7 @@ def fit_to_dir(
         posterior=posterior,
         advi_steps=advi_steps,
         mmm_error=mmm_error,
+        interactions=pairs or None,
     )
     rolling = None
     if window is not None:
@@ -534,12 +546,62 @@ def fit_to_dir(
     return summary
 
 
-def _check_geo_options(*, lift_tests: TableSource | None, window: int | None, method: str) -> None:
+def _interactions(
+    given: str | Mapping[str, Sequence[str]] | None,
+    weekly: pd.DataFrame,
+    campaigns: pd.DataFrame,
+    *,
+    window: int | None,
+) -> dict[str, tuple[str, ...]]:
+    """Parse and check the interaction terms against the MMM's and the campaigns' channels."""
+    if not given:
+        return {}
+    try:
+        pairs = (
+            parse_interactions(given)
+            if isinstance(given, str)
+            else parse_interactions(
+                ", ".join(f"{t}={'+'.join(map(str, s))}" for t, s in given.items())
+            )
+        )
+    except ValueError as err:
+        raise DataError(str(err), file="<options>", column="interactions") from None
+    if window is not None and pairs:
+        raise DataError(
+            "interaction terms (--interactions) are not supported with rolling windows "
+            "(--window) yet",
+            file="<options>",
+        )
+    mmm_channels = set(map(str, weekly["channel"]))
+    with_campaigns = set(map(str, campaigns["channel"])) & mmm_channels
+    for target, sources in pairs.items():
+        if target not in with_campaigns:
+            raise DataError(
+                f"interaction target {target!r} is not a channel with campaigns "
+                f"(channels with campaigns: {', '.join(sorted(with_campaigns))})",
+                file="<options>",
+                column="interactions",
+            )
+        for source in sources:
+            if source not in mmm_channels:
+                raise DataError(
+                    f"interaction source {source!r} is not a channel of the MMM "
+                    f"(channels: {', '.join(sorted(mmm_channels))})",
+                    file="<options>",
+                    column="interactions",
+                )
+    return pairs
+
+
+def _check_geo_options(
+    *, lift_tests: TableSource | None, window: int | None, method: str, interactions: bool
+) -> None:
     """Options the geo level does not support (a bad combination: exit 2)."""
     for given, what in (
         (lift_tests is not None, "campaign lift tests (--lift-tests)"),
         (window is not None, "rolling windows (--window)"),
         (method == "laplace", "--method laplace (use advi or nuts)"),
+        (interactions, "interaction terms (--interactions)"),
     ):
         if given:
             raise DataError(f"{what} are not supported at the geo level yet", file="<options>")
