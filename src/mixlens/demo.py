@@ -22,8 +22,10 @@ from mixlens.data.simulate.geo_experiment import GeoExperimentConfig, simulate_g
 from mixlens.data.simulate.journeys import JourneyWorldConfig, simulate_journeys
 from mixlens.data.simulate.mmm import MMMWorldConfig, simulate_mmm
 from mixlens.experiments.run import analyze_to_dir as analyze_geo_to_dir
-from mixlens.ima.evaluate import score_campaigns, spend_share_baseline
+from mixlens.ima.evaluate import media_share_baseline, score_campaigns, spend_share_baseline
+from mixlens.ima.fit import prepare_inputs
 from mixlens.ima.run import fit_to_dir as fit_ima
+from mixlens.ima.run import read_mmm_dir
 from mixlens.mmm.fit import ConvergenceWarning
 from mixlens.mmm.run import fit_to_dir as fit_mmm
 from mixlens.mta.evaluate import accuracy_against_truth
@@ -178,10 +180,14 @@ def run_demo(
     )
     ima_campaigns = pd.read_csv(out / "ima" / "campaigns.csv")
     ima_summary = json.loads((out / "ima" / "summary.json").read_text())
+    # IMA's own prior centre: the campaigns' share of their adstocked media (impressions).
+    mmm_weekly, mmm_adstock = read_mmm_dir(out / "mmm")
+    designs = prepare_inputs(mmm_weekly, mmm_adstock, national_campaigns, adstock="daily").designs
     ima_scores = score_campaigns(
         {
             "ima": ima_campaigns.rename(columns={"contribution_mean": "contribution"}),
             "spend share": spend_share_baseline(ima_campaigns),
+            "media share": media_share_baseline(ima_campaigns, designs),
         },
         mmm_world.daily_campaign_contributions,
     )

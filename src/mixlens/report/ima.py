@@ -30,8 +30,9 @@ def ima_section(
     fit
         ``fit.csv`` of ``mixlens ima fit``: ``channel, weekly_mape, r2`` (MAPE in percent).
     scores
-        :func:`mixlens.ima.evaluate.score_campaigns` output for methods ``ima`` and
-        ``spend share``: ``method, channel, n_campaigns, spearman, total_error`` and,
+        :func:`mixlens.ima.evaluate.score_campaigns` output for method ``ima`` and its
+        baselines (e.g. ``spend share``, ``media share``): ``method, channel,
+        n_campaigns, spearman, total_error`` and,
         when present, ``split_error``.
     weekly
         ``fit_weekly.csv``: ``date, channel, observed, predicted`` (optional chart).
@@ -83,7 +84,9 @@ def ima_section(
         Table(
             wide,
             "Campaign totals against the simulator's truth: rank correlation and total "
-            "absolute error over the channel's true contribution, IMA vs splitting by spend. "
+            "absolute error over the channel's true contribution, IMA vs splitting by spend "
+            "and by adstocked media (impressions: IMA's own prior centre, the bar its "
+            "regression must clear to show the MMM told it something about the campaigns). "
             "`split_error`: the same error after rescaling the campaigns to the true channel "
             "total, i.e. the split alone (IMA keeps the MMM's channel total, whose error it "
             "cannot correct).",
