@@ -74,7 +74,10 @@ def ima_fit_command(
     ] = "cap",
     lift_tests: Annotated[
         Path | None,
-        typer.Option(help="Campaign lift tests (lift_tests.csv with a campaign column)."),
+        typer.Option(
+            help="Campaign lift tests (lift_tests.csv with a campaign column; at the geo "
+            "level an optional geo column names the geos a test ran in)."
+        ),
     ] = None,
     likelihood: Annotated[
         str,

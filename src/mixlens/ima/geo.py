@@ -29,6 +29,7 @@ geo and ``all`` (the geo MMM's convention, :data:`mixlens.mmm.geo.ALL_GEOS`).
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -47,6 +48,7 @@ from mixlens.ima.geo_regression import (
     Pooling,
     fit_geo_regression,
 )
+from mixlens.ima.lift import align_geo_lifts
 from mixlens.ima.regression import (
     ChannelDesign,
     ReconcileRule,
@@ -447,6 +449,8 @@ def fit_geo_ima(
     grain: Grain | Literal["auto"] = "auto",
     posterior: GeoMMMPosterior | None = None,
     mmm_error: bool = True,
+    lift_tests: pd.DataFrame | None = None,
+    tune: int = 500,
 ) -> GeoIMAResult:
     """Attribute each geo's weekly channel contributions to campaigns, day by day.
 
@@ -497,6 +501,13 @@ def fit_geo_ima(
         posterior mean's total over the window), as ``mmm_error`` in
         :func:`mixlens.ima.fit.fit_ima`; ``False``: exact contributions.
 
+    lift_tests
+        Campaign lift tests from :func:`mixlens.ima.lift.read_campaign_lifts` with
+        ``geo=True`` (a test's ``geo``: the geos it ran in; empty: every geo), as
+        evidence in the regression (:class:`~mixlens.ima.geo_regression.GeoLift`).
+    tune
+        NUTS tuning steps per chain (``method="nuts"``).
+
     Returns
     -------
     GeoIMAResult
@@ -541,6 +552,22 @@ def fit_geo_ima(
         for g in grains
     }
     models: tuple[RegressionModel, ...] = ("saturating", "linear") if model == "auto" else (model,)
+    lifts = {
+        g: []
+        if lift_tests is None or lift_tests.empty
+        else align_geo_lifts(
+            lift_tests, inputs[g].designs, inputs[g].days, file=lift_tests.attrs.get("source")
+        )
+        for g in grains
+    }
+    if any(lifts.values()) and method == "advi":
+        warnings.warn(
+            "campaign lift tests with mean-field ADVI: it barely moves along the ridge of "
+            "campaigns flighted together, where lift tests matter most; use method='nuts' "
+            "to let the tests separate them",
+            UserWarning,
+            stacklevel=2,
+        )
     fit_start = time.perf_counter()
     fitted: dict[tuple[Grain, RegressionModel], GeoDraws] = {
         (g, name): fit_geo_regression(
@@ -551,9 +578,11 @@ def fit_geo_ima(
             draws=draws,
             seed=seed,
             advi_steps=advi_steps,
+            tune=tune,
             period_days=step if likelihood == "period" else 1,
             saturation_days=step if likelihood == "period" and g == "mmm" else 1,
             period_sd=period_sd,
+            lifts=lifts[g],
         )
         for g in grains
         for name in models
@@ -613,6 +642,7 @@ def fit_geo_ima(
         "mmm_uncertainty": posterior is not None,
         "mmm_error": period_sd is not None,
         "mmm_draws": 0 if posterior is None else posterior.n_draws,
+        "lift_tests": len(lifts[grains[0]]),
     }
     by_geo = {}
     for geo, frames in parts_by_geo.items():

@@ -20,6 +20,11 @@ model's level is its curve). Per geo and channel: ``alpha ~ HalfNormal(0.05)``,
 ``tau_{c,g} * z_{k,g}`` with a spread per geo: independent national models, one per geo
 (the baseline that shows what pooling buys).
 
+Campaign lift tests (:class:`GeoLift`) enter as in the national model: each adds
+``implied ~ Normal(measured, se)``, where ``implied`` is the campaign's modelled response
+on the test's days summed over the geos the test ran in (target units; every geo for a
+national test).
+
 The period likelihood, the period saturation, the MMM's own error (``period_sd``: each
 geo's period sd of the MMM's contribution in quadrature with the geo's noise scale,
 ``y_{w,g} ~ Normal(mean_{w,g}, sqrt(sigma_g^2 + sd_{w,g}^2))``) and the ADVI/NUTS
@@ -51,6 +56,7 @@ __all__ = [
     "GeoChannelDesign",
     "GeoDraws",
     "GeoFitMethod",
+    "GeoLift",
     "Pooling",
     "fit_geo_regression",
 ]
@@ -98,6 +104,35 @@ class GeoChannelDesign:
     def campaigns(self) -> tuple[str, ...]:
         """The channel's campaigns (over all geos)."""
         return self.designs[0].campaigns
+
+
+@dataclass(frozen=True)
+class GeoLift:
+    """One campaign lift test on the geo regression's grid (see :mod:`mixlens.ima.lift`).
+
+    Parameters
+    ----------
+    channel
+        Index of the channel among the designs.
+    column
+        Index of the campaign among the channel's campaigns.
+    geos
+        Indices of the geos (within the channel's ``geos``) the test ran in.
+    first, last
+        Window as day indices (inclusive).
+    value
+        Measured incremental outcome summed over those geos, target units.
+    se
+        Its standard error, target units.
+    """
+
+    channel: int
+    column: int
+    geos: tuple[int, ...]
+    first: int
+    last: int
+    value: float
+    se: float
 
 
 @dataclass(frozen=True, eq=False)
@@ -179,6 +214,7 @@ def _build_model(
     period_days: int,
     saturation_days: int,
     measured_sd: FloatArray | None = None,
+    lifts: Sequence[GeoLift] = (),
 ) -> Any:
     """Build the PyMC model of every channel's geo regression (see the module docstring).
 
@@ -216,14 +252,53 @@ def _build_model(
             log_m = log_m + mu[layout.cell_unit]
         m = pm.Deterministic("m", pt.exp(log_m))
         pressure = pt.dot(pt.as_tensor(x_scaled) * m[None, :], pt.as_tensor(onehot))
+        half: Any = None
+        slope: Any = None
+        top: Any = None
+        per_day: Any = None
         if model == "linear":
             media = pressure
         else:
             half = pm.LogNormal("K", 0.0, 0.7, shape=n_units)
             slope = pm.LogNormal("s", 0.0, 0.5, shape=n_units)
             top = pm.LogNormal("B", np.log(2.0), 1.0, shape=n_units)
-            media, _ = saturated_media(pressure, half, slope, top, saturation_days)
+            media, per_day = saturated_media(pressure, half, slope, top, saturation_days)
         add_period_likelihood(media + alpha[None, :], y_scaled, sigma, period_days, measured_sd)
+        if lifts:
+            unit_of = {pair: u for u, pair in enumerate(layout.units)}
+            first_cell = {
+                u: int(np.flatnonzero(layout.cell_unit == u)[0]) for u in unit_of.values()
+            }
+            implied, measured, se = [], [], []
+            for lift in lifts:
+                days = slice(lift.first, lift.last + 1)
+                units = [unit_of[(lift.channel, g)] for g in lift.geos]
+                # Each geo's implied response in target units, scaled by the tested geos'
+                # largest outcome scale so the likelihood term is O(1).
+                scale = float(max(layout.y_scale[u] for u in units))
+                terms = []
+                for u in units:
+                    cell = first_cell[u] + lift.column
+                    part = pt.as_tensor(x_scaled[days, cell]) * m[cell]
+                    if model == "linear":
+                        response = part
+                    elif saturation_days > 1:
+                        response = part * per_day[days, u]
+                    else:
+
+                        def hill_of(v: Any, u: int = u) -> Any:
+                            r = (pt.maximum(v, 0.0) / half[u] + 1e-12) ** slope[u]
+                            return top[u] * r / (1.0 + r)
+
+                        total = pressure[days, u]
+                        response = hill_of(total) - hill_of(total - part)
+                    terms.append(response.sum() * (layout.y_scale[u] / scale))
+                implied.append(sum(terms[1:], terms[0]))
+                measured.append(lift.value / scale)
+                se.append(lift.se / scale)
+            pm.Normal(
+                "lift", mu=pt.stack(implied), sigma=np.asarray(se), observed=np.asarray(measured)
+            )
     return pm_model
 
 
@@ -270,6 +345,7 @@ def fit_geo_regression(
     period_days: int = 1,
     saturation_days: int = 1,
     period_sd: Mapping[str, Mapping[str, ArrayLike]] | None = None,
+    lifts: Sequence[GeoLift] = (),
 ) -> GeoDraws:
     """Fit every channel's campaign regression over all geos jointly; return draws.
 
@@ -307,6 +383,8 @@ def fit_geo_regression(
         contributions as measured with that error, as ``period_sd`` in
         :func:`~mixlens.ima.regression.fit_regression` does. ``None`` (default), or a
         geo or channel absent: exact contributions.
+    lifts
+        Campaign lift tests (:class:`GeoLift`), as evidence in the likelihood.
 
     Returns
     -------
@@ -350,6 +428,7 @@ def fit_geo_regression(
             period_days=period_days,
             saturation_days=saturation_days,
             measured_sd=measured,
+            lifts=lifts,
         )
         post = sample_posterior(
             pm_model,

@@ -31,15 +31,16 @@ import numpy as np
 import pandas as pd
 
 from mixlens.errors import DataError
+from mixlens.ima.geo_regression import GeoChannelDesign, GeoLift
 from mixlens.ima.regression import CampaignLift, ChannelDesign
-from mixlens.mmm.calibration import read_lift_tests
+from mixlens.mmm.calibration import GEO_SEPARATOR, read_lift_tests
 
-__all__ = ["CampaignLift", "align_lifts", "read_campaign_lifts"]
+__all__ = ["CampaignLift", "GeoLift", "align_geo_lifts", "align_lifts", "read_campaign_lifts"]
 
 _SEP = "\x1f"
 
 
-def read_campaign_lifts(source: str | Path | pd.DataFrame) -> pd.DataFrame:
+def read_campaign_lifts(source: str | Path | pd.DataFrame, *, geo: bool = False) -> pd.DataFrame:
     """Read campaign lift tests: ``channel, campaign, start, end, incremental_outcome, se``.
 
     Parameters
@@ -47,12 +48,16 @@ def read_campaign_lifts(source: str | Path | pd.DataFrame) -> pd.DataFrame:
     source
         A ``lift_tests.csv``-format file (CSV or Parquet) or frame with a ``campaign``
         column.
+    geo
+        For geo-level IMA: keep the optional ``geo`` column (the geos the test ran in,
+        comma-separated; ``""``: every geo); without it a row with a geo is an error.
 
     Returns
     -------
     pandas.DataFrame
         One row per campaign and window (``start``/``end`` timestamps) with ``row``, the
-        1-based input row; empty if no row names a campaign.
+        1-based input row (and ``geo`` with ``geo=True``); empty if no row names a
+        campaign.
 
     Raises
     ------
@@ -85,7 +90,7 @@ def read_campaign_lifts(source: str | Path | pd.DataFrame) -> pd.DataFrame:
         channel=raw["channel"].astype(str) + _SEP + campaign.where(named, "").astype(str)
     )
     try:
-        tests = read_lift_tests(keyed)
+        tests = read_lift_tests(keyed, geo=geo)
     except DataError as err:
         raise (err.with_file(name) if name is not None else err) from None
     if name is not None:
@@ -94,7 +99,7 @@ def read_campaign_lifts(source: str | Path | pd.DataFrame) -> pd.DataFrame:
     tests = tests.assign(channel=parts[0], campaign=parts[1])
     tests = tests[tests["campaign"] != ""].reset_index(drop=True)
     cols = ["channel", "campaign", "start", "end", "incremental_outcome", "se", "row"]
-    return tests[cols]
+    return tests[[*cols, "geo"] if geo else cols]
 
 
 def align_lifts(
@@ -159,6 +164,92 @@ def align_lifts(
             CampaignLift(
                 channel=design.channel,
                 column=design.campaigns.index(str(test["campaign"])),
+                first=int(inside[0]),
+                last=int(inside[-1]),
+                value=float(test["incremental_outcome"]),
+                se=float(test["se"]),
+            )
+        )
+    return out
+
+
+def align_geo_lifts(
+    tests: pd.DataFrame,
+    designs: Sequence[GeoChannelDesign],
+    days: pd.DatetimeIndex,
+    *,
+    file: str | None = None,
+) -> list[GeoLift]:
+    """Place campaign lift tests on the geo regression's channels, campaigns, geos and days.
+
+    Parameters
+    ----------
+    tests
+        From :func:`read_campaign_lifts` with ``geo=True``: a test's ``geo`` lists the
+        geos it ran in (comma-separated; ``""``: every geo with the channel's campaigns),
+        its outcome is their sum.
+    designs
+        The channels' geo regression data.
+    days
+        The regression's days.
+    file
+        The tests' file name, for errors.
+
+    Returns
+    -------
+    list of GeoLift
+        One per test.
+
+    Raises
+    ------
+    DataError
+        If a test names an unknown channel, campaign or geo, or its window misses the days.
+    """
+    by_channel = {gd.channel: (c, gd) for c, gd in enumerate(designs)}
+    out = []
+    for test in tests.to_dict("records"):
+        row = int(test["row"])
+        found = by_channel.get(str(test["channel"]))
+        if found is None:
+            raise DataError(
+                f"channel {test['channel']!r} has no campaigns in the campaign table",
+                file=file,
+                column="channel",
+                row=row,
+            )
+        c, gd = found
+        if test["campaign"] not in gd.campaigns:
+            raise DataError(
+                f"campaign {test['campaign']!r} is not a campaign of {gd.channel!r}",
+                file=file,
+                column="campaign",
+                row=row,
+            )
+        cell = str(test.get("geo") or "")
+        names = [g.strip() for g in cell.split(GEO_SEPARATOR)] if cell else list(gd.geos)
+        unknown = [g for g in names if g not in gd.geos]
+        if unknown:
+            raise DataError(
+                f"geo {unknown[0]!r} has no campaigns of {gd.channel!r} (geos: "
+                f"{', '.join(gd.geos)})",
+                file=file,
+                column="geo",
+                row=row,
+            )
+        inside = np.flatnonzero((days >= test["start"]) & (days <= test["end"]))
+        if inside.size == 0:
+            raise DataError(
+                f"window {test['start'].date()} .. {test['end'].date()} is outside the data "
+                f"({days[0].date()} .. {days[-1].date()})",
+                file=file,
+                column="start",
+                row=row,
+            )
+        out.append(
+            GeoLift(
+                channel=c,
+                column=gd.campaigns.index(str(test["campaign"])),
+                geos=tuple(sorted({gd.geos.index(g) for g in names})),
                 first=int(inside[0]),
                 last=int(inside[-1]),
                 value=float(test["incremental_outcome"]),

@@ -386,8 +386,9 @@ def fit_to_dir(
     pooling
         Geo level only: ``"partial"`` (default: each campaign's effect pooled across
         geos) or ``"none"`` (independent geos); see :mod:`mixlens.ima.geo_regression`.
-        Lift tests, rolling windows and ``method="laplace"`` are not supported at the geo
-        level.
+        Rolling windows, interaction terms and ``method="laplace"`` are not supported at
+        the geo level; campaign lift tests are (a ``geo`` column names the geos a test ran
+        in).
     advi_steps
         ADVI optimisation steps (``method="advi"``).
     interactions
@@ -458,9 +459,7 @@ def fit_to_dir(
     camp = _check_campaigns(validate_campaigns(camp_raw, file=cfile), cfile, weekly, mmm_file)
     pairs = _interactions(interactions, weekly, camp, window=window)
     if "geo" in weekly.columns:
-        _check_geo_options(
-            lift_tests=lift_tests, window=window, method=method, interactions=bool(pairs)
-        )
+        _check_geo_options(window=window, method=method, interactions=bool(pairs))
         report("fit", 0.1)
         geo_result = fit_geo_ima(
             weekly,
@@ -478,6 +477,7 @@ def fit_to_dir(
             advi_steps=advi_steps,
             posterior=geo_posterior,
             mmm_error=mmm_error,
+            lift_tests=None if lift_tests is None else read_campaign_lifts(lift_tests, geo=True),
         )
         report("write", 0.9)
         inputs = {"mmm": str(mmm_dir) if mmm_dir is not None else mmm_file, "campaigns": cfile}
@@ -593,12 +593,9 @@ def _interactions(
     return pairs
 
 
-def _check_geo_options(
-    *, lift_tests: TableSource | None, window: int | None, method: str, interactions: bool
-) -> None:
+def _check_geo_options(*, window: int | None, method: str, interactions: bool) -> None:
     """Options the geo level does not support (a bad combination: exit 2)."""
     for given, what in (
-        (lift_tests is not None, "campaign lift tests (--lift-tests)"),
         (window is not None, "rolling windows (--window)"),
         (method == "laplace", "--method laplace (use advi or nuts)"),
         (interactions, "interaction terms (--interactions)"),
