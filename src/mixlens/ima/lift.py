@@ -24,8 +24,9 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -102,6 +103,41 @@ def read_campaign_lifts(source: str | Path | pd.DataFrame, *, geo: bool = False)
     return tests[[*cols, "geo"] if geo else cols]
 
 
+def _place(
+    test: Mapping[Any, Any],
+    campaigns: Mapping[str, tuple[str, ...]],
+    days: pd.DatetimeIndex,
+    file: str | None,
+) -> tuple[int, int, int]:
+    """Check a test's channel, campaign and window; return (campaign column, first, last day)."""
+    row = int(test["row"])
+    names = campaigns.get(str(test["channel"]))
+    if names is None:
+        raise DataError(
+            f"channel {test['channel']!r} has no campaigns in the campaign table",
+            file=file,
+            column="channel",
+            row=row,
+        )
+    if test["campaign"] not in names:
+        raise DataError(
+            f"campaign {test['campaign']!r} is not a campaign of {test['channel']!r}",
+            file=file,
+            column="campaign",
+            row=row,
+        )
+    inside = np.flatnonzero((days >= test["start"]) & (days <= test["end"]))
+    if inside.size == 0:
+        raise DataError(
+            f"window {test['start'].date()} .. {test['end'].date()} is outside the data "
+            f"({days[0].date()} .. {days[-1].date()})",
+            file=file,
+            column="start",
+            row=row,
+        )
+    return names.index(str(test["campaign"])), int(inside[0]), int(inside[-1])
+
+
 def align_lifts(
     tests: pd.DataFrame,
     designs: Sequence[ChannelDesign],
@@ -132,40 +168,16 @@ def align_lifts(
     DataError
         If a test names an unknown channel or campaign, or its window misses the days.
     """
-    by_channel = {d.channel: d for d in designs}
+    campaigns = {d.channel: d.campaigns for d in designs}
     out = []
     for test in tests.to_dict("records"):
-        row = int(test["row"])
-        design = by_channel.get(str(test["channel"]))
-        if design is None:
-            raise DataError(
-                f"channel {test['channel']!r} has no campaigns in the campaign table",
-                file=file,
-                column="channel",
-                row=row,
-            )
-        if test["campaign"] not in design.campaigns:
-            raise DataError(
-                f"campaign {test['campaign']!r} is not a campaign of {design.channel!r}",
-                file=file,
-                column="campaign",
-                row=row,
-            )
-        inside = np.flatnonzero((days >= test["start"]) & (days <= test["end"]))
-        if inside.size == 0:
-            raise DataError(
-                f"window {test['start'].date()} .. {test['end'].date()} is outside the data "
-                f"({days[0].date()} .. {days[-1].date()})",
-                file=file,
-                column="start",
-                row=row,
-            )
+        column, first, last = _place(test, campaigns, days, file)
         out.append(
             CampaignLift(
-                channel=design.channel,
-                column=design.campaigns.index(str(test["campaign"])),
-                first=int(inside[0]),
-                last=int(inside[-1]),
+                channel=str(test["channel"]),
+                column=column,
+                first=first,
+                last=last,
                 value=float(test["incremental_outcome"]),
                 se=float(test["se"]),
             )
@@ -205,26 +217,13 @@ def align_geo_lifts(
     DataError
         If a test names an unknown channel, campaign or geo, or its window misses the days.
     """
-    by_channel = {gd.channel: (c, gd) for c, gd in enumerate(designs)}
+    index = {gd.channel: c for c, gd in enumerate(designs)}
+    campaigns = {gd.channel: gd.campaigns for gd in designs}
     out = []
     for test in tests.to_dict("records"):
-        row = int(test["row"])
-        found = by_channel.get(str(test["channel"]))
-        if found is None:
-            raise DataError(
-                f"channel {test['channel']!r} has no campaigns in the campaign table",
-                file=file,
-                column="channel",
-                row=row,
-            )
-        c, gd = found
-        if test["campaign"] not in gd.campaigns:
-            raise DataError(
-                f"campaign {test['campaign']!r} is not a campaign of {gd.channel!r}",
-                file=file,
-                column="campaign",
-                row=row,
-            )
+        column, first, last = _place(test, campaigns, days, file)
+        c = index[str(test["channel"])]
+        gd = designs[c]
         cell = str(test.get("geo") or "")
         names = [g.strip() for g in cell.split(GEO_SEPARATOR)] if cell else list(gd.geos)
         unknown = [g for g in names if g not in gd.geos]
@@ -234,24 +233,15 @@ def align_geo_lifts(
                 f"{', '.join(gd.geos)})",
                 file=file,
                 column="geo",
-                row=row,
-            )
-        inside = np.flatnonzero((days >= test["start"]) & (days <= test["end"]))
-        if inside.size == 0:
-            raise DataError(
-                f"window {test['start'].date()} .. {test['end'].date()} is outside the data "
-                f"({days[0].date()} .. {days[-1].date()})",
-                file=file,
-                column="start",
-                row=row,
+                row=int(test["row"]),
             )
         out.append(
             GeoLift(
                 channel=c,
-                column=gd.campaigns.index(str(test["campaign"])),
+                column=column,
                 geos=tuple(sorted({gd.geos.index(g) for g in names})),
-                first=int(inside[0]),
-                last=int(inside[-1]),
+                first=first,
+                last=last,
                 value=float(test["incremental_outcome"]),
                 se=float(test["se"]),
             )
