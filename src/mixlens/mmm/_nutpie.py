@@ -8,8 +8,15 @@ the callbacks are generated as source whose only process-specific input, the add
 of the data arrays, comes at run time through nutpie's ``user_data`` pointer; they are
 registered in PyTensor's numba cache under the key of the function they wrap, so a
 second process that builds the same graph (same structure, same static shapes; data
-values may differ, since the data are inputs rather than constants) loads both the
-PyTensor functions and the callbacks from disk instead of compiling them.
+values may differ, since the data are inputs rather than constants) loads the callbacks
+from disk instead of compiling them.
+
+The callbacks call the graph's function without PyTensor's outer one-line wrapper
+(:func:`unwrapped`): numba would optimise the whole graph's code once more, generate its
+machine code and write it to the cache for that wrapper alone, which only the callbacks
+call and which they get from their own cache entry. The callbacks compute the same
+numbers to the last bit, compiled afresh or loaded from the cache
+(``tests/mmm/test_nutpie_graph.py``; benchmarks/RESULTS.md, ``mmm_speed``).
 
 The sampler sees exactly what ``nutpie.compile_pymc_model`` would give it (the same
 log density, gradient, initial points and variables), so the posterior is the same.
@@ -30,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["compile_nutpie", "shared_inputs"]
+__all__ = ["compile_nutpie", "shared_inputs", "unwrapped"]
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +75,23 @@ def _cache_key(jit_fn: Any) -> str | None:
     py_func = getattr(jit_fn, "py_func", None)
     key = None if py_func is None else CACHED_SRC_FUNCTIONS.get(py_func)
     return None if key is None else str(key)
+
+
+def unwrapped(jit_fn: Any) -> Any:
+    """Return the graph function inside PyTensor's compiled numba function ``jit_fn``.
+
+    PyTensor's numba linker compiles a graph as ``def numba_funcified_fgraph(*args):
+    return jitable_func(*args)`` around the graph's own numba function (the wrapper that
+    lets numba cache it, see ``pytensor.link.numba.dispatch.basic``); this returns that
+    inner function (uncompiled: numba compiles it when a caller is compiled), or
+    ``jit_fn`` itself when it is not such a wrapper.
+    """
+    py_func = getattr(jit_fn, "py_func", None)
+    source = getattr(py_func, "__source__", "")
+    inner = getattr(py_func, "__globals__", {}).get("jitable_func")
+    if "return jitable_func(*args)" in source and hasattr(inner, "py_func"):
+        return inner
+    return jit_fn
 
 
 def _data_lines(names: list[str], data: dict[str, np.ndarray[Any, Any]], order: list[str]) -> str:
@@ -227,14 +251,14 @@ def compile_nutpie(model: Any, *, var_names: Iterable[str] | None = None) -> Any
     logp_cb = _callback(
         _logp_source(n_dim, logp_names, data, order),
         "mixlens_logp",
-        logp_fn,
+        unwrapped(logp_fn),
         logp_sig,
         _cache_key(logp_fn),
     )
     expand_cb = _callback(
         _expand_source(n_dim, n_expanded, expand_names, data, order),
         "mixlens_expand",
-        expand_fn,
+        unwrapped(expand_fn),
         expand_sig,
         _cache_key(expand_fn),
     )
