@@ -227,7 +227,7 @@ def evaluate(  # type: ignore[no-untyped-def]
     estimates["spend_share"] = spend_share_baseline(base)
     estimates["media_share"] = media_share_baseline(base, inputs.designs)
     estimates["nnls"] = nnls_baseline(inputs.designs)
-    scores = score_campaigns(estimates, truth)
+    scores = score_campaigns(estimates, truth, spend=base[["channel", "campaign", "spend"]])
     scores["scenario"] = name
     rows.append(scores)
     return rows, fits
@@ -302,6 +302,16 @@ def split_summary(table: pd.DataFrame, rule: str) -> pd.DataFrame:
         })
         .reset_index()
     )  # fmt: skip
+
+
+def roi_summary(table: pd.DataFrame, rule: str) -> pd.DataFrame:
+    """Per scenario and method (one rule): campaign-ROI scores averaged over channels."""
+    part = table[table["method/rule"].str.split(",").str[0].str.endswith(f"/{rule}")]
+    columns = [
+        f"{v}{b}" for v in ("roi_spearman", "roi_error")
+        for b in ("", ":spend_share", ":media_share", ":nnls")
+    ]  # fmt: skip
+    return part.groupby(["scenario", "method/rule"], sort=False)[columns].mean().reset_index()
 
 
 #: What the split-interval figures say, with the separate measurements behind the cause.
@@ -455,7 +465,8 @@ def main() -> None:
     fit = pd.concat(fits, ignore_index=True)
     base = score[score["method"].isin(BASELINES)].pivot_table(
         index=["scenario", "channel"], columns="method",
-        values=["spearman", "total_error", "split_error"], sort=False,
+        values=["spearman", "total_error", "split_error", "roi_spearman", "roi_error"],
+        sort=False, dropna=False,
     )  # fmt: skip
     base.columns = [f"{a}:{b}" for a, b in base.columns]
     ima = score[~score["method"].isin(BASELINES)]
@@ -471,6 +482,7 @@ def main() -> None:
         "spearman:spend_share", "spearman:nnls", "total_error:spend_share", "total_error:nnls",
         "split_error", "split_error:spend_share", "split_error:media_share", "split_error:nnls",
     ]  # fmt: skip
+    roi = markdown(roi_summary(table, rules[0]))
     table = table[cols]
     runtime = fit.groupby(["scenario", "method"], sort=False)["seconds"].first().round(1)
     text = markdown(table)
@@ -541,6 +553,12 @@ def main() -> None:
         f"{text}\n\nSplit intervals per scenario and method ({rules[0]} rule; means over "
         "the channels, `min_r2` the lowest channel's; `split_error:spend_share` and "
         f"`split_error:media_share` the baselines'):\n\n{summary}\n\n{READING}\n\n"
+        f"Campaign ROI per scenario and method ({rules[0]} rule; means over the channels; "
+        "`roi_spearman`: rank correlation of campaign ROI (contribution / spend) with the "
+        "true ROI, NaN where a method gives every campaign the same ROI, as spend share "
+        "does; `roi_error`: median relative error of campaign ROI after rescaling the "
+        "campaigns to the true channel total; `mixlens.ima.evaluate.score_campaigns`):"
+        f"\n\n{roi}\n\n"
         "The daily-grain saturating model contains the simulator's truth: "
         "each campaign's true daily share of its channel rebuilt from IMA's daily design "
         f"(true effectiveness x adstocked media) is exact to {share_error:.1e} (3x40 "

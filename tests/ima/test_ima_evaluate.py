@@ -94,3 +94,19 @@ def test_report_section_shows_the_split_error_beside_the_totals() -> None:
     accuracy = next(t for t in tables if "split_error (ima)" in t.columns)
     assert accuracy["split_error (ima)"].tolist() == [0.0]
     assert accuracy["total_error (ima)"].tolist() == [1.0]
+
+
+def test_roi_scores_rank_campaign_efficiency_free_of_the_channel_level() -> None:
+    truth = pd.DataFrame(
+        {"channel": "a", "campaign": ["x", "y", "z"], "contribution": [1.0, 4.0, 9.0]}
+    )
+    spend = pd.DataFrame({"channel": "a", "campaign": ["x", "y", "z"], "spend": [2.0, 2.0, 3.0]})
+    level = truth.assign(contribution=truth["contribution"] * 1.7)  # right split, wrong level
+    by_spend = truth.assign(contribution=spend["spend"] * 2.0)  # every ROI the same
+    scores = score_campaigns({"level": level, "spend": by_spend}, truth, spend).set_index("method")
+    assert scores.loc["level", "roi_spearman"] == 1.0
+    assert scores.loc["level", "roi_error"] == 0.0
+    assert np.isnan(scores.loc["spend", "roi_spearman"])
+    # Spend share: ROI 14 / 7 = 2 for all against true 0.5, 2, 3: errors 3, 0, 1/3.
+    np.testing.assert_allclose(scores.loc["spend", "roi_error"], 1 / 3)
+    assert "roi_spearman" not in score_campaigns({"level": level}, truth).columns

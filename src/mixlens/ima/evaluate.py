@@ -194,7 +194,11 @@ def nnls_baseline(designs: list[ChannelDesign], *, rule: ReconcileRule = "cap") 
     return pd.concat(frames, ignore_index=True)
 
 
-def score_campaigns(estimates: Mapping[str, pd.DataFrame], truth: pd.DataFrame) -> pd.DataFrame:
+def score_campaigns(
+    estimates: Mapping[str, pd.DataFrame],
+    truth: pd.DataFrame,
+    spend: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """Score campaign totals per channel against the truth.
 
     Parameters
@@ -204,6 +208,14 @@ def score_campaigns(estimates: Mapping[str, pd.DataFrame], truth: pd.DataFrame) 
         ``unattributed`` rows are ignored).
     truth
         ``channel, campaign, contribution``: true totals (or daily rows, summed here).
+    spend
+        ``channel, campaign, spend`` (e.g. :meth:`IMAResult.campaigns`): adds the scores
+        of campaign ROI (contribution / spend) over the campaigns with spend:
+        ``roi_spearman``, its rank correlation with the true ROI (which campaign is the
+        most efficient: what a budget moves on; NaN when the estimated ROI is the same
+        for every campaign, as spend share's is), and ``roi_error``, the median relative
+        error of campaign ROI after rescaling the estimates to the true channel total
+        (the split's error, free of the channel total, as ``split_error``).
 
     Returns
     -------
@@ -221,8 +233,18 @@ def score_campaigns(estimates: Mapping[str, pd.DataFrame], truth: pd.DataFrame) 
     >>> cols = ["spearman", "total_error", "share_error", "split_error"]
     >>> score_campaigns({"m": e}, t)[cols].values.tolist()
     [[nan, 0.5, 0.25, 0.5]]
+    >>> s = pd.DataFrame({"channel": "a", "campaign": ["x", "y"], "spend": [1.0, 1.0]})
+    >>> score_campaigns({"m": e}, t, s)[["roi_spearman", "roi_error"]].values.tolist()
+    [[nan, 0.6666666666666666]]
     """
     true = truth.groupby(["channel", "campaign"], sort=False)["contribution"].sum()
+    cost = (
+        None
+        if spend is None
+        else spend[spend["campaign"] != UNATTRIBUTED]
+        .groupby(["channel", "campaign"], sort=False)["spend"]
+        .sum()
+    )
     rows = []
     for method, est in estimates.items():
         est = est[est["campaign"] != UNATTRIBUTED]
@@ -242,11 +264,33 @@ def score_campaigns(estimates: Mapping[str, pd.DataFrame], truth: pd.DataFrame) 
             denom = float(np.abs(t).sum())
             err = float(np.abs(e - t).sum()) / denom if denom > 0 else float("nan")
             shares = share_error(e, t)
-            rows.append(
-                (method, str(channel), len(part), rank_correlation(e, t), err, shares, 2 * shares)
-            )
+            row = [method, str(channel), len(part), rank_correlation(e, t), err, shares]
+            row.append(2 * shares)
+            if cost is not None:
+                s_k = pd.MultiIndex.from_frame(part[["channel", "campaign"]])
+                paid = cost.reindex(s_k).fillna(0.0).to_numpy(dtype=np.float64)
+                row += list(_roi_scores(e, t, paid))
+            rows.append(tuple(row))
     columns = ["method", "channel", "n_campaigns", "spearman", "total_error", "share_error"]
-    return pd.DataFrame(rows, columns=[*columns, "split_error"])
+    columns.append("split_error")
+    if cost is not None:
+        columns += ["roi_spearman", "roi_error"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _roi_scores(est: FloatArray, true: FloatArray, spend: FloatArray) -> tuple[float, float]:
+    """ROI rank correlation and median relative ROI error of the rescaled split."""
+    paid = spend > 0
+    if not paid.any() or est.sum() <= 0 or true.sum() <= 0:
+        return float("nan"), float("nan")
+    rescaled = est * (true.sum() / est.sum())
+    roi = est[paid] / spend[paid]
+    # The same ROI for every campaign up to rounding (spend share) ranks nothing.
+    flat = np.ptp(roi) <= 1e-9 * float(np.abs(roi).max())
+    rank = float("nan") if flat else rank_correlation(roi, true[paid] / spend[paid])
+    positive = paid & (true > 0)
+    rel = np.abs(rescaled[positive] - true[positive]) / true[positive]
+    return rank, float(np.median(rel)) if rel.size else float("nan")
 
 
 def campaign_shares(draws: FloatArray) -> FloatArray:
