@@ -190,6 +190,7 @@ def run_demo(
             "media share": media_share_baseline(ima_campaigns, designs),
         },
         mmm_world.daily_campaign_contributions,
+        spend=ima_campaigns,
     )
 
     horizon = min(52, cfg.weeks)

@@ -45,7 +45,9 @@ def ima_section(
     models
         Channel -> regression model IMA kept (``saturating`` or ``linear``; optional).
     """
-    values = [v for v in ("spearman", "total_error", "split_error") if v in scores.columns]
+    values = [
+        v for v in ("spearman", "total_error", "split_error", "roi_spearman") if v in scores.columns
+    ]
     wide = scores.pivot_table(index="channel", columns="method", values=values, sort=False)
     wide.columns = [f"{pair[0]} ({pair[1]})" for pair in wide.columns.to_flat_index()]
     wide = wide.reset_index()
@@ -89,7 +91,9 @@ def ima_section(
             "regression must clear to show the MMM told it something about the campaigns). "
             "`split_error`: the same error after rescaling the campaigns to the true channel "
             "total, i.e. the split alone (IMA keeps the MMM's channel total, whose error it "
-            "cannot correct).",
+            "cannot correct). `roi_spearman`: rank correlation of campaign ROI with the true "
+            "ROI (which campaign is the most efficient; none for spend share, whose ROI is "
+            "the same for every campaign).",
             dict.fromkeys(wide.columns[2:], ".2f"),
         )
     )
