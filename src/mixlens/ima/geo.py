@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -40,7 +40,14 @@ from numpy.typing import NDArray
 
 from mixlens.ima.anchor import GeoMMMPosterior
 from mixlens.ima.disaggregate import split_weekly
-from mixlens.ima.fit import Grain, _period_sd, mmm_deviation, period_days, prepare_inputs
+from mixlens.ima.fit import (
+    Grain,
+    _interaction_summary,
+    _period_sd,
+    mmm_deviation,
+    period_days,
+    prepare_inputs,
+)
 from mixlens.ima.geo_regression import (
     GeoChannelDesign,
     GeoDraws,
@@ -48,6 +55,7 @@ from mixlens.ima.geo_regression import (
     Pooling,
     fit_geo_regression,
 )
+from mixlens.ima.interactions import interaction_share, source_activity
 from mixlens.ima.lift import align_geo_lifts
 from mixlens.ima.regression import (
     ChannelDesign,
@@ -276,6 +284,31 @@ class GeoIMAResult:
         return out
 
 
+def _geo_activity(
+    weekly: pd.DataFrame,
+    designs: Sequence[GeoChannelDesign],
+    interactions: Mapping[str, Sequence[str]] | None,
+    weeks: pd.DatetimeIndex,
+    step: int,
+) -> dict[str, dict[str, FloatArray]] | None:
+    """Geo -> target -> its sources' activity per day in that geo (``None``: no terms)."""
+    if not interactions:
+        return None
+    channels = {gd.channel: gd for gd in designs}
+    for target in interactions:
+        if target not in channels:
+            raise ValueError(
+                f"interaction target {target!r} has no campaigns to attribute "
+                f"(channels with campaigns: {', '.join(sorted(channels))})"
+            )
+    out: dict[str, dict[str, FloatArray]] = {}
+    for geo, part in weekly.groupby("geo", sort=False):
+        targets = {t: s for t, s in interactions.items() if str(geo) in channels[t].geos}
+        if targets:
+            out[str(geo)] = source_activity(part, targets, weeks, step)
+    return out
+
+
 def _unit_frames(
     d: ChannelDesign,
     parts: FloatArray,
@@ -451,6 +484,7 @@ def fit_geo_ima(
     mmm_error: bool = True,
     lift_tests: pd.DataFrame | None = None,
     tune: int = 500,
+    interactions: Mapping[str, Sequence[str]] | None = None,
 ) -> GeoIMAResult:
     """Attribute each geo's weekly channel contributions to campaigns, day by day.
 
@@ -507,6 +541,12 @@ def fit_geo_ima(
         evidence in the regression (:class:`~mixlens.ima.geo_regression.GeoLift`).
     tune
         NUTS tuning steps per chain (``method="nuts"``).
+    interactions
+        Cross-channel interaction terms, target channel -> source channels, as in
+        :func:`mixlens.ima.fit.fit_ima`: in each geo the sources' activity is their MMM
+        contribution in that geo; ``gamma`` is shared by the geos. ``meta["interactions"]``
+        reports ``gamma`` and the share of each target's contribution (all geos) owed to
+        its sources.
 
     Returns
     -------
@@ -568,6 +608,7 @@ def fit_geo_ima(
             UserWarning,
             stacklevel=2,
         )
+    activity = _geo_activity(weekly, inputs[grains[0]].designs, interactions, weeks, step)
     fit_start = time.perf_counter()
     fitted: dict[tuple[Grain, RegressionModel], GeoDraws] = {
         (g, name): fit_geo_regression(
@@ -583,6 +624,7 @@ def fit_geo_ima(
             saturation_days=step if likelihood == "period" and g == "mmm" else 1,
             period_sd=period_sd,
             lifts=lifts[g],
+            interactions=activity,
         )
         for g in grains
         for name in models
@@ -606,12 +648,19 @@ def fit_geo_ima(
         chosen[gd.channel] = min(fitted, key=score)
     resplit = likelihood == "period" and step == 7
     parts_by_geo: dict[str, list[tuple[pd.DataFrame, ...]]] = {}
+    synergy: dict[str, Any] = {}
     totals_by_geo: dict[str, list[FloatArray]] = {}
     for c, gd0 in enumerate(base.designs):
         key = chosen[gd0.channel]
         gd = inputs[key[0]].designs[c]
         for geo, d in zip(gd.geos, gd.designs, strict=True):
             draws_ = fitted[key].by_geo[geo]
+            if interactions and activity and d.channel in draws_.gamma:
+                gamma = draws_.gamma[d.channel]
+                owed = interaction_share(d.y, gamma, activity[geo][d.channel]) * d.y.sum()
+                entry = synergy.setdefault(d.channel, {"gamma": gamma, "owed": 0.0, "y": 0.0})
+                entry["owed"] = entry["owed"] + owed
+                entry["y"] += float(d.y.sum())
             daily, rows, total, wk, coefs = _unit_frames(
                 d,
                 draws_.campaign_parts(d),
@@ -643,6 +692,12 @@ def fit_geo_ima(
         "mmm_error": period_sd is not None,
         "mmm_draws": 0 if posterior is None else posterior.n_draws,
         "lift_tests": len(lifts[grains[0]]),
+        "interactions": {
+            channel: _interaction_summary(
+                (interactions or {})[channel], e["gamma"], e["owed"] / e["y"], ci
+            )
+            for channel, e in synergy.items()
+        },
     }
     by_geo = {}
     for geo, frames in parts_by_geo.items():

@@ -20,6 +20,11 @@ model's level is its curve). Per geo and channel: ``alpha ~ HalfNormal(0.05)``,
 ``tau_{c,g} * z_{k,g}`` with a spread per geo: independent national models, one per geo
 (the baseline that shows what pooling buys).
 
+Cross-channel interaction terms (``interactions``) work as in the national model: in
+geo ``g`` the target's campaign response is multiplied by ``exp(sum_s gamma_s u_{s,g,t})``
+with each source's activity in that geo and one ``gamma`` per target and source,
+shared by the geos.
+
 Campaign lift tests (:class:`GeoLift`) enter as in the national model: each adds
 ``implied ~ Normal(measured, se)``, where ``implied`` is the campaign's modelled response
 on the test's days summed over the geos the test ran in (target units; every geo for a
@@ -47,6 +52,7 @@ from mixlens.ima.regression import (
     RegressionDraws,
     RegressionModel,
     add_period_likelihood,
+    interaction_multiplier,
     quiet_pymc,
     sample_posterior,
     saturated_media,
@@ -215,6 +221,7 @@ def _build_model(
     saturation_days: int,
     measured_sd: FloatArray | None = None,
     lifts: Sequence[GeoLift] = (),
+    interaction: tuple[Mapping[int, FloatArray], Mapping[int, int]] = ({}, {}),
 ) -> Any:
     """Build the PyMC model of every channel's geo regression (see the module docstring).
 
@@ -251,6 +258,7 @@ def _build_model(
             mu = pm.Normal("mu", 0.0, 0.5, shape=n_units)
             log_m = log_m + mu[layout.cell_unit]
         m = pm.Deterministic("m", pt.exp(log_m))
+        multiplier = interaction_multiplier(interaction[0], y_scaled.shape, interaction[1])
         pressure = pt.dot(pt.as_tensor(x_scaled) * m[None, :], pt.as_tensor(onehot))
         half: Any = None
         slope: Any = None
@@ -263,6 +271,8 @@ def _build_model(
             slope = pm.LogNormal("s", 0.0, 0.5, shape=n_units)
             top = pm.LogNormal("B", np.log(2.0), 1.0, shape=n_units)
             media, per_day = saturated_media(pressure, half, slope, top, saturation_days)
+        if multiplier is not None:
+            media = media * multiplier
         add_period_likelihood(media + alpha[None, :], y_scaled, sigma, period_days, measured_sd)
         if lifts:
             unit_of = {pair: u for u, pair in enumerate(layout.units)}
@@ -292,6 +302,8 @@ def _build_model(
 
                         total = pressure[days, u]
                         response = hill_of(total) - hill_of(total - part)
+                    if multiplier is not None:
+                        response = response * multiplier[days, u]
                     terms.append(response.sum() * (layout.y_scale[u] / scale))
                 implied.append(sum(terms[1:], terms[0]))
                 measured.append(lift.value / scale)
@@ -329,7 +341,7 @@ def _measured_sd(
     return out if out.any() else None
 
 
-_OUTPUTS = ("m", "alpha", "K", "s", "B", "shared", "tau")
+_OUTPUTS = ("m", "alpha", "K", "s", "B", "shared", "tau", "gamma")
 
 
 def fit_geo_regression(
@@ -346,6 +358,7 @@ def fit_geo_regression(
     saturation_days: int = 1,
     period_sd: Mapping[str, Mapping[str, ArrayLike]] | None = None,
     lifts: Sequence[GeoLift] = (),
+    interactions: Mapping[str, Mapping[str, ArrayLike]] | None = None,
 ) -> GeoDraws:
     """Fit every channel's campaign regression over all geos jointly; return draws.
 
@@ -385,6 +398,10 @@ def fit_geo_regression(
         geo or channel absent: exact contributions.
     lifts
         Campaign lift tests (:class:`GeoLift`), as evidence in the likelihood.
+    interactions
+        Geo -> target channel -> its sources' activity per day in that geo, shape
+        ``(n_days, n_sources)``, the same sources in every geo (see ``interactions`` in
+        :func:`~mixlens.ima.regression.fit_regression`). ``None``: no interaction terms.
 
     Returns
     -------
@@ -418,6 +435,7 @@ def fit_geo_regression(
             raise ValueError(f"{name} must be >= 1 and divide the {days} days, got {value}")
     layout = _layout(designs, model)
     measured = _measured_sd(designs, layout, period_sd, period_days)
+    centred, offsets = _interaction_inputs(designs, layout, interactions, days)
     rng = np.random.default_rng(seed)
     with quiet_pymc():
         pm_model = _build_model(
@@ -429,6 +447,7 @@ def fit_geo_regression(
             saturation_days=saturation_days,
             measured_sd=measured,
             lifts=lifts,
+            interaction=(centred, offsets),
         )
         post = sample_posterior(
             pm_model,
@@ -440,7 +459,43 @@ def fit_geo_regression(
             names=_OUTPUTS,
         )
     return _to_draws(designs, layout, post, model=model, pooling=pooling, method=method,
-                     saturation_days=saturation_days)  # fmt: skip
+                     saturation_days=saturation_days, interaction=(centred, offsets))  # fmt: skip
+
+
+def _interaction_inputs(
+    designs: Sequence[GeoChannelDesign],
+    layout: _Layout,
+    interactions: Mapping[str, Mapping[str, ArrayLike]] | None,
+    n_days: int,
+) -> tuple[dict[int, FloatArray], dict[int, int]]:
+    """Centred activity per unit and each unit's first ``gamma`` (shared by its geos)."""
+    from mixlens.ima.interactions import centred_activity
+
+    centred: dict[int, FloatArray] = {}
+    offsets: dict[int, int] = {}
+    if not interactions:
+        return centred, offsets
+    width: dict[int, int] = {}
+    for u, (c, g) in enumerate(layout.units):
+        gd = designs[c]
+        given = interactions.get(gd.geos[g], {})
+        if gd.channel not in given:
+            continue
+        values = np.asarray(given[gd.channel], dtype=np.float64)
+        if values.ndim != 2 or values.shape[0] != n_days or not np.all(np.isfinite(values)):
+            raise ValueError(
+                f"interaction activity of {gd.channel!r} in geo {gd.geos[g]!r} must be "
+                f"finite, shape ({n_days}, n_sources), got {values.shape}"
+            )
+        if width.setdefault(c, values.shape[1]) != values.shape[1]:
+            raise ValueError(f"interaction of {gd.channel!r}: every geo needs the same sources")
+        centred[u] = centred_activity(values)
+    start = 0
+    for c in sorted(width):
+        for u in (u for u in centred if layout.units[u][0] == c):
+            offsets[u] = start
+        start += width[c]
+    return centred, offsets
 
 
 def _to_draws(
@@ -452,17 +507,25 @@ def _to_draws(
     pooling: Pooling,
     method: str,
     saturation_days: int,
+    interaction: tuple[Mapping[int, FloatArray], Mapping[int, int]] = ({}, {}),
 ) -> GeoDraws:
     """Back to each geo's data units, one national-form draws object per geo."""
     beta: dict[str, dict[str, FloatArray]] = {}
     alpha: dict[str, dict[str, FloatArray]] = {}
     curve: dict[str, dict[str, dict[str, FloatArray]]] = {}
+    multipliers: dict[str, dict[str, FloatArray]] = {}
+    gammas: dict[str, dict[str, FloatArray]] = {}
+    centred, offsets = interaction
     for u, (c, g) in enumerate(layout.units):
         gd = designs[c]
         geo = gd.geos[g]
         scale = layout.col_scale[u] * (layout.y_scale[u] if model == "linear" else 1.0)
         beta.setdefault(geo, {})[gd.channel] = post["m"][:, layout.cell_unit == u] * scale
         alpha.setdefault(geo, {})[gd.channel] = post["alpha"][:, u] * layout.y_scale[u]
+        if u in centred:
+            block = post["gamma"][:, offsets[u] : offsets[u] + centred[u].shape[1]]
+            gammas.setdefault(geo, {})[gd.channel] = block
+            multipliers.setdefault(geo, {})[gd.channel] = np.exp(block @ centred[u].T)
         if model == "saturating":
             curve.setdefault(geo, {})[gd.channel] = {
                 "B": post["B"][:, u] * layout.y_scale[u],
@@ -477,6 +540,8 @@ def _to_draws(
             model=model,
             curve=curve.get(geo, {}),
             saturation_days=saturation_days if model == "saturating" else 1,
+            interaction=multipliers.get(geo, {}),
+            gamma=gammas.get(geo, {}),
         )
         for geo in beta
     }

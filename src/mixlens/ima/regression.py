@@ -108,6 +108,7 @@ __all__ = [
     "RegressionDraws",
     "RegressionModel",
     "fit_regression",
+    "interaction_multiplier",
     "reconcile",
 ]
 
@@ -593,7 +594,7 @@ def _build_model(
         sigma = pm.HalfNormal("sigma", 1.0, shape=n_ch)
         tau = pm.HalfNormal("tau", tau_scale, shape=n_ch)
         z = pm.Normal("z", 0.0, 1.0, shape=ch_idx.size)
-        multiplier = _interaction_multiplier(interaction or {}, y_scaled.shape)
+        multiplier = interaction_multiplier(interaction or {}, y_scaled.shape)
         if model == "linear":
             mu = pm.Normal("mu", 0.0, 0.5, shape=n_ch)
             m = pm.Deterministic("m", pt.exp(mu[ch_idx] + tau[ch_idx] * z))
@@ -645,25 +646,35 @@ def _build_model(
 _OUTPUTS = ("m", "alpha", "K", "s", "B", "gamma")
 
 
-def _interaction_multiplier(interaction: Mapping[int, FloatArray], shape: tuple[int, ...]) -> Any:
-    """Build the daily multiplier of every channel's media, ``(n_days, n_channels)``.
+def interaction_multiplier(
+    interaction: Mapping[int, FloatArray],
+    shape: tuple[int, ...],
+    offsets: Mapping[int, int] | None = None,
+) -> Any:
+    """Build the daily multiplier of every unit's media, ``(n_days, n_units)``, in context.
 
-    ``exp(u_c @ gamma_c)`` for channels with interaction terms (``gamma ~ Normal(0, 1)``,
-    one per source), one elsewhere; ``None`` without interaction terms.
+    ``exp(u_j @ gamma[o_j : o_j + n_j])`` for units ``j`` with interaction terms (centred
+    activity ``u_j`` of shape ``(n_days, n_j)``, ``gamma ~ Normal(0, 1)``), one
+    elsewhere; ``None`` without interaction terms. ``offsets`` maps a unit to the start
+    of its coefficients in ``gamma`` (units may share them, e.g. a channel's geos);
+    ``None``: one block per unit, in unit order.
     """
     import pymc as pm
     import pytensor.tensor as pt
 
     if not interaction:
         return None
-    n_sources = sum(u.shape[1] for u in interaction.values())
-    gamma = pm.Normal("gamma", 0.0, 1.0, shape=n_sources)
-    columns, offset = [], 0
-    for c in range(shape[1]):
-        if c in interaction:
-            u = interaction[c]
-            columns.append(pt.exp(pt.dot(pt.as_tensor(u), gamma[offset : offset + u.shape[1]])))
-            offset += u.shape[1]
+    if offsets is None:
+        starts = np.cumsum([0, *(interaction[j].shape[1] for j in sorted(interaction))])
+        offsets = dict(zip(sorted(interaction), starts[:-1].tolist(), strict=True))
+    n_gamma = max(offsets[j] + interaction[j].shape[1] for j in interaction)
+    gamma = pm.Normal("gamma", 0.0, 1.0, shape=n_gamma)
+    columns = []
+    for j in range(shape[1]):
+        if j in interaction:
+            u = interaction[j]
+            block = gamma[offsets[j] : offsets[j] + u.shape[1]]
+            columns.append(pt.exp(pt.dot(pt.as_tensor(u), block)))
         else:
             columns.append(pt.ones(shape[0]))
     return pt.stack(columns, axis=1)

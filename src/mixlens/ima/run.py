@@ -386,17 +386,18 @@ def fit_to_dir(
     pooling
         Geo level only: ``"partial"`` (default: each campaign's effect pooled across
         geos) or ``"none"`` (independent geos); see :mod:`mixlens.ima.geo_regression`.
-        Rolling windows, interaction terms and ``method="laplace"`` are not supported at
-        the geo level; campaign lift tests are (a ``geo`` column names the geos a test ran
-        in).
+        Rolling windows and ``method="laplace"`` are not supported at the geo level;
+        campaign lift tests (a ``geo`` column names the geos a test ran in) and
+        interaction terms are.
     advi_steps
         ADVI optimisation steps (``method="advi"``).
     interactions
         Cross-channel interaction terms, ``"target=source1+source2, ..."`` or a mapping
         target channel -> source channels (:mod:`mixlens.ima.interactions`); the fitted
         coefficients and each target's share owed to its sources go to
-        ``summary.json`` (``meta.interactions``). Not with rolling windows or at the geo
-        level. ``None`` (default): none.
+        ``summary.json`` (``meta.interactions``); at the geo level each geo's sources act
+        in that geo, with coefficients shared by the geos. Not with rolling windows.
+        ``None`` (default): none.
 
     Returns
     -------
@@ -459,7 +460,7 @@ def fit_to_dir(
     camp = _check_campaigns(validate_campaigns(camp_raw, file=cfile), cfile, weekly, mmm_file)
     pairs = _interactions(interactions, weekly, camp, window=window)
     if "geo" in weekly.columns:
-        _check_geo_options(window=window, method=method, interactions=bool(pairs))
+        _check_geo_options(window=window, method=method)
         report("fit", 0.1)
         geo_result = fit_geo_ima(
             weekly,
@@ -478,6 +479,7 @@ def fit_to_dir(
             posterior=geo_posterior,
             mmm_error=mmm_error,
             lift_tests=None if lift_tests is None else read_campaign_lifts(lift_tests, geo=True),
+            interactions=pairs or None,
         )
         report("write", 0.9)
         inputs = {"mmm": str(mmm_dir) if mmm_dir is not None else mmm_file, "campaigns": cfile}
@@ -593,12 +595,11 @@ def _interactions(
     return pairs
 
 
-def _check_geo_options(*, window: int | None, method: str, interactions: bool) -> None:
+def _check_geo_options(*, window: int | None, method: str) -> None:
     """Options the geo level does not support (a bad combination: exit 2)."""
     for given, what in (
         (window is not None, "rolling windows (--window)"),
         (method == "laplace", "--method laplace (use advi or nuts)"),
-        (interactions, "interaction terms (--interactions)"),
     ):
         if given:
             raise DataError(f"{what} are not supported at the geo level yet", file="<options>")
