@@ -40,7 +40,7 @@ national campaign split, prediction and reconciliation apply to each geo unchang
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -325,12 +325,8 @@ def _measured_sd(
         return None
     n_periods = designs[0].designs[0].y.size // period_days
     out = np.zeros((n_periods, len(layout.units)))
-    for u, (c, g) in enumerate(layout.units):
-        gd = designs[c]
-        by_channel = period_sd.get(gd.geos[g], {})
-        if gd.channel not in by_channel:
-            continue
-        sd = np.asarray(by_channel[gd.channel], dtype=np.float64)
+    for u, c, sd in _unit_values(designs, layout, period_sd):
+        gd, g = designs[c], layout.units[u][1]
         if sd.shape != (n_periods,) or not np.all(np.isfinite(sd)) or np.any(sd < 0):
             raise ValueError(
                 f"period_sd for geo {gd.geos[g]!r} and channel {gd.channel!r} must be "
@@ -462,6 +458,18 @@ def fit_geo_regression(
                      saturation_days=saturation_days, interaction=(centred, offsets))  # fmt: skip
 
 
+def _unit_values(
+    designs: Sequence[GeoChannelDesign],
+    layout: _Layout,
+    by_geo: Mapping[str, Mapping[str, ArrayLike]],
+) -> Iterator[tuple[int, int, FloatArray]]:
+    """Yield ``(unit, channel index, value)`` for the units with a value in ``by_geo``."""
+    for u, (c, g) in enumerate(layout.units):
+        given = by_geo.get(designs[c].geos[g], {})
+        if designs[c].channel in given:
+            yield u, c, np.asarray(given[designs[c].channel], dtype=np.float64)
+
+
 def _interaction_inputs(
     designs: Sequence[GeoChannelDesign],
     layout: _Layout,
@@ -476,12 +484,8 @@ def _interaction_inputs(
     if not interactions:
         return centred, offsets
     width: dict[int, int] = {}
-    for u, (c, g) in enumerate(layout.units):
-        gd = designs[c]
-        given = interactions.get(gd.geos[g], {})
-        if gd.channel not in given:
-            continue
-        values = np.asarray(given[gd.channel], dtype=np.float64)
+    for u, c, values in _unit_values(designs, layout, interactions):
+        gd, g = designs[c], layout.units[u][1]
         if values.ndim != 2 or values.shape[0] != n_days or not np.all(np.isfinite(values)):
             raise ValueError(
                 f"interaction activity of {gd.channel!r} in geo {gd.geos[g]!r} must be "
