@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
 from typing import Any
 
 import numba
@@ -16,6 +15,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from numpy.testing import assert_array_equal
 from pytensor.configdefaults import config
+from tests.mmm.helpers import call_logp
 
 from mixlens.mmm._nutpie import compile_nutpie, unwrapped
 
@@ -92,20 +92,6 @@ def _model(y: np.ndarray[Any, Any], x: np.ndarray[Any, Any]) -> pm.Model:
     return model
 
 
-def _logp(compiled: Any, x: np.ndarray[Any, Any]) -> tuple[float, np.ndarray[Any, Any]]:
-    dbl = ctypes.POINTER(ctypes.c_double)
-    grad, logp = np.zeros(compiled.n_dim), np.zeros(1)
-    code = compiled.compiled_logp_func.ctypes(
-        ctypes.c_uint64(compiled.n_dim),
-        x.ctypes.data_as(dbl),
-        grad.ctypes.data_as(dbl),
-        logp.ctypes.data_as(dbl),
-        ctypes.c_void_p(compiled.user_data.ctypes.data),
-    )
-    assert code == 0
-    return float(logp[0]), grad
-
-
 def test_callbacks_equal_pytensors_function_to_the_bit() -> None:
     rng = np.random.default_rng(3)
     x = rng.random(23)
@@ -114,7 +100,8 @@ def test_callbacks_equal_pytensors_function_to_the_bit() -> None:
     shared = [compiled.shared_data[v.name] for v in compiled.logp_func.get_shared()]
     for seed in range(4):
         point = compiled.initial_point_func(seed) + rng.normal(0.0, 0.3, compiled.n_dim)
-        logp, grad = _logp(compiled, point)
+        code, logp, grad = call_logp(compiled, point)
+        assert code == 0
         want_logp, want_grad = compiled.logp_func.vm.jit_fn(point, *shared)
         assert logp == float(want_logp)
         assert_array_equal(grad, want_grad)

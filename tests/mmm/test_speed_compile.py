@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
 from typing import Any
 
 import numpy as np
@@ -13,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 from pytensor.configdefaults import config
+from tests.mmm.helpers import call_logp
 
 from mixlens.data.simulate.mmm import MMMWorldConfig, simulate_mmm
 from mixlens.mmm import pt_transforms as ptt
@@ -91,19 +91,6 @@ def test_compiled_graph_key_depends_on_shapes_not_values(
     assert _logp_key(panel.iloc[:-1], small) != first  # other shapes, other graph
 
 
-def _call_logp(compiled: Any, x: np.ndarray[Any, Any]) -> tuple[int, float, np.ndarray[Any, Any]]:
-    dbl = ctypes.POINTER(ctypes.c_double)
-    grad, logp = np.zeros(compiled.n_dim), np.zeros(1)
-    code = compiled.compiled_logp_func.ctypes(
-        ctypes.c_uint64(compiled.n_dim),
-        x.ctypes.data_as(dbl),
-        grad.ctypes.data_as(dbl),
-        logp.ctypes.data_as(dbl),
-        ctypes.c_void_p(compiled.user_data.ctypes.data),
-    )
-    return int(code), float(logp[0]), grad
-
-
 def _tiny_model(y: np.ndarray[Any, Any], x: np.ndarray[Any, Any]) -> pm.Model:
     with pm.Model() as model:
         xs = pm.Data("x", x, shape=x.shape)
@@ -124,7 +111,7 @@ def test_compile_nutpie_callbacks_equal_pytensor_and_are_cached() -> None:
     logp_fn = compiled.logp_func
     for seed in range(3):
         point = compiled.initial_point_func(seed)
-        code, logp, grad = _call_logp(compiled, point)
+        code, logp, grad = call_logp(compiled, point)
         shared = [compiled.shared_data[v.name] for v in logp_fn.get_shared()]
         want_logp, want_grad = logp_fn.vm.jit_fn(point, *shared)
         assert code == 0
@@ -135,7 +122,7 @@ def test_compile_nutpie_callbacks_equal_pytensor_and_are_cached() -> None:
     assert again.compiled_logp_func.cache_hits == 1
     assert again.compiled_expand_func.cache_hits == 1
     point = again.initial_point_func(1)
-    _, logp, _ = _call_logp(again, point)
+    _, logp, _ = call_logp(again, point)
     shared = [again.shared_data[v.name] for v in again.logp_func.get_shared()]
     assert logp == pytest.approx(float(again.logp_func.vm.jit_fn(point, *shared)[0]), rel=1e-12)
-    assert logp != pytest.approx(_call_logp(compiled, point)[1], rel=1e-9)  # its own data
+    assert logp != pytest.approx(call_logp(compiled, point)[1], rel=1e-9)  # its own data
