@@ -23,7 +23,6 @@ unsure of.
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
@@ -40,8 +39,13 @@ from mixlens.ima.disaggregate import (
     period_consistent_adstock,
     split_weekly,
 )
-from mixlens.ima.interactions import interaction_share, source_activity
-from mixlens.ima.lift import align_lifts
+from mixlens.ima.interactions import (
+    check_targets,
+    interaction_share,
+    interaction_summary,
+    source_activity,
+)
+from mixlens.ima.lift import align_lifts, warn_lifts_with_advi
 from mixlens.ima.regression import (
     ChannelDesign,
     FitMethod,
@@ -235,23 +239,6 @@ class IMAInputs:
     weeks: pd.DatetimeIndex
     days: pd.DatetimeIndex
     skipped: list[str]
-
-
-def _interaction_summary(
-    sources: Sequence[str], gamma: FloatArray, share: FloatArray, ci: float
-) -> dict[str, Any]:
-    """Posterior mean and central ``ci`` interval of each ``gamma`` and of the share."""
-    q = [(1 - ci) / 2, (1 + ci) / 2]
-    lo, hi = np.quantile(gamma, q, axis=0)
-    share_lo, share_hi = np.quantile(share, q)
-    return {
-        "sources": list(sources),
-        "gamma": {
-            s: {"mean": float(gamma[:, i].mean()), "lo": float(lo[i]), "hi": float(hi[i])}
-            for i, s in enumerate(sources)
-        },
-        "share": {"mean": float(share.mean()), "lo": float(share_lo), "hi": float(share_hi)},
-    }
 
 
 def prepare_inputs(
@@ -545,22 +532,10 @@ def fit_ima(
         )
     )
     if lifts and method == "advi":
-        warnings.warn(
-            "campaign lift tests with mean-field ADVI: it barely moves along the ridge of "
-            "campaigns flighted together, where lift tests matter most; use method='laplace' "
-            "(or 'nuts') to let the tests separate them",
-            UserWarning,
-            stacklevel=2,
-        )
+        warn_lifts_with_advi("method='laplace' (or 'nuts')")
     activity = None
     if interactions:
-        fitted_channels = {d.channel for d in inputs.designs}
-        for target in interactions:
-            if target not in fitted_channels:
-                raise ValueError(
-                    f"interaction target {target!r} has no campaigns to attribute "
-                    f"(channels with campaigns: {', '.join(sorted(fitted_channels))})"
-                )
+        check_targets(interactions, {d.channel for d in inputs.designs})
         activity = source_activity(weekly, interactions, weeks, step)
     period_sd = None
     if posterior is not None and mmm_error:
@@ -610,7 +585,7 @@ def fit_ima(
         )
         alpha = draws_.alpha[d.channel]
         if interactions and activity and d.channel in draws_.gamma:
-            synergy[d.channel] = _interaction_summary(
+            synergy[d.channel] = interaction_summary(
                 interactions[d.channel],
                 draws_.gamma[d.channel],
                 interaction_share(d.y, draws_.gamma[d.channel], activity[d.channel]),

@@ -29,7 +29,6 @@ geo and ``all`` (the geo MMM's convention, :data:`mixlens.mmm.geo.ALL_GEOS`).
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -42,7 +41,6 @@ from mixlens.ima.anchor import GeoMMMPosterior
 from mixlens.ima.disaggregate import split_weekly
 from mixlens.ima.fit import (
     Grain,
-    _interaction_summary,
     _period_sd,
     mmm_deviation,
     period_days,
@@ -55,8 +53,13 @@ from mixlens.ima.geo_regression import (
     Pooling,
     fit_geo_regression,
 )
-from mixlens.ima.interactions import interaction_share, source_activity
-from mixlens.ima.lift import align_geo_lifts
+from mixlens.ima.interactions import (
+    check_targets,
+    interaction_share,
+    interaction_summary,
+    source_activity,
+)
+from mixlens.ima.lift import align_geo_lifts, warn_lifts_with_advi
 from mixlens.ima.regression import (
     ChannelDesign,
     ReconcileRule,
@@ -295,12 +298,7 @@ def _geo_activity(
     if not interactions:
         return None
     channels = {gd.channel: gd for gd in designs}
-    for target in interactions:
-        if target not in channels:
-            raise ValueError(
-                f"interaction target {target!r} has no campaigns to attribute "
-                f"(channels with campaigns: {', '.join(sorted(channels))})"
-            )
+    check_targets(interactions, channels)
     out: dict[str, dict[str, FloatArray]] = {}
     for geo, part in weekly.groupby("geo", sort=False):
         targets = {t: s for t, s in interactions.items() if str(geo) in channels[t].geos}
@@ -601,13 +599,7 @@ def fit_geo_ima(
         for g in grains
     }
     if any(lifts.values()) and method == "advi":
-        warnings.warn(
-            "campaign lift tests with mean-field ADVI: it barely moves along the ridge of "
-            "campaigns flighted together, where lift tests matter most; use method='nuts' "
-            "to let the tests separate them",
-            UserWarning,
-            stacklevel=2,
-        )
+        warn_lifts_with_advi("method='nuts'")
     activity = _geo_activity(weekly, inputs[grains[0]].designs, interactions, weeks, step)
     fit_start = time.perf_counter()
     fitted: dict[tuple[Grain, RegressionModel], GeoDraws] = {
@@ -693,7 +685,7 @@ def fit_geo_ima(
         "mmm_draws": 0 if posterior is None else posterior.n_draws,
         "lift_tests": len(lifts[grains[0]]),
         "interactions": {
-            channel: _interaction_summary(
+            channel: interaction_summary(
                 (interactions or {})[channel], e["gamma"], e["owed"] / e["y"], ci
             )
             for channel, e in synergy.items()

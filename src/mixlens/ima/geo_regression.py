@@ -53,6 +53,7 @@ from mixlens.ima.regression import (
     RegressionModel,
     add_period_likelihood,
     interaction_multiplier,
+    lift_response,
     quiet_pymc,
     sample_posterior,
     saturated_media,
@@ -290,20 +291,8 @@ def _build_model(
                 for u in units:
                     cell = first_cell[u] + lift.column
                     part = pt.as_tensor(x_scaled[days, cell]) * m[cell]
-                    if model == "linear":
-                        response = part
-                    elif saturation_days > 1:
-                        response = part * per_day[days, u]
-                    else:
-
-                        def hill_of(v: Any, u: int = u) -> Any:
-                            r = (pt.maximum(v, 0.0) / half[u] + 1e-12) ** slope[u]
-                            return top[u] * r / (1.0 + r)
-
-                        total = pressure[days, u]
-                        response = hill_of(total) - hill_of(total - part)
-                    if multiplier is not None:
-                        response = response * multiplier[days, u]
+                    curve = None if model == "linear" else (pressure, per_day, half, slope, top)
+                    response = lift_response(part, u, days, curve, multiplier)
                     terms.append(response.sum() * (layout.y_scale[u] / scale))
                 implied.append(sum(terms[1:], terms[0]))
                 measured.append(lift.value / scale)

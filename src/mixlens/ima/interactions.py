@@ -35,7 +35,8 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -43,10 +44,13 @@ from numpy.typing import NDArray
 
 __all__ = [
     "centred_activity",
+    "check_targets",
     "interaction_share",
+    "interaction_summary",
     "parse_interactions",
     "scaled_activity",
     "source_activity",
+    "validate_interactions",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -70,21 +74,77 @@ def parse_interactions(text: str) -> dict[str, tuple[str, ...]]:
     ...
     ValueError: interaction 'search' must read target=source[+source...]
     """
-    out: dict[str, tuple[str, ...]] = {}
+    pairs: list[tuple[str, tuple[str, ...]]] = []
     for entry in filter(None, (part.strip() for part in text.split(","))):
         target, sep, rest = entry.partition("=")
         sources = tuple(s.strip() for s in rest.split("+") if s.strip())
         if not sep or not target.strip() or not sources:
             raise ValueError(f"interaction {entry!r} must read target=source[+source...]")
-        target = target.strip()
+        pairs.append((target.strip(), sources))
+    return validate_interactions(pairs)
+
+
+def validate_interactions(
+    pairs: Mapping[str, Sequence[str]] | Sequence[tuple[str, Sequence[str]]],
+) -> dict[str, tuple[str, ...]]:
+    """Check target -> sources pairs; return them as a dict of tuples.
+
+    Raises
+    ------
+    ValueError
+        If a target is listed twice, has no sources, is its own source, or lists a
+        source twice.
+
+    Examples
+    --------
+    >>> validate_interactions({"search": ["tv"]})
+    {'search': ('tv',)}
+    """
+    items = list(pairs.items()) if isinstance(pairs, Mapping) else list(pairs)
+    out: dict[str, tuple[str, ...]] = {}
+    for target, given in items:
+        sources = tuple(str(s) for s in given)
         if target in out:
             raise ValueError(f"interaction target {target!r} is listed twice")
+        if not sources:
+            raise ValueError(f"interaction target {target!r} has no sources")
         if target in sources:
             raise ValueError(f"channel {target!r} cannot interact with itself")
         if len(set(sources)) != len(sources):
-            raise ValueError(f"interaction {entry!r} lists a source twice")
-        out[target] = sources
+            raise ValueError(f"interaction of {target!r} lists a source twice")
+        out[str(target)] = sources
     return out
+
+
+def check_targets(interactions: Mapping[str, Sequence[str]], channels: Collection[str]) -> None:
+    """Raise ``ValueError`` if a target is not among ``channels`` (those with campaigns)."""
+    for target in interactions:
+        if target not in channels:
+            raise ValueError(
+                f"interaction target {target!r} has no campaigns to attribute "
+                f"(channels with campaigns: {', '.join(sorted(channels))})"
+            )
+
+
+def interaction_summary(
+    sources: Sequence[str], gamma: FloatArray, share: FloatArray, ci: float
+) -> dict[str, Any]:
+    """Posterior mean and central ``ci`` interval of each source's ``gamma`` and of the share.
+
+    ``gamma`` is ``(n_draws, n_sources)``, ``share`` ``(n_draws,)``
+    (:func:`interaction_share`).
+    """
+    q = [(1 - ci) / 2, (1 + ci) / 2]
+    lo, hi = np.quantile(gamma, q, axis=0)
+    share_lo, share_hi = np.quantile(share, q)
+    return {
+        "sources": list(sources),
+        "gamma": {
+            s: {"mean": float(gamma[:, i].mean()), "lo": float(lo[i]), "hi": float(hi[i])}
+            for i, s in enumerate(sources)
+        },
+        "share": {"mean": float(share.mean()), "lo": float(share_lo), "hi": float(share_hi)},
+    }
 
 
 def source_activity(

@@ -24,6 +24,7 @@ Examples
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,14 @@ from mixlens.ima.geo_regression import GeoChannelDesign, GeoLift
 from mixlens.ima.regression import CampaignLift, ChannelDesign
 from mixlens.mmm.calibration import GEO_SEPARATOR, read_lift_tests
 
-__all__ = ["CampaignLift", "GeoLift", "align_geo_lifts", "align_lifts", "read_campaign_lifts"]
+__all__ = [
+    "CampaignLift",
+    "GeoLift",
+    "align_geo_lifts",
+    "align_lifts",
+    "read_campaign_lifts",
+    "warn_lifts_with_advi",
+]
 
 _SEP = "\x1f"
 
@@ -101,6 +109,17 @@ def read_campaign_lifts(source: str | Path | pd.DataFrame, *, geo: bool = False)
     tests = tests[tests["campaign"] != ""].reset_index(drop=True)
     cols = ["channel", "campaign", "start", "end", "incremental_outcome", "se", "row"]
     return tests[[*cols, "geo"] if geo else cols]
+
+
+def warn_lifts_with_advi(alternative: str) -> None:
+    """Warn that mean-field ADVI barely uses lift tests; ``alternative``: what to use."""
+    warnings.warn(
+        "campaign lift tests with mean-field ADVI: it barely moves along the ridge of "
+        f"campaigns flighted together, where lift tests matter most; use {alternative} "
+        "to let the tests separate them",
+        UserWarning,
+        stacklevel=3,
+    )
 
 
 def _place(

@@ -94,7 +94,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -109,6 +109,7 @@ __all__ = [
     "RegressionModel",
     "fit_regression",
     "interaction_multiplier",
+    "lift_response",
     "reconcile",
 ]
 
@@ -246,18 +247,20 @@ class RegressionDraws:
         ValueError
             If the channel has an interaction term and ``design`` other days.
         """
+        multiplier = self.interaction.get(design.channel)
+        if multiplier is not None and multiplier.shape[1] != design.x.shape[0]:
+            raise ValueError(
+                f"channel {design.channel!r} has an interaction term fitted on "
+                f"{multiplier.shape[1]} days, got {design.x.shape[0]}"
+            )
+        parts = self._media_parts(design)
+        # The sources scale the channel's response on each day (after the curve).
+        return parts if multiplier is None else parts * multiplier[:, :, None]
+
+    def _media_parts(self, design: ChannelDesign) -> FloatArray:
+        """Campaign contributions without interaction terms, ``(n_draws, n_days, n_k)``."""
         weights = self.beta[design.channel]
         parts = weights[:, None, :] * design.x[None, :, :]  # (S, T, K)
-        if design.channel in self.interaction:
-            multiplier = self.interaction[design.channel]
-            if multiplier.shape[1] != design.x.shape[0]:
-                raise ValueError(
-                    f"channel {design.channel!r} has an interaction term fitted on "
-                    f"{multiplier.shape[1]} days, got {design.x.shape[0]}"
-                )
-            plain = replace(self, interaction={}, gamma={})
-            scaled: FloatArray = plain.campaign_parts(design) * multiplier[:, :, None]
-            return scaled
         if self.model == "linear":
             return parts
         c = self.curve[design.channel]
@@ -539,6 +542,42 @@ def saturated_media(
     return top[None, :] * ratio / (1.0 + ratio), None
 
 
+def lift_response(
+    part: Any,
+    unit: int,
+    days: slice,
+    curve: tuple[Any, Any, Any, Any, Any] | None,
+    multiplier: Any,
+) -> Any:
+    """Return a campaign's modelled response on a lift test's days in one unit (scaled).
+
+    ``part``: the campaign's weighted media on ``days``. ``curve``: ``None`` for the
+    linear model, else the saturating model's ``(pressure, per_day, half, slope, top)``
+    (``per_day`` from :func:`saturated_media`, ``None`` with a daily curve, where the
+    response is what removing the campaign takes from the unit's curve). ``multiplier``:
+    the interaction multiplier ``(n_days, n_units)`` or ``None``.
+    """
+    import pytensor.tensor as pt
+
+    if curve is None:
+        response = part
+    else:
+        pressure, per_day, half, slope, top = curve
+        if per_day is not None:
+            # The campaign's share of each period's response.
+            response = part * per_day[days, unit]
+        else:
+
+            def hill_of(v: Any) -> Any:
+                r = (pt.maximum(v, 0.0) / half[unit] + 1e-12) ** slope[unit]
+                return top[unit] * r / (1.0 + r)
+
+            total = pressure[days, unit]
+            response = hill_of(total) - hill_of(total - part)
+    # The sources scale the unit's response on each day.
+    return response if multiplier is None else response * multiplier[days, unit]
+
+
 def add_period_likelihood(
     mean: Any,
     y_scaled: FloatArray,
@@ -620,21 +659,8 @@ def _build_model(
                 j = int(offsets[c]) + lift.column
                 days = slice(lift.first, lift.last + 1)
                 part = pt.as_tensor(x_scaled[days, j]) * m[j]
-                # The sources scale the channel's response on each day.
-                factor = 1.0 if multiplier is None else multiplier[days, c]
-                if model == "linear":
-                    implied.append((part * factor).sum())
-                elif saturation_days > 1:
-                    # The campaign's share of each period's response.
-                    implied.append((part * per_day[days, c] * factor).sum())
-                else:
-
-                    def hill_of(u: Any, c: int = c) -> Any:
-                        r = (pt.maximum(u, 0.0) / half[c] + 1e-12) ** slope[c]
-                        return top[c] * r / (1.0 + r)
-
-                    total = pressure[days, c]
-                    implied.append(((hill_of(total) - hill_of(total - part)) * factor).sum())
+                curve = None if model == "linear" else (pressure, per_day, half, slope, top)
+                implied.append(lift_response(part, c, days, curve, multiplier).sum())
                 measured.append(lift.value / designs[c].y_scale)
                 se.append(lift.se / designs[c].y_scale)
             pm.Normal(

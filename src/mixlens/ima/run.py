@@ -54,7 +54,7 @@ from mixlens.ima.anchor import (
 from mixlens.ima.fit import Grain, fit_ima, period_days, prepare_inputs
 from mixlens.ima.geo import GeoIMAResult, check_geo_posterior, fit_geo_ima
 from mixlens.ima.geo_regression import Pooling
-from mixlens.ima.interactions import parse_interactions
+from mixlens.ima.interactions import parse_interactions, validate_interactions
 from mixlens.ima.lift import read_campaign_lifts
 from mixlens.ima.regression import FitMethod, ReconcileRule, RegressionModel
 from mixlens.ima.sequential import Memory, rolling_credit
@@ -560,11 +560,7 @@ def _interactions(
         return {}
     try:
         pairs = (
-            parse_interactions(given)
-            if isinstance(given, str)
-            else parse_interactions(
-                ", ".join(f"{t}={'+'.join(map(str, s))}" for t, s in given.items())
-            )
+            parse_interactions(given) if isinstance(given, str) else validate_interactions(given)
         )
     except ValueError as err:
         raise DataError(str(err), file="<options>", column="interactions") from None
