@@ -230,6 +230,6 @@ def test_cli_bad_geo_exits_2(geo_world: SimulatedMMM, tmp_path: Path) -> None:
     assert "region_9" in result.stderr and "row 3" in result.stderr
     campaigns.loc[2, "geo"] = "region_1"
     campaigns.to_csv(tmp_path / "campaigns.csv", index=False)
-    result = runner.invoke(app, [*args, "--window", "28"])
+    result = runner.invoke(app, [*args, "--method", "laplace"])
     assert result.exit_code == 2
     assert "geo level" in result.stderr

@@ -113,7 +113,8 @@ def ima_fit_command(
         typer.Option(
             min=1,
             help="Also fit a rolling window of this many days (multiple of 7 for a weekly "
-            "MMM), carrying each posterior forward as the next prior: campaigns_by_window.csv.",
+            "MMM), carrying each posterior forward as the next prior: campaigns_by_window.csv "
+            "(at the geo level per geo, campaign effects pooled as --pooling).",
         ),
     ] = None,
     step: Annotated[
@@ -141,13 +142,23 @@ def ima_fit_command(
             "to its sources go to summary.json. Off by default."
         ),
     ] = None,
+    tune_adstock: Annotated[
+        bool,
+        typer.Option(
+            "--tune-adstock/--no-tune-adstock",
+            help="Tune each channel's daily carryover from its contributions: the given "
+            "kernel (or none) is kept unless another clearly fits better (BIC gain >= 10); "
+            "adstock_tuning.csv. Off by default.",
+        ),
+    ] = False,
     seed: Seed = 0,
 ) -> None:
     """Split each channel's MMM contribution over its campaigns: campaign_daily.csv, ...
 
     With a geo MMM (or contributions with a geo column) and campaign media with a geo
     column, campaigns are attributed per geo, their effects partially pooled across
-    geos; every table gets a geo column (each geo, and all: the sums).
+    geos; every table gets a geo column (each geo, and all: the sums), rolling windows
+    (--window) included.
     """
     from mixlens.ima.run import fit_to_dir
 
@@ -200,5 +211,6 @@ def ima_fit_command(
             pooling="partial" if pooling == "partial" else "none",
             advi_steps=advi_steps,
             interactions=interactions,
+            tune_adstock=tune_adstock,
         )
     out_console.print(f"ima: {out / 'campaigns.csv'}", highlight=False)

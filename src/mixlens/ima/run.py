@@ -25,7 +25,9 @@ not read. With the geo MMM's ``posterior.nc``, each geo is anchored in the poste
 national MMM's run is (:func:`mixlens.ima.anchor.read_geo_mmm_posterior`): shared
 posterior-mean kernels, each geo's weeks weighed by the posterior sd of its weekly shape
 (``mmm_error``) and each geo's contribution draws propagated into its campaign intervals
-(and, draw by draw, into the national ones).
+(and, draw by draw, into the national ones). With ``window``, the rolling windows
+(``campaigns_by_window.csv``) are fitted by :mod:`mixlens.ima.geo_sequential` and carry
+the same ``geo`` column.
 """
 
 from __future__ import annotations
@@ -52,12 +54,15 @@ from mixlens.ima.anchor import (
     read_mmm_posterior,
 )
 from mixlens.ima.fit import Grain, fit_ima, period_days, prepare_inputs
-from mixlens.ima.geo import GeoIMAResult, check_geo_posterior, fit_geo_ima
+from mixlens.ima.geo import GeoIMAResult, check_geo_posterior, fit_geo_ima, prepare_geo_inputs
 from mixlens.ima.geo_regression import Pooling
+from mixlens.ima.geo_sequential import geo_rolling_credit
 from mixlens.ima.interactions import parse_interactions, validate_interactions
 from mixlens.ima.lift import read_campaign_lifts
 from mixlens.ima.regression import FitMethod, ReconcileRule, RegressionModel
 from mixlens.ima.sequential import Memory, rolling_credit
+from mixlens.ima.tuning import AdstockTuning, without_kernels
+from mixlens.ima.tuning import tune_adstock as tune_kernels
 from mixlens.mmm.geo import ALL_GEOS
 from mixlens.transforms.timescale import (
     AdstockParams,
@@ -327,6 +332,7 @@ def fit_to_dir(
     pooling: Pooling = "partial",
     advi_steps: int = 8000,
     interactions: str | Mapping[str, Sequence[str]] | None = None,
+    tune_adstock: bool = False,
 ) -> dict[str, Any]:
     """Run IMA and write its tables (``mixlens ima fit``).
 
@@ -378,17 +384,21 @@ def fit_to_dir(
     window, step
         Also fit a rolling window of ``window`` days moved by ``step`` days (default
         ``window``), carrying each window's posterior forward as the next one's prior
-        (the linear-Gaussian regression of :mod:`mixlens.ima.sequential`), and write
-        ``campaigns_by_window.csv``. Multiples of 7 days for a weekly MMM.
+        (the linear-Gaussian regression of :mod:`mixlens.ima.sequential`; at the geo
+        level that of :mod:`mixlens.ima.geo_sequential`, campaign effects pooled across
+        geos with ``pooling``), and write ``campaigns_by_window.csv`` (with a ``geo``
+        column at the geo level: each geo and ``all``, the sums) and ``windows`` in
+        ``summary.json``. Multiples of 7 days for a weekly MMM. The windows use neither
+        lift tests nor the MMM's posterior draws.
     memory
         ``"window"`` (each window's own periods) or ``"all"`` (every period so far),
         see :func:`mixlens.ima.sequential.rolling_fit`.
     pooling
         Geo level only: ``"partial"`` (default: each campaign's effect pooled across
         geos) or ``"none"`` (independent geos); see :mod:`mixlens.ima.geo_regression`.
-        Rolling windows and ``method="laplace"`` are not supported at the geo level;
-        campaign lift tests (a ``geo`` column names the geos a test ran in) and
-        interaction terms are.
+        ``method="laplace"`` is not supported at the geo level; rolling windows, campaign
+        lift tests (a ``geo`` column names the geos a test ran in) and interaction terms
+        are (not rolling windows with interaction terms).
     advi_steps
         ADVI optimisation steps (``method="advi"``).
     interactions
@@ -398,6 +408,12 @@ def fit_to_dir(
         ``summary.json`` (``meta.interactions``); at the geo level each geo's sources act
         in that geo, with coefficients shared by the geos. Not with rolling windows.
         ``None`` (default): none.
+    tune_adstock
+        Tune each channel's daily carryover from its contributions before the fit
+        (:func:`mixlens.ima.tuning.tune_adstock`: the given kernel is kept unless another
+        fits the channel's contributions clearly better); writes ``adstock_tuning.csv``
+        and ``adstock_tuning`` in ``summary.json``. At the geo level on the totals over
+        geos (the kernel is shared by the geos).
 
     Returns
     -------
@@ -459,8 +475,17 @@ def fit_to_dir(
     camp_raw, cfile = _table(campaigns, "campaigns")
     camp = _check_campaigns(validate_campaigns(camp_raw, file=cfile), cfile, weekly, mmm_file)
     pairs = _interactions(interactions, weekly, camp, window=window)
+    tuning = None
+    if tune_adstock:
+        report("tune adstock", 0.05)
+        tuning = tune_kernels(weekly, params, camp, media=media)
+        params = tuning.params(params)
+        posterior = without_kernels(posterior, tuning.tuned_channels)
+        geo_posterior = without_kernels(geo_posterior, tuning.tuned_channels)
     if "geo" in weekly.columns:
-        _check_geo_options(window=window, method=method)
+        _check_geo_options(method=method)
+        if window is not None:
+            _check_window(weekly, window, step or window)
         report("fit", 0.1)
         geo_result = fit_geo_ima(
             weekly,
@@ -481,9 +506,26 @@ def fit_to_dir(
             lift_tests=None if lift_tests is None else read_campaign_lifts(lift_tests, geo=True),
             interactions=pairs or None,
         )
+        geo_rolling = None
+        if window is not None:
+            report("rolling windows", 0.8)
+            geo_rolling = _geo_rolling(
+                weekly, params, camp, geo_posterior, media=media,
+                grains=geo_result.meta["grain_by_channel"], window=window,
+                step=step or window, memory=memory, pooling=pooling, draws=draws, seed=seed,
+                rule=rule,
+            )  # fmt: skip
         report("write", 0.9)
         inputs = {"mmm": str(mmm_dir) if mmm_dir is not None else mmm_file, "campaigns": cfile}
-        summary = _write_geo(geo_result, Path(out_dir), inputs, params, seed=seed, note=note)
+        summary = _write_geo(
+            geo_result, Path(out_dir), inputs, params, seed=seed, note=note, rolling=geo_rolling
+        )
+        if geo_rolling is not None:
+            assert window is not None
+            summary["windows"] = _window_summary(
+                geo_rolling, window=window, step=step or window, memory=memory, pooling=pooling
+            )
+        _write_tuning(tuning, Path(out_dir), summary)
         summary["seconds"] = round(time.perf_counter() - start, 3)
         write_json(_json_safe(summary), Path(out_dir) / "summary.json")
         report("done", 1.0)
@@ -540,8 +582,14 @@ def fit_to_dir(
     summary["mmm_error"] = posterior is not None and mmm_error
     if note:
         summary["mmm_uncertainty_note"] = note
+    if rolling is not None:
+        assert window is not None
+        summary["windows"] = _window_summary(
+            rolling, window=window, step=step or window, memory=memory, pooling=None
+        )
     summary["seed"] = seed
     summary["files"] = [p.name for p in files] + ["summary.json"]
+    _write_tuning(tuning, out, summary)
     summary["seconds"] = round(time.perf_counter() - start, 3)
     write_json(_json_safe(summary), out / "summary.json")
     report("done", 1.0)
@@ -591,14 +639,13 @@ def _interactions(
     return pairs
 
 
-def _check_geo_options(*, window: int | None, method: str) -> None:
+def _check_geo_options(*, method: str) -> None:
     """Options the geo level does not support (a bad combination: exit 2)."""
-    for given, what in (
-        (window is not None, "rolling windows (--window)"),
-        (method == "laplace", "--method laplace (use advi or nuts)"),
-    ):
-        if given:
-            raise DataError(f"{what} are not supported at the geo level yet", file="<options>")
+    if method == "laplace":
+        raise DataError(
+            "--method laplace is not supported at the geo level yet (use advi or nuts)",
+            file="<options>",
+        )
 
 
 def _write_geo(
@@ -609,6 +656,7 @@ def _write_geo(
     *,
     seed: int,
     note: str,
+    rolling: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """Write a geo IMA's tables (each with a ``geo`` column, geo ``all``: totals)."""
     out.mkdir(parents=True, exist_ok=True)
@@ -619,6 +667,8 @@ def _write_geo(
         write_table(_weekly_frame(result.weekly()), out / "fit_weekly.csv"),
         write_table(result.shared, out / "campaign_effects.csv"),
     ]
+    if rolling is not None:
+        files.append(write_table(rolling, out / "campaigns_by_window.csv"))
     summary = result.summary()
     summary["inputs"] = {
         **inputs,
@@ -691,6 +741,85 @@ def _rolling(
         seed=seed,
         rule=rule,
     )
+
+
+def _geo_rolling(
+    weekly: pd.DataFrame,
+    params: Mapping[str, AdstockParams | None],
+    campaigns: pd.DataFrame,
+    posterior: GeoMMMPosterior | None,
+    *,
+    media: str | Mapping[str, str],
+    grains: Mapping[str, Grain],
+    window: int,
+    step: int,
+    memory: Memory,
+    pooling: Pooling,
+    draws: int,
+    seed: int,
+    rule: ReconcileRule,
+) -> pd.DataFrame:
+    """Campaign credit per rolling window and geo (``campaigns_by_window.csv``, geo level).
+
+    Each channel's media is adstocked at the grain the full geo fit kept for it (with the
+    geo MMM's posterior-mean kernels when its posterior was read).
+    """
+    kernels = None if posterior is None else posterior.kernels
+    by_grain = {
+        g: prepare_geo_inputs(weekly, params, campaigns, media=media, adstock=g, kernels=kernels)
+        for g in sorted(set(grains.values()))
+    }
+    inputs = next(iter(by_grain.values()))
+    designs = [
+        next(d for d in by_grain[grains[c.channel]].designs if d.channel == c.channel)
+        for c in inputs.designs
+    ]
+    return geo_rolling_credit(
+        designs,
+        inputs.days,
+        window=window,
+        step=step,
+        period=period_days(inputs.weeks),
+        memory=memory,
+        pooling=pooling,
+        draws=draws,
+        seed=seed,
+        rule=rule,
+    )
+
+
+def _window_summary(
+    rolling: pd.DataFrame, *, window: int, step: int, memory: Memory, pooling: Pooling | None
+) -> dict[str, Any]:
+    """Describe the rolling windows for ``summary.json`` (``windows``)."""
+    spans = rolling[["window_start", "window_end"]].drop_duplicates()
+    out: dict[str, Any] = {
+        "file": "campaigns_by_window.csv",
+        "window_days": window,
+        "step_days": step,
+        "memory": memory,
+        "count": len(spans),
+        "first": [str(spans["window_start"].iloc[0]), str(spans["window_end"].iloc[0])],
+        "last": [str(spans["window_start"].iloc[-1]), str(spans["window_end"].iloc[-1])],
+        "model": "linear-gaussian, posterior carried forward (mixlens.ima.sequential)",
+    }
+    if pooling is not None:
+        out["pooling"] = pooling
+        out["model"] = (
+            "linear-gaussian, campaign effects pooled across geos, posterior carried "
+            "forward (mixlens.ima.geo_sequential)"
+        )
+    return out
+
+
+def _write_tuning(tuning: AdstockTuning | None, out: Path, summary: dict[str, Any]) -> None:
+    """``adstock_tuning.csv`` and ``summary["adstock_tuning"]`` when the kernels were tuned."""
+    if tuning is None:
+        return
+    path = write_table(tuning.to_frame(), out / "adstock_tuning.csv")
+    summary["adstock_tuning"] = tuning.summary()
+    files = summary.get("files", [])
+    summary["files"] = [*[f for f in files if f != "summary.json"], path.name, "summary.json"]
 
 
 def _source_name(source: TableSource) -> str:

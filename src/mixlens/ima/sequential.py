@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from mixlens._blas import single_thread_blas
 from mixlens.ima.regression import ChannelDesign, ReconcileRule, reconcile
 from mixlens.ima.results import UNATTRIBUTED
 
@@ -39,6 +40,8 @@ __all__ = [
     "GaussianPosterior",
     "Memory",
     "WindowFit",
+    "carry_forward",
+    "check_rolling",
     "fit_window",
     "gaussian_prior",
     "rolling_credit",
@@ -70,15 +73,26 @@ class GaussianPosterior:
     sigma: float
 
     @property
+    @single_thread_blas()
     def mean(self) -> FloatArray:
         """Posterior mean ``Lambda^-1 eta``: ``alpha`` (per day) then each ``beta_k``."""
         out: FloatArray = np.asarray(np.linalg.solve(self.precision, self.information))
         return out
 
     @property
+    @single_thread_blas()
     def covariance(self) -> FloatArray:
         """Posterior covariance ``Lambda^-1``."""
         out: FloatArray = np.asarray(np.linalg.inv(self.precision), dtype=np.float64)
+        return out
+
+    def sample(self, draws: int, seed: int = 0) -> FloatArray:
+        """Draws of ``theta``, shape ``(draws, n_params)`` (Cholesky of the covariance)."""
+        rng = np.random.default_rng(seed)
+        cov = self.covariance
+        out: FloatArray = rng.multivariate_normal(
+            self.mean, (cov + cov.T) / 2, size=draws, method="cholesky"
+        )
         return out
 
     def update(self, x: FloatArray, y: FloatArray, *, sign: float = 1.0) -> GaussianPosterior:
@@ -116,6 +130,7 @@ def _period_rows(design: ChannelDesign, period: int) -> tuple[FloatArray, FloatA
     return x, design.y.reshape(n, period).sum(axis=1)
 
 
+@single_thread_blas()
 def gaussian_prior(
     design: ChannelDesign,
     *,
@@ -164,6 +179,7 @@ def gaussian_prior(
     return GaussianPosterior(precision, precision @ mean, noise)
 
 
+@single_thread_blas()
 def fit_window(
     design: ChannelDesign, prior: GaussianPosterior, *, period: int = 7
 ) -> GaussianPosterior:
@@ -201,6 +217,7 @@ def _slice(design: ChannelDesign, start: int, stop: int) -> ChannelDesign:
     )
 
 
+@single_thread_blas()
 def rolling_fit(
     design: ChannelDesign,
     prior: GaussianPosterior,
@@ -234,24 +251,73 @@ def rolling_fit(
         One per window; each equals :func:`fit_window` of ``prior`` on the window's
         days (``memory="window"``) or on days ``0..stop`` (``"all"``), to rounding.
     """
+    check_rolling(window=window, step=step, period=period, memory=memory, n_days=design.y.size)
+    x_all, y_all = _period_rows(design, period)  # every period once
+    return carry_forward(
+        x_all, y_all, prior, window=window, step=step, period=period, memory=memory
+    )
+
+
+def check_rolling(*, window: int, step: int, period: int, memory: str, n_days: int) -> None:
+    """Check a rolling window's options (see :func:`rolling_fit`).
+
+    Raises
+    ------
+    ValueError
+        If ``window`` or ``step`` is not a positive multiple of ``period``, ``memory`` is
+        unknown or the window is longer than the ``n_days`` days.
+    """
     if window <= 0 or step <= 0 or window % period or step % period:
         raise ValueError(
             f"window and step must be positive multiples of {period} days, got {window}, {step}"
         )
     if memory not in ("window", "all"):
         raise ValueError(f"memory must be 'window' or 'all', got {memory!r}")
-    if window > design.y.size:
-        raise ValueError(f"window of {window} days is longer than the {design.y.size} days")
-    x_all, y_all = _period_rows(design, period)  # every period once
-    w, s = window // period, step // period
+    if window > n_days:
+        raise ValueError(f"window of {window} days is longer than the {n_days} days")
+
+
+def carry_forward(
+    x_all: FloatArray,
+    y_all: FloatArray,
+    prior: GaussianPosterior,
+    *,
+    window: int,
+    step: int,
+    period: int = 7,
+    memory: Memory = "window",
+) -> list[WindowFit]:
+    """Run the rolling windows of :func:`rolling_fit` on precomputed period rows.
+
+    Parameters
+    ----------
+    x_all
+        Regressors of every period, shape ``(n_periods, ..., n_params)``: each period's
+        rows (one, or one per geo as in :mod:`mixlens.ima.geo_sequential`), in the
+        parameter space of ``prior``.
+    y_all
+        Their contributions, shape ``(n_periods, ...)``.
+    prior
+        The prior of the first window.
+    window, step, period, memory
+        See :func:`rolling_fit` (checked by :func:`check_rolling`).
+
+    Returns
+    -------
+    list of WindowFit
+        One per window; each posterior is the previous one plus the periods that entered
+        and (``memory="window"``) minus those that left.
+    """
+    n_params = prior.information.size
 
     def rows(first: int, stop: int) -> tuple[FloatArray, FloatArray]:
-        return x_all[first:stop], y_all[first:stop]
+        return x_all[first:stop].reshape(-1, n_params), y_all[first:stop].reshape(-1)
 
+    w, s = window // period, step // period
     post = prior.update(*rows(0, w))
     out = [WindowFit(0, window, post, w)]
     first = s
-    while first + w <= y_all.size:
+    while first + w <= y_all.shape[0]:
         prev_first, prev_stop = out[-1].start // period, out[-1].stop // period
         stop = first + w
         # The periods that entered (and, without memory, those skipped over).
@@ -266,6 +332,7 @@ def rolling_fit(
     return out
 
 
+@single_thread_blas()
 def window_credit(
     design: ChannelDesign,
     fit: WindowFit,
@@ -301,9 +368,8 @@ def window_credit(
     """
     part = _slice(design, fit.start, fit.stop)
     post = fit.posterior
-    rng = np.random.default_rng(seed)
     cov = post.covariance
-    theta = rng.multivariate_normal(post.mean, (cov + cov.T) / 2, size=draws, method="cholesky")
+    theta = post.sample(draws, seed)
     beta = np.clip(theta[:, 1:], 0.0, None)
     parts = beta[:, None, :] * part.x[None, :, :]
     alpha = np.clip(theta[:, 0], 0.0, None)[:, None]
@@ -324,6 +390,7 @@ def window_credit(
     )
 
 
+@single_thread_blas()
 def rolling_credit(
     designs: list[ChannelDesign],
     days: pd.DatetimeIndex,

@@ -44,9 +44,7 @@ True
 
 from __future__ import annotations
 
-import contextlib
-import importlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +54,7 @@ import pandas as pd
 from scipy.optimize import minimize
 from scipy.special import expit, log_expit
 
+from mixlens._blas import single_thread_blas
 from mixlens.errors import DataError
 from mixlens.mta.result import AttributionResult, make_result
 
@@ -80,22 +79,6 @@ NON_EXPOSURE = frozenset({"direct"})
 """Channels that mark a visit rather than an ad exposure; they get no stock and no credit."""
 
 _US_PER_DAY = 86_400 * 1_000_000
-
-
-@contextlib.contextmanager
-def _single_thread_blas() -> Iterator[None]:
-    """Run BLAS single-threaded when threadpoolctl is installed.
-
-    The matrix-vector products of the fit are small: threaded BLAS spends far more time
-    waking threads than computing (30x slower on a busy machine).
-    """
-    try:
-        module: Any = importlib.import_module("threadpoolctl")
-    except ImportError:
-        yield
-        return
-    with module.threadpool_limits(limits=1, user_api="blas"):
-        yield
 
 
 @dataclass(frozen=True)
@@ -173,7 +156,7 @@ def fit_logistic(
         return (-loglik + 0.5 * float(penalty @ (beta * beta))) / scale, grad / scale
 
     bounds = [(lo, None) for lo in lower] if lower is not None else None
-    with _single_thread_blas():
+    with single_thread_blas():
         res = minimize(
             objective,
             np.asarray(start, dtype=np.float64),
