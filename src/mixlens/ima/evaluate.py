@@ -29,6 +29,8 @@ share of its channel instead. Draw by draw, a campaign's share is its draw over 
 of the channel's campaigns in that draw (:func:`campaign_shares`; the ``unattributed``
 row is left out, as in :func:`share_error`), and the central ``ci`` interval of the
 share draws is compared with the true share.
+
+The same scores inside campaign families: :mod:`mixlens.ima.families`.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from mixlens.ima.regression import ChannelDesign, ReconcileRule, reconcile
 from mixlens.ima.results import UNATTRIBUTED
 
 __all__ = [
+    "SPLIT_COLUMNS",
     "campaign_shares",
     "media_share_baseline",
     "nnls_baseline",
@@ -52,6 +55,7 @@ __all__ = [
     "score_campaigns",
     "score_split",
     "share_error",
+    "share_interval_scores",
     "spend_share_baseline",
 ]
 
@@ -319,7 +323,8 @@ def campaign_shares(draws: FloatArray) -> FloatArray:
     return out
 
 
-_SPLIT_COLUMNS = ("split_coverage", "split_rel_width", "split_abs_z")
+#: Columns of :func:`share_interval_scores`' scores in the tables of :func:`score_split`.
+SPLIT_COLUMNS = ("split_coverage", "split_rel_width", "split_abs_z")
 
 
 def score_split(
@@ -391,24 +396,30 @@ def score_split(
         denom = float(channel_total.get(channel, 0.0))
         t = np.array([float(true.get((channel, n), 0.0)) for n in names[cols]])
         t = t / denom if denom > 0 else np.full(cols.size, np.nan)
-        nan = float("nan")
-        if shares.shape[0] == 0 or not np.isfinite(t).all():
-            out.append((channel, cols.size, nan, nan, nan))
-            continue
-        lo, hi = np.quantile(shares, [(1 - ci) / 2, (1 + ci) / 2], axis=0)
-        mean, sd = shares.mean(axis=0), shares.std(axis=0)
-        # Shares lie in [0, 1]: an absolute tolerance absorbs the rounding of the ratios.
-        inside = (t >= lo - 1e-12) & (t <= hi + 1e-12)
-        pos, spread = t > 0, sd > 0
-        width = (hi - lo)[pos] / t[pos]
-        z = np.abs(mean - t)[spread] / sd[spread]
-        out.append(
-            (
-                channel,
-                cols.size,
-                float(inside.mean()),
-                float(np.median(width)) if width.size else nan,
-                float(np.median(z)) if z.size else nan,
-            )
-        )
-    return pd.DataFrame(out, columns=["channel", "n_campaigns", *_SPLIT_COLUMNS])
+        out.append((channel, cols.size, *share_interval_scores(shares, t, ci)))
+    return pd.DataFrame(out, columns=["channel", "n_campaigns", *SPLIT_COLUMNS])
+
+
+def share_interval_scores(
+    shares: FloatArray, true: FloatArray, ci: float
+) -> tuple[float, float, float]:
+    """Coverage, median relative width and median |z| of share draws against true shares.
+
+    ``shares`` has shape ``(n_draws, n)`` with finite rows; ``true`` shape ``(n,)``; ``ci``
+    the central interval's mass. NaN where there are no draws or the truth is not finite.
+    """
+    nan = float("nan")
+    if shares.shape[0] == 0 or not np.isfinite(true).all():
+        return nan, nan, nan
+    lo, hi = np.quantile(shares, [(1 - ci) / 2, (1 + ci) / 2], axis=0)
+    mean, sd = shares.mean(axis=0), shares.std(axis=0)
+    # Shares lie in [0, 1]: an absolute tolerance absorbs the rounding of the ratios.
+    inside = (true >= lo - 1e-12) & (true <= hi + 1e-12)
+    pos, spread = true > 0, sd > 0
+    width = (hi - lo)[pos] / true[pos]
+    z = np.abs(mean - true)[spread] / sd[spread]
+    return (
+        float(inside.mean()),
+        float(np.median(width)) if width.size else nan,
+        float(np.median(z)) if z.size else nan,
+    )
