@@ -73,17 +73,21 @@ def markdown(frame: pd.DataFrame) -> str:
 
 
 def world_inputs(
-    geos: int, campaigns: int, weeks: int, seed: int
+    geos: int,
+    campaigns: int,
+    weeks: int,
+    seed: int,
+    channels: tuple[str, ...] = CHANNELS,
 ) -> tuple[pd.DataFrame, dict[str, AdstockParams | None], pd.DataFrame, pd.DataFrame]:
     """True per-geo weekly channel contributions, true adstock, campaign media and truth."""
     by_name = {c.name: c for c in DEFAULT_CHANNELS}
     specs = tuple(
         dataclasses.replace(by_name[n], n_campaigns=campaigns, n_families=max(2, campaigns // 4))
-        for n in CHANNELS
+        for n in channels
     )
     world = simulate_mmm(MMMWorldConfig(weeks=weeks, channels=specs, regions=geos), seed=seed)
     wc = world.weekly_contributions
-    weekly = wc[wc["component"].isin(CHANNELS)].rename(columns={"component": "channel"})
+    weekly = wc[wc["component"].isin(channels)].rename(columns={"component": "channel"})
     params: dict[str, AdstockParams | None] = {
         str(r.channel): DelayedParams(
             theta=float(r.theta_weekly), peak=float(r.peak_weekly), l_max=int(r.l_max_weekly)

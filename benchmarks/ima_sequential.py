@@ -43,7 +43,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _results import peak_rss_mib, update_section
 from ima_accuracy import markdown, truth_mmm
-from mixlens.data.schemas import validate_campaigns
+from ima_geo import world_inputs
+from mixlens._blas import single_thread_blas
 from mixlens.data.simulate.mmm import DEFAULT_CHANNELS, MMMWorldConfig, simulate_mmm
 from mixlens.ima.fit import prepare_inputs
 from mixlens.ima.geo import prepare_geo_inputs
@@ -55,9 +56,8 @@ from mixlens.ima.geo_sequential import (
     geo_window_credit,
 )
 from mixlens.ima.regression import ChannelDesign, fit_regression
-from mixlens.ima.sequential import _single_thread_blas, fit_window, gaussian_prior, rolling_fit
+from mixlens.ima.sequential import fit_window, gaussian_prior, rolling_fit
 from mixlens.mmm.geo import ALL_GEOS
-from mixlens.transforms.timescale import AdstockParams, DelayedParams
 
 GEO_CHANNELS = ("social", "online_video", "display")
 
@@ -167,28 +167,6 @@ def main() -> None:
         )
 
 
-def geo_world(
-    geos: int, campaigns: int, weeks: int, seed: int
-) -> tuple[pd.DataFrame, dict[str, AdstockParams | None], pd.DataFrame, pd.DataFrame]:
-    """True per-geo weekly channel contributions, true adstock, campaign media and truth."""
-    by_name = {c.name: c for c in DEFAULT_CHANNELS}
-    specs = tuple(
-        dataclasses.replace(by_name[n], n_campaigns=campaigns, n_families=max(2, campaigns // 4))
-        for n in GEO_CHANNELS
-    )
-    world = simulate_mmm(MMMWorldConfig(weeks=weeks, channels=specs, regions=geos), seed=seed)
-    wc = world.weekly_contributions
-    weekly = wc[wc["component"].isin(GEO_CHANNELS)].rename(columns={"component": "channel"})
-    params: dict[str, AdstockParams | None] = {
-        str(r.channel): DelayedParams(
-            theta=float(r.theta_weekly), peak=float(r.peak_weekly), l_max=int(r.l_max_weekly)
-        )
-        for r in world.channel_params.itertuples()
-    }
-    camp = validate_campaigns(world.daily_campaign)
-    return weekly, params, camp, world.daily_campaign_contributions
-
-
 def _geo_slice(design: GeoChannelDesign, start: int, stop: int) -> GeoChannelDesign:
     return GeoChannelDesign(
         design.channel,
@@ -248,7 +226,9 @@ def _window_scores(
 def geo_case(args: argparse.Namespace) -> str:
     """Rolling windows at the geo level: carried vs refit, and campaign accuracy per window."""
     started = time.perf_counter()
-    weekly, params, camp, truth = geo_world(args.geos, args.campaigns, args.weeks, args.seed)
+    weekly, params, camp, truth = world_inputs(
+        args.geos, args.campaigns, args.weeks, args.seed, channels=GEO_CHANNELS
+    )
     inputs = prepare_geo_inputs(weekly, params, camp, adstock="daily")
     designs, days = inputs.designs, inputs.days
     prep_s = time.perf_counter() - started
@@ -294,7 +274,7 @@ def geo_case(args: argparse.Namespace) -> str:
                 # BLAS single-threaded: on this busy machine threaded BLAS made it 3x
                 # slower (32 vs 10.5 CPU s measured), which would flatter carrying forward.
                 clock = time.process_time()
-                with _single_thread_blas():
+                with single_thread_blas():
                     fit_geo_regression(
                         [_geo_slice(d, 0, window) for d in designs], model="linear",
                         draws=100, period_days=7, advi_steps=args.advi_steps,

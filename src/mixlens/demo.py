@@ -20,9 +20,10 @@ from mixlens.data.io import write_json, write_text
 from mixlens.data.loaders import validate_file
 from mixlens.data.simulate.geo_experiment import GeoExperimentConfig, simulate_geo_experiment
 from mixlens.data.simulate.journeys import JourneyWorldConfig, simulate_journeys
-from mixlens.data.simulate.mmm import MMMWorldConfig, simulate_mmm
+from mixlens.data.simulate.mmm import MMMWorldConfig, SimulatedMMM, simulate_mmm
 from mixlens.experiments.run import analyze_to_dir as analyze_geo_to_dir
 from mixlens.ima.evaluate import media_share_baseline, score_campaigns, spend_share_baseline
+from mixlens.ima.families import score_families, summarise_families
 from mixlens.ima.fit import prepare_inputs
 from mixlens.ima.run import fit_to_dir as fit_ima
 from mixlens.ima.run import read_mmm_dir
@@ -81,6 +82,16 @@ def _with_campaign_truth(campaigns: pd.DataFrame, truth_daily: pd.DataFrame) -> 
     """Add each campaign's true total contribution (``truth``) to ``campaigns.csv`` rows."""
     truth = truth_daily.groupby(["channel", "campaign"])["contribution"].sum().rename("truth")
     return campaigns.join(truth, on=["channel", "campaign"])
+
+
+def _campaign_truth(world: SimulatedMMM) -> pd.DataFrame:
+    """``channel, campaign, family, contribution``: each campaign's true total and family."""
+    totals = world.daily_campaign_contributions.groupby(["channel", "campaign"], as_index=False)[
+        "contribution"
+    ].sum()
+    families = world.campaign_params[["channel", "campaign", "family"]]
+    out: pd.DataFrame = totals.merge(families, on=["channel", "campaign"], how="left")
+    return out
 
 
 def _national_campaigns(daily: pd.DataFrame) -> pd.DataFrame:
@@ -183,14 +194,18 @@ def run_demo(
     # IMA's own prior centre: the campaigns' share of their adstocked media (impressions).
     mmm_weekly, mmm_adstock = read_mmm_dir(out / "mmm")
     designs = prepare_inputs(mmm_weekly, mmm_adstock, national_campaigns, adstock="daily").designs
+    ima_estimates = {
+        "ima": ima_campaigns.rename(columns={"contribution_mean": "contribution"}),
+        "spend share": spend_share_baseline(ima_campaigns),
+        "media share": media_share_baseline(ima_campaigns, designs),
+    }
     ima_scores = score_campaigns(
-        {
-            "ima": ima_campaigns.rename(columns={"contribution_mean": "contribution"}),
-            "spend share": spend_share_baseline(ima_campaigns),
-            "media share": media_share_baseline(ima_campaigns, designs),
-        },
-        mmm_world.daily_campaign_contributions,
-        spend=ima_campaigns,
+        ima_estimates, mmm_world.daily_campaign_contributions, spend=ima_campaigns
+    )
+    ima_families = summarise_families(
+        score_families(
+            ima_estimates, _campaign_truth(mmm_world), national_campaigns, column="impressions"
+        )
     )
 
     horizon = min(52, cfg.weeks)
@@ -281,6 +296,7 @@ def run_demo(
                 for channel, part in national_campaigns.groupby("channel")
             },
             models=ima_summary["meta"]["model_by_channel"],
+            families=ima_families,
         ),
         allocation_section(
             plan,

@@ -227,3 +227,30 @@ def test_simulated_truth_scores_itself_perfectly(ima_world: SimulatedMMM) -> Non
     np.testing.assert_allclose(got["split_error"], 0.0, atol=1e-12)
     np.testing.assert_allclose(got["spearman"], 1.0)
     assert got["mean_corr"].between(-1, 1).all()
+
+
+def test_report_section_shows_the_split_inside_families() -> None:
+    from mixlens.report.html import Table
+    from mixlens.report.ima import ima_section
+
+    truth = pd.DataFrame(
+        {
+            "channel": "a",
+            "campaign": ["x", "y", "z"],
+            "family": ["f", "f", "f"],
+            "contribution": [1.0, 3.0, 4.0],
+        }
+    )
+    est = truth.drop(columns="family").assign(contribution=[2.0, 2.0, 4.0])
+    scores = score_families({"ima": est, "spend share": truth.drop(columns="family")}, truth)
+    families = summarise_families(scores)
+    fit = pd.DataFrame({"channel": ["a"], "weekly_mape": [1.0], "r2": [0.99]})
+    campaign_scores = pd.DataFrame(
+        {"method": ["ima"], "channel": ["a"], "n_campaigns": [3], "spearman": [1.0],
+         "total_error": [0.0]}
+    )  # fmt: skip
+    section = ima_section(fit, campaign_scores, families=families)
+    tables = [b.frame for b in section.blocks if isinstance(b, Table)]
+    table = next(t for t in tables if "band" in t.columns).set_index("band")
+    assert table.loc["all", "ima"] == 0.25  # |2/8 - 1/8| + |2/8 - 3/8| = 0.25
+    assert table.loc["all", "spend share"] == 0.0

@@ -22,6 +22,7 @@ def ima_section(
     campaigns: pd.DataFrame | None = None,
     media: Mapping[str, pd.DataFrame] | None = None,
     models: Mapping[str, str] | None = None,
+    families: pd.DataFrame | None = None,
 ) -> Section:
     """Weekly fit against the MMM, and campaign accuracy against the simulator's truth.
 
@@ -44,6 +45,10 @@ def ima_section(
         channel with the most campaigns (optional).
     models
         Channel -> regression model IMA kept (``saturating`` or ``linear``; optional).
+    families
+        :func:`mixlens.ima.families.summarise_families` of IMA and its baselines:
+        ``method, channel, band, n_families, n_campaigns, mean_corr, split_error``
+        (optional: the split inside campaign families).
     """
     values = [
         v for v in ("spearman", "total_error", "split_error", "roi_spearman") if v in scores.columns
@@ -97,6 +102,29 @@ def ima_section(
             dict.fromkeys(wide.columns[2:], ".2f"),
         )
     )
+    if families is not None and not families.empty:
+        keys = ["channel", "band"]
+        # a channel whose families all fall in one band: its "all" row says it
+        bands = families[families["band"] != "all"].groupby("channel")["band"].nunique()
+        single = families["channel"].map(bands).fillna(0) <= 1
+        families = families[~single | (families["band"] == "all")]
+        described = families.drop_duplicates(keys)[
+            [*keys, "n_families", "n_campaigns", "mean_corr"]
+        ]
+        errors = families.pivot(index=keys, columns="method", values="split_error")
+        by_band = described.merge(errors.reset_index(), on=keys, how="left")
+        by_band.columns = [str(c) for c in by_band.columns]
+        blocks.append(
+            Table(
+                by_band,
+                "Inside campaign families (campaigns flighted together, whose daily media "
+                "move together): the error of each method's split of the family after "
+                "rescaling it to the family's true total, by how correlated the family's "
+                "daily impressions are (`mean_corr`; bands over all families and from 0.8). "
+                "NNLS-like regressions fall apart here; the pooled prior keeps IMA stable.",
+                dict.fromkeys(by_band.columns[4:], ".2f"),
+            )
+        )
     if media:
         channel = max(media, key=lambda c: media[c].shape[1])
         blocks.append(
