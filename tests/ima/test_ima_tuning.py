@@ -15,8 +15,7 @@ from typer.testing import CliRunner
 
 from mixlens.cli import app
 from mixlens.data.simulate.mmm import SimulatedMMM
-from mixlens.ima.anchor import GeoMMMPosterior, MMMPosterior
-from mixlens.ima.tuning import candidate_scores, tune_adstock, without_kernels
+from mixlens.ima.tuning import candidate_scores, tune_adstock
 from mixlens.transforms.adstock import adstock
 from mixlens.transforms.timescale import GeometricParams, to_daily, to_weekly
 
@@ -197,12 +196,12 @@ def test_geo_input_is_tuned_on_the_totals_over_geos() -> None:
     pd.testing.assert_frame_equal(geo.to_frame(), national.to_frame())
 
 
-def test_without_kernels_drops_only_the_tuned_channels() -> None:
-    kernels = {"tv": np.array([0.6, 0.4]), "social": np.array([1.0])}
-    post = MMMPosterior(kernels=kernels, draws={})
-    assert set(without_kernels(post, ["tv"]).kernels) == {"social"}
-    assert without_kernels(post, []) is post
-    assert without_kernels(None, ["tv"]) is None
-    geo = GeoMMMPosterior(by_geo={"n": post, "s": post}, dates=pd.DatetimeIndex([]))
-    dropped = without_kernels(geo, ["social"])
-    assert set(dropped.kernels) == {"tv"} and set(dropped.by_geo) == {"n", "s"}
+def test_an_mmm_run_dirs_kernels_are_not_tuned(tmp_path: Path) -> None:
+    _, camps = _daily_world(0.4, days=30)
+    camps.to_csv(tmp_path / "campaigns.csv", index=False)
+    (tmp_path / "mmm").mkdir()
+    args = ["ima", "fit", "--mmm", str(tmp_path / "mmm"), "--campaigns"]
+    args += [str(tmp_path / "campaigns.csv"), "--tune-adstock", "--out", str(tmp_path / "run")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert "--tune-adstock is for bring-your-own contributions" in result.output

@@ -146,9 +146,9 @@ def ima_fit_command(
         bool,
         typer.Option(
             "--tune-adstock/--no-tune-adstock",
-            help="Tune each channel's daily carryover from its contributions: the given "
-            "kernel (or none) is kept unless another clearly fits better (BIC gain >= 10); "
-            "adstock_tuning.csv. Off by default.",
+            help="With --contributions: tune each channel's daily carryover from its "
+            "contributions; the given kernel (or none) is kept unless another clearly fits "
+            "better (BIC gain >= 10); adstock_tuning.csv. Off by default.",
         ),
     ] = False,
     seed: Seed = 0,

@@ -61,7 +61,7 @@ from mixlens.ima.interactions import parse_interactions, validate_interactions
 from mixlens.ima.lift import read_campaign_lifts
 from mixlens.ima.regression import FitMethod, ReconcileRule, RegressionModel
 from mixlens.ima.sequential import Memory, rolling_credit
-from mixlens.ima.tuning import AdstockTuning, without_kernels
+from mixlens.ima.tuning import AdstockTuning
 from mixlens.ima.tuning import tune_adstock as tune_kernels
 from mixlens.mmm.geo import ALL_GEOS
 from mixlens.transforms.timescale import (
@@ -396,9 +396,9 @@ def fit_to_dir(
     pooling
         Geo level only: ``"partial"`` (default: each campaign's effect pooled across
         geos) or ``"none"`` (independent geos); see :mod:`mixlens.ima.geo_regression`.
-        ``method="laplace"`` is not supported at the geo level; rolling windows, campaign
-        lift tests (a ``geo`` column names the geos a test ran in) and interaction terms
-        are (not rolling windows with interaction terms).
+        Every ``method`` (``"laplace"`` included), rolling windows, campaign lift tests
+        (a ``geo`` column names the geos a test ran in) and interaction terms work at the
+        geo level (not rolling windows with interaction terms).
     advi_steps
         ADVI optimisation steps (``method="advi"``).
     interactions
@@ -409,11 +409,13 @@ def fit_to_dir(
         in that geo, with coefficients shared by the geos. Not with rolling windows.
         ``None`` (default): none.
     tune_adstock
-        Tune each channel's daily carryover from its contributions before the fit
-        (:func:`mixlens.ima.tuning.tune_adstock`: the given kernel is kept unless another
-        fits the channel's contributions clearly better); writes ``adstock_tuning.csv``
-        and ``adstock_tuning`` in ``summary.json``. At the geo level on the totals over
-        geos (the kernel is shared by the geos).
+        With ``mmm_contributions`` only: tune each channel's daily carryover from its
+        contributions before the fit (:func:`mixlens.ima.tuning.tune_adstock`: the given
+        kernel, or none, is kept unless another fits the channel's contributions clearly
+        better); writes ``adstock_tuning.csv`` and ``adstock_tuning`` in
+        ``summary.json``. At the geo level on the totals over geos (the kernel is shared
+        by the geos). An ``mmm_dir``'s kernels were fitted to its own data: tuning them
+        is refused (``DataError``).
 
     Returns
     -------
@@ -431,6 +433,13 @@ def fit_to_dir(
     start = time.perf_counter()
     if (mmm_dir is None) == (mmm_contributions is None):
         raise ValueError("give exactly one of mmm_dir and mmm_contributions")
+    if tune_adstock and mmm_dir is not None:
+        # Its contributions are made by its own kernels, fitted to the same data.
+        raise DataError(
+            "--tune-adstock is for bring-your-own contributions (--contributions); an "
+            "mmm run dir's kernels were fitted to its data and are kept",
+            file="<options>",
+        )
     report("read", 0.0)
     params: dict[str, AdstockParams | None]
     posterior: MMMPosterior | None = None
@@ -480,10 +489,7 @@ def fit_to_dir(
         report("tune adstock", 0.05)
         tuning = tune_kernels(weekly, params, camp, media=media)
         params = tuning.params(params)
-        posterior = without_kernels(posterior, tuning.tuned_channels)
-        geo_posterior = without_kernels(geo_posterior, tuning.tuned_channels)
     if "geo" in weekly.columns:
-        _check_geo_options(method=method)
         if window is not None:
             _check_window(weekly, window, step or window)
         report("fit", 0.1)
@@ -492,7 +498,7 @@ def fit_to_dir(
             params,
             camp,
             media=media,
-            method="nuts" if method == "nuts" else "advi",
+            method=method,
             model=model,
             pooling=pooling,
             draws=draws,
@@ -637,15 +643,6 @@ def _interactions(
                     column="interactions",
                 )
     return pairs
-
-
-def _check_geo_options(*, method: str) -> None:
-    """Options the geo level does not support (a bad combination: exit 2)."""
-    if method == "laplace":
-        raise DataError(
-            "--method laplace is not supported at the geo level yet (use advi or nuts)",
-            file="<options>",
-        )
 
 
 def _write_geo(

@@ -20,19 +20,16 @@ inputs move a kernel less often.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import overload
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 from scipy.optimize import nnls
 
-from mixlens.ima.anchor import GeoMMMPosterior, MMMPosterior
 from mixlens.ima.disaggregate import daily_grid, daily_media_matrix
 from mixlens.transforms.adstock import adstock
 from mixlens.transforms.timescale import (
@@ -52,7 +49,6 @@ __all__ = [
     "candidate_scores",
     "median_lag",
     "tune_adstock",
-    "without_kernels",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -117,34 +113,6 @@ def _over_geos(weekly: pd.DataFrame, campaigns: pd.DataFrame) -> tuple[pd.DataFr
         ]
         campaigns = campaigns.groupby(keys, as_index=False, sort=False)[numeric].sum(min_count=1)
     return weekly, campaigns
-
-
-@overload
-def without_kernels(posterior: MMMPosterior, channels: Sequence[str]) -> MMMPosterior: ...
-@overload
-def without_kernels(posterior: GeoMMMPosterior, channels: Sequence[str]) -> GeoMMMPosterior: ...
-@overload
-def without_kernels(posterior: None, channels: Sequence[str]) -> None: ...
-def without_kernels(
-    posterior: MMMPosterior | GeoMMMPosterior | None, channels: Sequence[str]
-) -> MMMPosterior | GeoMMMPosterior | None:
-    """``posterior`` without the kernels of ``channels`` (their tuned kernel replaces them).
-
-    IMA adstocks at the MMM's grain with the posterior-mean kernels where it has them
-    and with the given parameters elsewhere; dropping a tuned channel's kernel makes
-    both grains use the tuned one. ``None`` stays ``None``.
-    """
-    if posterior is None or not channels:
-        return posterior
-    drop = set(channels)
-
-    def keep(p: MMMPosterior) -> MMMPosterior:
-        return dataclasses.replace(p, kernels={c: k for c, k in p.kernels.items() if c not in drop})
-
-    if isinstance(posterior, GeoMMMPosterior):
-        by_geo = {g: keep(p) for g, p in posterior.by_geo.items()}
-        return GeoMMMPosterior(by_geo=by_geo, dates=posterior.dates)
-    return keep(posterior)
 
 
 @dataclass(frozen=True)
