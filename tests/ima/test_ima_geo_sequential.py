@@ -282,7 +282,7 @@ def test_cli_writes_windows_by_geo(geo_world: SimulatedMMM, tmp_path: Path) -> N
         (["--window", "30"], "multiples"),
         (["--window", "63"], "longer"),
         (["--window", "28", "--interactions", "social=online_video"], "rolling windows"),
-        (["--window", "28", "--method", "laplace"], "geo level"),
+        (["--window", "28", "--method", "lbfgs"], "--method must be advi, laplace or nuts"),
     ],
 )
 def test_cli_bad_window_options_exit_2(

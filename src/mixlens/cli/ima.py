@@ -48,7 +48,8 @@ def ima_fit_command(
     method: Annotated[
         str,
         typer.Option(
-            help="advi (default), laplace (use with --lift-tests) or nuts (4-8x slower; "
+            help="advi (default), laplace (use with --lift-tests; national and geo level) or "
+            "nuts (4-8x slower; "
             "honest intervals of each campaign's share of its channel, where ADVI's are "
             "too narrow)."
         ),

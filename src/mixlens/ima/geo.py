@@ -499,7 +499,9 @@ def fit_geo_ima(
     media
         Media metric for every channel, or one per channel.
     method
-        ``"advi"`` (default) or ``"nuts"``.
+        ``"advi"`` (default), ``"laplace"`` (the posterior mode by L-BFGS and a Gaussian
+        with the full inverse Hessian, pooling hyperparameters at the mode: the choice
+        with lift tests, as in :func:`mixlens.ima.fit.fit_ima`) or ``"nuts"``.
     model
         ``"linear"``, ``"saturating"`` or ``"auto"`` (both; per channel the one with the
         lower weekly MAPE averaged over geos), as in :func:`mixlens.ima.fit.fit_ima`.
@@ -599,7 +601,7 @@ def fit_geo_ima(
         for g in grains
     }
     if any(lifts.values()) and method == "advi":
-        warn_lifts_with_advi("method='nuts'")
+        warn_lifts_with_advi("method='laplace' or method='nuts'")
     activity = _geo_activity(weekly, inputs[grains[0]].designs, interactions, weeks, step)
     fit_start = time.perf_counter()
     fitted: dict[tuple[Grain, RegressionModel], GeoDraws] = {

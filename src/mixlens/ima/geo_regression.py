@@ -32,8 +32,11 @@ national test).
 
 The period likelihood, the period saturation, the MMM's own error (``period_sd``: each
 geo's period sd of the MMM's contribution in quadrature with the geo's noise scale,
-``y_{w,g} ~ Normal(mean_{w,g}, sqrt(sigma_g^2 + sd_{w,g}^2))``) and the ADVI/NUTS
-inference are the national model's (see :func:`mixlens.ima.regression.fit_regression`).
+``y_{w,g} ~ Normal(mean_{w,g}, sqrt(sigma_g^2 + sd_{w,g}^2))``) and the inference (ADVI,
+Laplace or NUTS) are the national model's (see :func:`mixlens.ima.regression.fit_regression`).
+The Laplace approximation holds the pooling hyperparameters (``mu``, ``s_c``, ``tau_c``;
+``tau_{c,g}`` without pooling) at the joint mode, as nationally: its draws of ``tau_c``
+are that one value, and its intervals leave out the hyperparameters' uncertainty.
 Draws come back as one :class:`~mixlens.ima.regression.RegressionDraws` per geo, so the
 national campaign split, prediction and reconciliation apply to each geo unchanged.
 """
@@ -53,6 +56,7 @@ from mixlens.ima.regression import (
     RegressionModel,
     add_period_likelihood,
     interaction_multiplier,
+    laplace_draws,
     lift_response,
     quiet_pymc,
     sample_posterior,
@@ -70,7 +74,7 @@ __all__ = [
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
-GeoFitMethod = Literal["advi", "nuts"]
+GeoFitMethod = Literal["advi", "nuts", "laplace"]
 Pooling = Literal["partial", "none"]
 
 
@@ -327,6 +331,9 @@ def _measured_sd(
 
 
 _OUTPUTS = ("m", "alpha", "K", "s", "B", "shared", "tau", "gamma")
+# Held at the mode by the Laplace approximation (value variables): the levels and spreads
+# of the log campaign effects, whose curved ridges a Gaussian cannot follow.
+_HYPER = frozenset({"mu", "spread_log__", "tau_log__", "spread_unit_log__"})
 
 
 def fit_geo_regression(
@@ -344,6 +351,7 @@ def fit_geo_regression(
     period_sd: Mapping[str, Mapping[str, ArrayLike]] | None = None,
     lifts: Sequence[GeoLift] = (),
     interactions: Mapping[str, Mapping[str, ArrayLike]] | None = None,
+    laplace_iterations: int = 5000,
 ) -> GeoDraws:
     """Fit every channel's campaign regression over all geos jointly; return draws.
 
@@ -359,8 +367,10 @@ def fit_geo_regression(
         ``"partial"`` (campaign effects pooled across geos, see the module docstring) or
         ``"none"`` (independent geos).
     method
-        ``"advi"`` (mean-field ADVI with Adam, then ``draws`` samples) or ``"nuts"``
-        (2 chains of ``draws`` after ``tune``).
+        ``"advi"`` (mean-field ADVI with Adam, then ``draws`` samples), ``"laplace"``
+        (the mode by L-BFGS, at most ``laplace_iterations`` iterations, and a Gaussian
+        with the full inverse Hessian, the pooling hyperparameters held at the mode; see
+        the module docstring) or ``"nuts"`` (2 chains of ``draws`` after ``tune``).
     draws
         Posterior draws (per chain for NUTS).
     seed
@@ -387,6 +397,8 @@ def fit_geo_regression(
         Geo -> target channel -> its sources' activity per day in that geo, shape
         ``(n_days, n_sources)``, the same sources in every geo (see ``interactions`` in
         :func:`~mixlens.ima.regression.fit_regression`). ``None``: no interaction terms.
+    laplace_iterations
+        Most L-BFGS iterations of ``method="laplace"``.
 
     Returns
     -------
@@ -411,8 +423,8 @@ def fit_geo_regression(
         raise ValueError(f"model must be 'linear' or 'saturating', got {model!r}")
     if pooling not in ("partial", "none"):
         raise ValueError(f"pooling must be 'partial' or 'none', got {pooling!r}")
-    if method not in ("advi", "nuts"):
-        raise ValueError(f"method must be 'advi' or 'nuts', got {method!r}")
+    if method not in ("advi", "nuts", "laplace"):
+        raise ValueError(f"method must be 'advi', 'nuts' or 'laplace', got {method!r}")
     if draws < 1:
         raise ValueError(f"draws must be >= 1, got {draws}")
     for name, value in (("period_days", period_days), ("saturation_days", saturation_days)):
@@ -434,15 +446,20 @@ def fit_geo_regression(
             lifts=lifts,
             interaction=(centred, offsets),
         )
-        post = sample_posterior(
-            pm_model,
-            "nuts" if method == "nuts" else "advi",
-            draws=draws,
-            tune=tune,
-            advi_steps=advi_steps,
-            rng=rng,
-            names=_OUTPUTS,
-        )
+        if method == "laplace":
+            post = laplace_draws(
+                pm_model, draws, rng, maxiter=laplace_iterations, names=_OUTPUTS, hyper=_HYPER
+            )
+        else:
+            post = sample_posterior(
+                pm_model,
+                "nuts" if method == "nuts" else "advi",
+                draws=draws,
+                tune=tune,
+                advi_steps=advi_steps,
+                rng=rng,
+                names=_OUTPUTS,
+            )
     return _to_draws(designs, layout, post, model=model, pooling=pooling, method=method,
                      saturation_days=saturation_days, interaction=(centred, offsets))  # fmt: skip
 

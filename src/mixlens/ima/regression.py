@@ -449,7 +449,7 @@ def fit_regression(
             interaction=centred,
         )
         if method == "laplace":
-            post = _laplace_draws(pm_model, draws, rng, maxiter=laplace_iterations)
+            post = laplace_draws(pm_model, draws, rng, maxiter=laplace_iterations)
         else:
             post = sample_posterior(
                 pm_model,
@@ -761,19 +761,27 @@ def sample_posterior(
     return _posterior_arrays(idata["posterior"], names)
 
 
-def _laplace_draws(
-    pm_model: Any, draws: int, rng: np.random.Generator, *, maxiter: int = 5000
+def laplace_draws(
+    pm_model: Any,
+    draws: int,
+    rng: np.random.Generator,
+    *,
+    maxiter: int = 5000,
+    names: Sequence[str] = _OUTPUTS,
+    hyper: frozenset[str] = _HYPER,
 ) -> dict[str, FloatArray]:
-    """Draw from a Laplace approximation of the posterior.
+    """Draw from a Laplace approximation of a campaign regression's posterior.
 
     The posterior mode (L-BFGS on the model's fused log density and gradient, from the
-    model's initial point) and, with the pooling hyperparameters held at the mode, a
-    Gaussian with the inverse Hessian as covariance, on the unconstrained scale; ``draws``
-    samples of the outputs. The Hessian is the central difference of the exact gradient
-    (two gradients per coordinate: a second or two, where a symbolic Hessian takes a
-    minute to compile). The covariance is full, so it follows the ridge of campaigns
-    flighted together, where mean-field ADVI's is too narrow and its mean barely moves
-    from the pooled start; the hyperparameters' own uncertainty is not propagated.
+    model's initial point) and, with the pooling hyperparameters ``hyper`` (value
+    variables, e.g. ``"tau_log__"``) held at the mode, a Gaussian with the inverse
+    Hessian as covariance, on the unconstrained scale; ``draws`` samples of the
+    variables ``names`` present in the model, as ``(n_draws, ...)`` arrays. The Hessian
+    is the central difference of the exact gradient (two gradients per coordinate: a
+    second or two, where a symbolic Hessian takes a minute to compile). The covariance
+    is full, so it follows the ridge of campaigns flighted together, where mean-field
+    ADVI's is too narrow and its mean barely moves from the pooled start; the
+    hyperparameters' own uncertainty is not propagated.
     Where the channel contributions are exact and the model contains them, the mode's
     noise scale keeps falling as the fit improves (the posterior piles up at zero noise),
     so the intervals narrow with every iteration; ``maxiter`` then sets their width.
@@ -805,7 +813,7 @@ def _laplace_draws(
     offset = 0
     for name, shape, *_ in x0.point_map_info:
         size = int(np.prod(shape))
-        if name in _HYPER:
+        if name in hyper:
             free[offset : offset + size] = False
         offset += size
     precision = _precision_at(objective, mode, free)
@@ -814,7 +822,7 @@ def _laplace_draws(
     noise = rng.standard_normal((draws, vals.size)) / np.sqrt(vals)
     samples = np.repeat(mode[None, :], draws, axis=0)
     samples[:, free] += noise @ vecs.T
-    outputs = [pm_model[name] for name in _OUTPUTS if name in pm_model.named_vars]
+    outputs = [pm_model[name] for name in names if name in pm_model.named_vars]
     # Outputs as functions of the (unconstrained) value variables, not of random draws.
     fn = pm_model.compile_fn(
         pm_model.replace_rvs_by_values(outputs), inputs=value_vars, on_unused_input="ignore"
