@@ -18,65 +18,12 @@ from mixlens.ima.regression import ChannelDesign
 from mixlens.ima.results import UNATTRIBUTED
 from mixlens.mmm.geo import ALL_GEOS
 
-DAYS = pd.date_range("2024-01-01", periods=112, freq="D")
-GEOS = ("north", "south")
-EFFECTS = np.array([2.0, 0.5])  # 'strong', 'weak': flighted identically in both geos
-WINDOW = slice(56, 84)
+# The twin world of the geo lift tests: twin campaigns, one four times as effective,
+# flighted identically, so only a lift test can tell them apart.
+from .test_ima_geo_lift import DAYS, GEOS, WINDOW, _error, _lift, _twin_geo_world
+
 KWARGS = {"media": "spend", "model": "linear", "method": "laplace", "draws": 60, "seed": 0,
           "grain": "daily"}  # fmt: skip
-
-
-def _twin_geo_world() -> tuple[pd.DataFrame, pd.DataFrame, dict[str, np.ndarray]]:
-    """Daily contributions per geo, campaign media with a geo column, true daily parts.
-
-    The world of ``test_ima_geo_lift.py``: twin campaigns, one four times as effective,
-    flighted identically, so only a lift test can tell them apart.
-    """
-    rng = np.random.default_rng(7)
-    weekly, rows, parts = [], [], {}
-    for g, geo in enumerate(GEOS):
-        flight = rng.gamma(3.0, 40.0 * (1 + g), DAYS.size) * (np.arange(DAYS.size) % 28 < 14)
-        x = np.stack([flight, 0.8 * flight], axis=1)
-        parts[geo] = x * EFFECTS
-        y = parts[geo].sum(axis=1) + rng.normal(0, 1.0, DAYS.size)
-        weekly.append(
-            pd.DataFrame({"date": DAYS, "geo": geo, "channel": "social", "contribution": y})
-        )
-        for k, name in enumerate(("strong", "weak")):
-            rows += [
-                {"date": d, "geo": geo, "channel": "social", "campaign": name, "spend": v,
-                 "impressions": v}
-                for d, v in zip(DAYS, x[:, k], strict=True)
-            ]  # fmt: skip
-    return pd.concat(weekly, ignore_index=True), pd.DataFrame(rows), parts
-
-
-def _lift(parts: dict[str, np.ndarray], geo: str, se_share: float = 0.05) -> pd.DataFrame:
-    """A lift test of 'strong' over ``WINDOW`` in ``geo`` (empty: every geo), measured exactly."""
-    geos = GEOS if geo == "" else (geo,)
-    value = sum(parts[g][WINDOW, 0].sum() for g in geos)
-    return pd.DataFrame(
-        {
-            "channel": ["social"],
-            "campaign": ["strong"],
-            "geo": [geo],
-            "start": [DAYS[WINDOW.start].date()],
-            "end": [DAYS[WINDOW.stop - 1].date()],
-            "incremental_outcome": [value],
-            "se": [se_share * value],
-        }
-    )
-
-
-def _error(result: GeoIMAResult, parts: dict[str, np.ndarray], geos: tuple[str, ...]) -> float:
-    """Total error of the twins' credit, summed over ``geos``, over their true total."""
-    true = sum(parts[g].sum(axis=0) for g in geos)
-    est = sum(
-        result.by_geo[g].campaigns().set_index("campaign")["contribution_mean"]
-        .loc[["strong", "weak"]].to_numpy()
-        for g in geos
-    )  # fmt: skip
-    return float(np.abs(est - true).sum() / true.sum())
 
 
 @pytest.fixture(scope="module")
