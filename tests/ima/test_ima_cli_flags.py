@@ -72,3 +72,21 @@ def test_bad_window_flags_exit_2(tmp_path: Path, flags: list[str], message: str)
     result = runner.invoke(app, [*args, "--out", str(tmp_path / "out"), *flags])
     assert result.exit_code == 2
     assert message in result.stderr
+
+
+def test_a_media_metric_missing_from_the_campaigns_exits_2(tmp_path: Path) -> None:
+    """`--media clicks` on a table without clicks: a one-line error naming file and column."""
+    (tmp_path / "contrib.csv").write_text(
+        "date,channel,contribution\n2024-01-01,social,10.0\n2024-01-02,social,12.0\n"
+    )
+    campaigns = tmp_path / "campaigns.csv"
+    campaigns.write_text(
+        "date,channel,campaign,spend,impressions\n"
+        "2024-01-01,social,a,1.0,10\n2024-01-02,social,a,2.0,20\n"
+    )
+    args = ["ima", "fit", "--contributions", str(tmp_path / "contrib.csv"), "--campaigns"]
+    args += [str(campaigns), "--media", "clicks", "--out", str(tmp_path / "out")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert "campaigns.csv" in result.stderr and "'clicks'" in result.stderr
+    assert not (tmp_path / "out").exists()

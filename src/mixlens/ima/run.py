@@ -307,6 +307,21 @@ def _check_campaigns(
     return campaigns
 
 
+def _check_media_columns(
+    campaigns: pd.DataFrame, media: str | Mapping[str, str], file: str
+) -> None:
+    """Each channel's media metric must be a column of the campaign table."""
+    for channel in campaigns["channel"].drop_duplicates():
+        metric = media if isinstance(media, str) else media.get(str(channel), "impressions")
+        if metric not in campaigns.columns:
+            raise DataError(
+                f"no '{metric}' column for channel {channel!r} (--media {metric}); the "
+                f"campaign table has {', '.join(map(str, campaigns.columns))}",
+                file=file,
+                column=metric,
+            )
+
+
 def fit_to_dir(
     *,
     campaigns: TableSource,
@@ -483,6 +498,7 @@ def fit_to_dir(
             params.update(given)
     camp_raw, cfile = _table(campaigns, "campaigns")
     camp = _check_campaigns(validate_campaigns(camp_raw, file=cfile), cfile, weekly, mmm_file)
+    _check_media_columns(camp, media, cfile)
     pairs = _interactions(interactions, weekly, camp, window=window)
     tuning = None
     if tune_adstock:
