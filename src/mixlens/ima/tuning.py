@@ -5,13 +5,21 @@ converts it to days (:func:`~mixlens.transforms.timescale.to_daily`), which keep
 kernel's shape in calendar time but cannot learn what only daily data show, and a
 bring-your-own table may come with no adstock at all (a daily MMM whose carryover was
 not modelled, or one fitted elsewhere). :func:`tune_adstock` lets the channel's own
-contribution series choose: for each channel it compares the given kernel with daily
-geometric kernels of a grid of retentions, each scored by how well the campaigns'
+contribution series choose: for each channel it compares the given kernel with the same
+kernel stretched in time (:data:`DEFAULT_STRETCHES`) and with daily geometric kernels of a
+grid of retentions (:data:`DEFAULT_RETENTIONS`), each scored by how well the campaigns'
 adstocked media, summed over the MMM's periods, explain the channel's contribution per
 period (non-negative least squares with an intercept per day, the linear IMA model
 without its prior). A kernel other than the given one is kept only where it lowers the
-Bayesian information criterion, with one parameter more (the retention) than the given
-kernel, so the given kernel stays wherever the data do not clearly prefer another.
+Bayesian information criterion, counting one parameter more than the given kernel, by at
+least :data:`MIN_BIC_GAIN`, so the given kernel stays wherever the data do not clearly
+prefer another.
+
+The scoring is linear in the media while responses saturate, and a longer kernel flattens
+peaks as a saturating curve does, so a correct kernel is sometimes replaced (measured in
+``benchmarks/RESULTS.md``, ``ima_tuning``). Tuning is meant for kernels that are missing
+or come from elsewhere; ``mixlens ima fit`` refuses it on an MMM run directory, whose
+kernels were fitted to the same data.
 
 Daily contributions (a daily MMM, stage 2 the identity) carry the most information on
 daily carryover; weekly ones only on the part that crosses week boundaries, so weekly
