@@ -38,7 +38,7 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -53,8 +53,14 @@ from mixlens.ima.anchor import (
     read_geo_mmm_posterior,
     read_mmm_posterior,
 )
-from mixlens.ima.fit import Grain, fit_ima, period_days, prepare_inputs
-from mixlens.ima.geo import GeoIMAResult, check_geo_posterior, fit_geo_ima, prepare_geo_inputs
+from mixlens.ima.fit import Grain, IMAInputs, fit_ima, period_days, prepare_inputs
+from mixlens.ima.geo import (
+    GeoIMAInputs,
+    GeoIMAResult,
+    check_geo_posterior,
+    fit_geo_ima,
+    prepare_geo_inputs,
+)
 from mixlens.ima.geo_regression import Pooling
 from mixlens.ima.geo_sequential import geo_rolling_credit
 from mixlens.ima.interactions import parse_interactions, validate_interactions
@@ -713,6 +719,25 @@ def _check_window(weekly: pd.DataFrame, window: int, step: int) -> None:
         )
 
 
+_Inputs = TypeVar("_Inputs", IMAInputs, GeoIMAInputs)
+
+
+def _kept_grain_designs(
+    prepare: Callable[[Grain], _Inputs], grains: Mapping[str, Grain]
+) -> tuple[_Inputs, list[Any]]:
+    """Return inputs at one grain and each channel's design at the grain the fit kept.
+
+    ``prepare(grain)`` builds the inputs (national or geo) with media adstocked at ``grain``.
+    """
+    by_grain = {g: prepare(g) for g in sorted(set(grains.values()))}
+    inputs = next(iter(by_grain.values()))
+    designs = [
+        next(d for d in by_grain[grains[c.channel]].designs if d.channel == c.channel)
+        for c in inputs.designs
+    ]
+    return inputs, designs
+
+
 def _rolling(
     weekly: pd.DataFrame,
     params: Mapping[str, AdstockParams | None],
@@ -733,15 +758,12 @@ def _rolling(
     Each channel's media is adstocked at the grain the full fit kept for it.
     """
     kernels = None if posterior is None else posterior.kernels
-    by_grain = {
-        g: prepare_inputs(weekly, params, campaigns, media=media, adstock=g, kernels=kernels)
-        for g in sorted(set(grains.values()))
-    }
-    inputs = next(iter(by_grain.values()))
-    designs = [
-        next(d for d in by_grain[grains[c.channel]].designs if d.channel == c.channel)
-        for c in inputs.designs
-    ]
+    inputs, designs = _kept_grain_designs(
+        lambda g: prepare_inputs(
+            weekly, params, campaigns, media=media, adstock=g, kernels=kernels
+        ),
+        grains,
+    )
     period = period_days(inputs.weeks)
     return rolling_credit(
         designs,
@@ -778,15 +800,12 @@ def _geo_rolling(
     geo MMM's posterior-mean kernels when its posterior was read).
     """
     kernels = None if posterior is None else posterior.kernels
-    by_grain = {
-        g: prepare_geo_inputs(weekly, params, campaigns, media=media, adstock=g, kernels=kernels)
-        for g in sorted(set(grains.values()))
-    }
-    inputs = next(iter(by_grain.values()))
-    designs = [
-        next(d for d in by_grain[grains[c.channel]].designs if d.channel == c.channel)
-        for c in inputs.designs
-    ]
+    inputs, designs = _kept_grain_designs(
+        lambda g: prepare_geo_inputs(
+            weekly, params, campaigns, media=media, adstock=g, kernels=kernels
+        ),
+        grains,
+    )
     return geo_rolling_credit(
         designs,
         inputs.days,
