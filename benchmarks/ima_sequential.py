@@ -53,6 +53,7 @@ from mixlens.ima.geo_sequential import (
     geo_fit_window,
     geo_gaussian_prior,
     geo_rolling_fit,
+    geo_slice,
     geo_window_credit,
 )
 from mixlens.ima.regression import ChannelDesign, fit_regression
@@ -167,17 +168,6 @@ def main() -> None:
         )
 
 
-def _geo_slice(design: GeoChannelDesign, start: int, stop: int) -> GeoChannelDesign:
-    return GeoChannelDesign(
-        design.channel,
-        design.geos,
-        tuple(
-            ChannelDesign(d.channel, d.campaigns, d.y[start:stop], d.x[start:stop])
-            for d in design.designs
-        ),
-    )
-
-
 def _errors(est: np.ndarray, true: np.ndarray) -> float:
     """``sum_k |est_k - true_k| / sum_k true_k`` over the campaigns."""
     return float(np.abs(est - true).sum() / max(true.sum(), 1e-12))
@@ -239,7 +229,7 @@ def geo_case(args: argparse.Namespace) -> str:
     for window in (int(w) for w in args.windows.split(",")):
         for memory in ("window", "all"):
             clock = time.process_time()
-            models = [geo_gaussian_prior(_geo_slice(d, 0, window)) for d in designs]
+            models = [geo_gaussian_prior(geo_slice(d, 0, window)) for d in designs]
             prior_s = time.process_time() - clock
             clock = time.process_time()
             fits = [
@@ -251,7 +241,7 @@ def geo_case(args: argparse.Namespace) -> str:
             clock = time.process_time()
             refit = [
                 [
-                    geo_fit_window(_geo_slice(d, 0 if memory == "all" else f.start, f.stop), m).mean
+                    geo_fit_window(geo_slice(d, 0 if memory == "all" else f.start, f.stop), m).mean
                     for f in fs
                 ]
                 for d, m, fs in zip(designs, models, fits, strict=True)
@@ -276,7 +266,7 @@ def geo_case(args: argparse.Namespace) -> str:
                 clock = time.process_time()
                 with single_thread_blas():
                     fit_geo_regression(
-                        [_geo_slice(d, 0, window) for d in designs], model="linear",
+                        [geo_slice(d, 0, window) for d in designs], model="linear",
                         draws=100, period_days=7, advi_steps=args.advi_steps,
                     )  # fmt: skip
                 advi_s = time.process_time() - clock
@@ -300,7 +290,7 @@ def geo_case(args: argparse.Namespace) -> str:
             if memory != "window":
                 continue
             none_models = [
-                geo_gaussian_prior(_geo_slice(d, 0, window), pooling="none") for d in designs
+                geo_gaussian_prior(geo_slice(d, 0, window), pooling="none") for d in designs
             ]
             for c, d in enumerate(designs):
                 none_fits = geo_rolling_fit(d, none_models[c], window=window, step=args.step)

@@ -14,10 +14,8 @@ from mixlens.cli import app
 runner = CliRunner()
 
 
-@pytest.mark.parametrize(("flag", "expected"), [([], True), (["--exact-mmm"], False)])
-def test_mmm_error_flag_reaches_fit_to_dir(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flag: list[str], expected: bool
-) -> None:
+def _forwarded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flags: list[str]) -> dict[str, Any]:
+    """Run `mixlens ima fit FLAGS` with fit_to_dir faked; the keyword arguments it got."""
     seen: dict[str, Any] = {}
 
     def fake_fit_to_dir(*args: Any, **kwargs: Any) -> dict[str, Any]:
@@ -28,8 +26,16 @@ def test_mmm_error_flag_reaches_fit_to_dir(
     campaigns = tmp_path / "campaigns.csv"
     campaigns.write_text("date,channel,campaign,spend\n")
     args = ["ima", "fit", "--mmm", str(tmp_path), "--campaigns", str(campaigns)]
-    result = runner.invoke(app, [*args, "--out", str(tmp_path / "out"), *flag])
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "out"), *flags])
     assert result.exit_code == 0, result.output
+    return seen
+
+
+@pytest.mark.parametrize(("flag", "expected"), [([], True), (["--exact-mmm"], False)])
+def test_mmm_error_flag_reaches_fit_to_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flag: list[str], expected: bool
+) -> None:
+    seen = _forwarded(tmp_path, monkeypatch, flag)
     assert seen["mmm_error"] is expected
 
 
@@ -46,18 +52,7 @@ def test_mmm_error_flag_reaches_fit_to_dir(
 def test_window_flags_reach_fit_to_dir(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flags: list[str], expected: dict[str, Any]
 ) -> None:
-    seen: dict[str, Any] = {}
-
-    def fake_fit_to_dir(*args: Any, **kwargs: Any) -> dict[str, Any]:
-        seen.update(kwargs)
-        return {}
-
-    monkeypatch.setattr(ima_run, "fit_to_dir", fake_fit_to_dir)
-    campaigns = tmp_path / "campaigns.csv"
-    campaigns.write_text("date,channel,campaign,spend\n")
-    args = ["ima", "fit", "--mmm", str(tmp_path), "--campaigns", str(campaigns)]
-    result = runner.invoke(app, [*args, "--out", str(tmp_path / "out"), *flags])
-    assert result.exit_code == 0, result.output
+    seen = _forwarded(tmp_path, monkeypatch, flags)
     assert {k: seen[k] for k in expected} == expected
 
 

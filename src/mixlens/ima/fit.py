@@ -60,10 +60,13 @@ from mixlens.transforms.timescale import AdstockParams
 
 __all__ = [
     "MEDIA_METRICS",
+    "CampaignCalendar",
     "Grain",
     "IMAInputs",
+    "campaign_calendar",
     "campaign_media",
     "fit_ima",
+    "media_metric",
     "mmm_deviation",
     "period_days",
     "prepare_inputs",
@@ -140,7 +143,14 @@ def _period_sd(posterior: MMMPosterior, period: int, *, daily: bool) -> dict[str
     return out
 
 
-def _media_for(media: str | Mapping[str, str], channel: str) -> str:
+def media_metric(media: str | Mapping[str, str], channel: str) -> str:
+    """Return ``channel``'s media metric: ``media`` itself, or its entry (default impressions).
+
+    Examples
+    --------
+    >>> media_metric({"tv": "spend"}, "social")
+    'impressions'
+    """
     metric = media if isinstance(media, str) else media.get(channel, "impressions")
     if metric not in MEDIA_METRICS:
         raise ValueError(
@@ -214,6 +224,60 @@ def campaign_media(
 
 
 @dataclass(frozen=True, eq=False)
+class CampaignCalendar:
+    """The days IMA works on (see :func:`campaign_calendar`).
+
+    Parameters
+    ----------
+    periods
+        First day of each MMM period (weeks, or days for a daily MMM).
+    period
+        Days per MMM period.
+    window_days
+        Every day of the periods.
+    days
+        Daily grid from the first campaign day (carryover warm-up) to the last period day.
+    window
+        Where ``window_days`` lie in ``days``.
+    campaigns
+        The campaign rows up to the last period day, ``date`` as datetime.
+    """
+
+    periods: pd.DatetimeIndex
+    period: int
+    window_days: pd.DatetimeIndex
+    days: pd.DatetimeIndex
+    window: slice
+    campaigns: pd.DataFrame
+
+
+def campaign_calendar(weekly: pd.DataFrame, campaigns: pd.DataFrame) -> CampaignCalendar:
+    """Calendar of the MMM's periods and of the campaign days that feed their carryover.
+
+    Parameters
+    ----------
+    weekly
+        ``date, channel, contribution`` per MMM period.
+    campaigns
+        Daily campaign media with a ``date`` column.
+
+    Returns
+    -------
+    CampaignCalendar
+        Periods, days and the campaign rows that matter.
+    """
+    periods = pd.DatetimeIndex(pd.to_datetime(weekly["date"]).drop_duplicates().sort_values())
+    period = period_days(periods)
+    window_days = daily_grid(periods, period)
+    camp = campaigns.assign(date=pd.to_datetime(campaigns["date"]))
+    camp = camp[camp["date"] <= window_days[-1]]
+    first = min(camp["date"].min(), window_days[0]) if len(camp) else window_days[0]
+    days = pd.date_range(first, window_days[-1], freq="D")
+    window = slice(len(days) - len(window_days), len(days))
+    return CampaignCalendar(periods, period, window_days, days, window, camp)
+
+
+@dataclass(frozen=True, eq=False)
 class IMAInputs:
     """The regression inputs of every attributable channel (see :func:`prepare_inputs`).
 
@@ -261,14 +325,9 @@ def prepare_inputs(
         The regression designs and their calendar.
     """
     weekly = weekly.assign(date=pd.to_datetime(weekly["date"]))
-    weeks = pd.DatetimeIndex(weekly["date"].drop_duplicates().sort_values())
-    step = period_days(weeks)
-    window_days = daily_grid(weeks, step)
-    camp = campaigns.assign(date=pd.to_datetime(campaigns["date"]))
-    camp = camp[camp["date"] <= window_days[-1]]
-    first = min(camp["date"].min(), window_days[0]) if len(camp) else window_days[0]
-    days = pd.date_range(first, window_days[-1], freq="D")
-    window = slice(len(days) - len(window_days), len(days))
+    cal = campaign_calendar(weekly, campaigns)
+    weeks, step, window_days, camp = cal.periods, cal.period, cal.window_days, cal.campaigns
+    days, window = cal.days, cal.window
     present = set(camp["channel"])
     order = [str(c) for c in weekly["channel"].drop_duplicates()]
     channels = [c for c in order if c in present]
@@ -276,7 +335,7 @@ def prepare_inputs(
     metrics: dict[str, str] = {}
     spend: dict[str, FloatArray] = {}
     for channel in channels:
-        metrics[channel] = _media_for(media, channel)
+        metrics[channel] = media_metric(media, channel)
         names, _, stock = campaign_media(
             camp,
             channel,

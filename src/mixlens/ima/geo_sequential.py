@@ -65,6 +65,7 @@ __all__ = [
     "geo_gaussian_prior",
     "geo_rolling_credit",
     "geo_rolling_fit",
+    "geo_slice",
     "geo_window_credit",
 ]
 
@@ -151,7 +152,8 @@ def _raw_rows(
     return x, y
 
 
-def _slice(design: GeoChannelDesign, start: int, stop: int) -> GeoChannelDesign:
+def geo_slice(design: GeoChannelDesign, start: int, stop: int) -> GeoChannelDesign:
+    """Days ``start:stop`` of every geo's design (a window of the rolling fit)."""
     return GeoChannelDesign(
         design.channel,
         design.geos,
@@ -337,7 +339,7 @@ def geo_window_credit(
         Geo ``all``: sums over geos (intervals of the sum, draw by draw), ``beta`` the
         shared effect (NaN with ``pooling="none"``).
     """
-    part = _slice(design, fit.start, fit.stop)
+    part = geo_slice(design, fit.start, fit.stop)
     post = fit.posterior
     cov = post.covariance
     theta = post.sample(draws, seed)
@@ -435,7 +437,7 @@ def geo_rolling_credit(
     for design in designs:
         n_days = design.designs[0].y.size
         model = geo_gaussian_prior(
-            _slice(design, 0, min(window, n_days)),
+            geo_slice(design, 0, min(window, n_days)),
             prior_scale=prior_scale,
             pool_scale=pool_scale,
             pooling=pooling,

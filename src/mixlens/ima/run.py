@@ -53,7 +53,14 @@ from mixlens.ima.anchor import (
     read_geo_mmm_posterior,
     read_mmm_posterior,
 )
-from mixlens.ima.fit import Grain, IMAInputs, fit_ima, period_days, prepare_inputs
+from mixlens.ima.fit import (
+    Grain,
+    IMAInputs,
+    fit_ima,
+    media_metric,
+    period_days,
+    prepare_inputs,
+)
 from mixlens.ima.geo import (
     GeoIMAInputs,
     GeoIMAResult,
@@ -318,7 +325,7 @@ def _check_media_columns(
 ) -> None:
     """Each channel's media metric must be a column of the campaign table."""
     for channel in campaigns["channel"].drop_duplicates():
-        metric = media if isinstance(media, str) else media.get(str(channel), "impressions")
+        metric = media_metric(media, str(channel))
         if metric not in campaigns.columns:
             raise DataError(
                 f"no '{metric}' column for channel {channel!r} (--media {metric}); the "

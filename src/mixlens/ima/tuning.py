@@ -38,7 +38,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy.optimize import nnls
 
-from mixlens.ima.disaggregate import daily_grid, daily_media_matrix
+from mixlens.ima.disaggregate import daily_media_matrix
 from mixlens.transforms.adstock import adstock
 from mixlens.transforms.timescale import (
     AdstockParams,
@@ -89,9 +89,14 @@ def _geometric_days(retention: float, cap: int) -> GeometricParams:
     return GeometricParams(alpha=retention, l_max=max(1, min(cap, length)))
 
 
-def _period_design(raw: FloatArray, weights: FloatArray | None, period: int) -> FloatArray:
-    """Adstocked daily media ``(n_days, K)`` summed over periods -> ``(n_periods, K)``."""
-    stock = raw if weights is None else adstock(raw, weights, axis=0)
+def _period_design(
+    raw: FloatArray, weights: FloatArray | None, period: int, warmup: int
+) -> FloatArray:
+    """Adstocked daily media ``(warmup + n_days, K)`` summed over periods -> ``(n_periods, K)``.
+
+    The first ``warmup`` days feed the carryover only.
+    """
+    stock = (raw if weights is None else adstock(raw, weights, axis=0))[warmup:]
     n_periods = stock.shape[0] // period
     out: FloatArray = stock[: n_periods * period].reshape(n_periods, period, -1).sum(axis=1)
     return out
@@ -185,7 +190,7 @@ def candidate_scores(
         The channel's contribution per MMM period, shape ``(n_periods,)`` (target units).
     raw
         The campaigns' raw daily media, shape ``(warmup + n_periods * period, K)``: the
-        first ``warmup`` days (a multiple of ``period``) precede the first period.
+        first ``warmup`` days precede the first period.
     period
         Days per MMM period (7 weekly, 1 daily).
     warmup
@@ -221,7 +226,7 @@ def _score(
     rows = []
     for c in candidates:
         weights = None if c.daily is None else c.daily.weights(normalize=True)
-        design = _period_design(raw, weights, period)[warmup // period :][:n]
+        design = _period_design(raw, weights, period, warmup)[:n]
         sse = _sse(y, design, period)
         n_params = k + 1 + (c.name != "given")
         rows.append(
@@ -377,35 +382,26 @@ def tune_adstock(
         The kernel per channel; :meth:`AdstockTuning.params` gives the mapping for
         :func:`~mixlens.ima.fit.fit_ima`.
     """
-    from mixlens.ima.fit import period_days  # the calendar helper lives with the fit
+    from mixlens.ima.fit import campaign_calendar, media_metric  # the fit's own calendar
 
     if any(not 0.0 <= float(r) < 1.0 for r in retentions):
         raise ValueError(f"retentions must lie in [0, 1), got {list(retentions)}")
     weekly, campaigns = _over_geos(weekly, campaigns)
-    weekly = weekly.assign(date=pd.to_datetime(weekly["date"]))
-    periods = pd.DatetimeIndex(weekly["date"].drop_duplicates().sort_values())
-    period = period_days(periods)
-    window_days = daily_grid(periods, period)
-    camp = campaigns.assign(date=pd.to_datetime(campaigns["date"]))
-    camp = camp[camp["date"] <= window_days[-1]]
-    first = min(camp["date"].min(), window_days[0]) if len(camp) else window_days[0]
-    # whole periods of warm-up, so period sums line up with the MMM's periods
-    warmup = int((window_days[0] - first).days)
-    warmup = -(-warmup // period) * period
-    days = pd.date_range(window_days[0] - pd.Timedelta(days=warmup), window_days[-1], freq="D")
+    cal = campaign_calendar(weekly, campaigns)
+    period, camp, days, warmup = cal.period, cal.campaigns, cal.days, cal.window.start
     out: list[ChannelTuning] = []
     for channel in [str(c) for c in weekly["channel"].drop_duplicates()]:
         part = camp[camp["channel"] == channel]
         if part.empty:
             continue
-        metric = media if isinstance(media, str) else media.get(channel, "impressions")
+        metric = media_metric(media, channel)
         wide = daily_media_matrix(
             part.assign(**{metric: part[metric].fillna(0.0)}), days, value=metric, key="campaign"
         )
         raw = wide[sorted(wide.columns)].to_numpy(dtype=np.float64)
         y = (
             weekly[weekly["channel"] == channel]
-            .sort_values("date")["contribution"]
+            .sort_values("date", key=pd.to_datetime)["contribution"]
             .to_numpy(dtype=np.float64)
         )
         given = adstock_params.get(channel)
