@@ -11,7 +11,8 @@ seed 0 for ``updates x batch`` episodes on 2 shared cores, torch on CPU with
 then overlap; CPU times are each learner's own). Baselines: the historical static split
 and bids; the budget optimiser on Hill curves and demand curves fitted to 24 historical
 episodes, which picks the split, the total and the pacing bids; the oracle (Nelder-Mead
-over split and bids on 3 simulated seeds, 80 plans, from the optimiser's plan). All
+over split and bids on 4 simulated seeds, 80 plans, from the optimiser's plan, kept only if
+it beats that plan on 8 further validation seeds). All
 policies play the same held-out seeds (``HELD_OUT_SEED + k``); intervals are 95%
 t-intervals of the mean cumulative profit; ROI is incremental revenue (against the same
 seed with no advertising) over spend.
@@ -49,7 +50,7 @@ from mixlens.allocation.market import (
     static_policy,
 )
 from mixlens.allocation.market.learn import LearnedPolicy, TrainConfig, agent_returns, train
-from mixlens.allocation.market.run import HELD_OUT_SEED
+from mixlens.allocation.market.run import HELD_OUT_SEED, ORACLE_SEEDS, ORACLE_VALIDATION_SEEDS
 
 MODES = ("independent", "ctde", "hierarchical")
 
@@ -130,7 +131,11 @@ def main() -> None:
     optimiser_s = time.perf_counter() - start
     start = time.perf_counter()
     policies["oracle"] = oracle_policy(
-        market, seeds=(11, 12, 13), evaluations=80, start=policies["optimiser"]
+        market,
+        seeds=ORACLE_SEEDS,
+        evaluations=80,
+        start=policies["optimiser"],
+        validation_seeds=ORACLE_VALIDATION_SEEDS,
     )
     oracle_s = time.perf_counter() - start
     training = []
@@ -157,7 +162,7 @@ def main() -> None:
     episodes = result.episodes
     static = episodes[episodes["policy"] == "static"].set_index("seed")["profit"]
     lines = [
-        "| policy | profit mean | 95% interval | ROI (incremental) | spend | "
+        "| policy | profit mean | 95% interval | ROI (incremental) [95%] | spend | "
         "paired gain vs static (95%) |",
         "|---|---:|---|---:|---:|---|",
     ]
@@ -166,7 +171,8 @@ def main() -> None:
         half = 1.96 * diff.std(ddof=1) / np.sqrt(len(diff)) if row.policy != "static" else 0.0
         lines.append(
             f"| {row.policy} | {row.profit_mean:,.0f} | {row.profit_lo:,.0f} to "
-            f"{row.profit_hi:,.0f} | {row.roi_mean:.2f} | {row.spend_mean:,.0f} | "
+            f"{row.profit_hi:,.0f} | {row.roi_mean:.2f} [{row.roi_lo:.2f}, {row.roi_hi:.2f}] | "
+            f"{row.spend_mean:,.0f} | "
             f"{diff.mean():+,.0f} (+-{half:,.0f}) |"
         )
     train_lines = [

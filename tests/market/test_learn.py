@@ -68,12 +68,27 @@ def test_baselines_spend_within_budget_and_oracle_beats_static_in_training() -> 
     assert found >= start - 1e-9
 
 
+def test_oracle_keeps_its_start_unless_the_plan_found_beats_it_on_validation_seeds() -> None:
+    start = optimiser_policy(TINY, episodes=5)
+    env = MarketEnv(TINY)
+    validation = (7, 8, 9)
+    oracle = oracle_policy(
+        TINY, seeds=(1,), evaluations=15, start=start, validation_seeds=validation
+    )
+    kept = np.mean([run_episode(env, start, seed=s).profit for s in validation])
+    found = np.mean([run_episode(env, oracle, seed=s).profit for s in validation])
+    is_start = oracle.shares == start.shares and oracle.bids == start.bids
+    assert is_start or found >= kept
+
+
 def test_evaluation_table_and_intervals() -> None:
     res = evaluate_policies(TINY, {"static": static_policy(TINY)}, seeds=[1, 2, 3])
     table = res.to_frame()
     row = table.iloc[0]
     assert row["profit_lo"] <= row["profit_mean"] <= row["profit_hi"]
     assert row["profit_mean"] == pytest.approx(res.episodes["profit"].mean())
+    assert row["roi_lo"] <= row["roi_mean"] <= row["roi_hi"]
+    assert row["roi_mean"] == pytest.approx(res.episodes["roi"].mean())
     assert set(res.episodes["seed"]) == {1, 2, 3}
 
 
@@ -92,14 +107,18 @@ def test_cli_train_and_evaluate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     result = runner.invoke(app, [*args, "--history", "3", "--oracle-evaluations", "3"])
     assert result.exit_code == 0, result.output
     table = pd.read_csv(out / "evaluation.csv")
-    assert list(table.columns[:5]) == [
+    assert list(table.columns[:7]) == [
         "policy",
         "profit_mean",
         "profit_lo",
         "profit_hi",
         "roi_mean",
+        "roi_lo",
+        "roi_hi",
     ]
     assert table["policy"].tolist() == ["static", "optimiser", "oracle", "learned"]
+    assert (table["roi_lo"] < table["roi_mean"]).all()
+    assert (table["roi_mean"] < table["roi_hi"]).all()
 
 
 def test_cli_bad_mode_and_missing_policy_exit_2(tmp_path: Path) -> None:

@@ -17,8 +17,8 @@ def market_section(evaluation: pd.DataFrame, curves: pd.DataFrame | None = None)
     ----------
     evaluation
         ``evaluation.csv`` of ``mixlens market evaluate`` (``policy, profit_mean,
-        profit_lo, profit_hi, roi_mean``; rows ``static``, ``optimiser``, ``oracle`` and
-        one or more starting with ``learned``).
+        profit_lo, profit_hi, roi_mean``, optional ``roi_lo, roi_hi``; rows ``static``,
+        ``optimiser``, ``oracle`` and one or more starting with ``learned``).
     curves
         Optional ``curve.csv`` (``episodes, profit``, optional ``learner``).
 
@@ -55,18 +55,21 @@ def market_section(evaluation: pd.DataFrame, curves: pd.DataFrame | None = None)
         if "oracle" in profit:
             metrics["share of oracle profit"] = f"{mine / profit['oracle']:.0%}"
     columns = ["policy", "profit_mean", "profit_lo", "profit_hi", "roi_mean"]
+    columns += [c for c in ("roi_lo", "roi_hi") if c in evaluation.columns]
     blocks: list[Block] = [
         Metrics(metrics),
         Figure(charts_market.policy_profits(evaluation), caption="Same held-out seeds for all."),
         Table(
             evaluation[columns],
-            caption="Cumulative profit over the episode: mean and 95% interval over seeds; "
-            "ROI is incremental revenue (same seed without ads) over spend.",
+            caption="Cumulative profit over the episode and ROI: mean and 95% interval over "
+            "seeds; ROI is incremental revenue (same seed without ads) over spend.",
             formats={
                 "profit_mean": ",.0f",
                 "profit_lo": ",.0f",
                 "profit_hi": ",.0f",
                 "roi_mean": ".2f",
+                "roi_lo": ".2f",
+                "roi_hi": ".2f",
             },
         ),
     ]

@@ -12,7 +12,10 @@
 * :func:`oracle_policy`: knows the true market: it simulates the environment itself
   (common random numbers over ``seeds``) and searches the stationary split *and* bids that
   maximise mean profit (Nelder-Mead from the static plan, or from a given plan such as the
-  optimiser's).
+  optimiser's), and keeps the plan found only if it also beats its start on validation
+  seeds. It is the best *stationary* plan: the same split and bids every period, the class
+  the optimiser chooses from; learned policies may change their actions from period to
+  period, so they can in principle beat it.
 """
 
 from __future__ import annotations
@@ -210,6 +213,7 @@ def oracle_policy(
     seeds: Sequence[int] = (0, 1, 2),
     evaluations: int = 120,
     start: FixedPolicy | None = None,
+    validation_seeds: Sequence[int] = (),
 ) -> FixedPolicy:
     """Best stationary split and bids, found by simulating the true market.
 
@@ -225,6 +229,11 @@ def oracle_policy(
     start
         Plan the search starts from (default: the static plan); the oracle never returns a
         plan worse than its start on ``seeds``.
+    validation_seeds
+        Further episode seeds, apart from ``seeds`` and the evaluation seeds: where given,
+        the search's best plan is kept only if its mean profit on them is at least the
+        start's. A search on a few seeds can fit their noise; this keeps the oracle from
+        falling below its start (such as the optimiser's plan) on new seeds.
 
     Returns
     -------
@@ -250,6 +259,11 @@ def oracle_policy(
     )
     x = best.x if best.fun <= loss(x0) else x0
     policy = _policy_from(config, np.asarray(x, dtype=np.float64))
+    if validation_seeds:
+        found = np.mean([run_episode(env, policy, seed=s).profit for s in validation_seeds])
+        kept = np.mean([run_episode(env, plan, seed=s).profit for s in validation_seeds])
+        if found < kept:
+            return plan
     return policy
 
 

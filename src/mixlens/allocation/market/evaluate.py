@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from mixlens.allocation.market.config import MarketConfig
 from mixlens.allocation.market.env import MarketEnv
@@ -33,35 +34,43 @@ class EvaluationResult:
     level: float = 0.95
 
     def to_frame(self) -> pd.DataFrame:
-        """``policy, profit_mean, profit_lo, profit_hi, roi_mean`` (+ spend, n_seeds).
+        """One row per policy: profit and ROI means with their intervals, spend, seeds.
 
-        ``profit_lo``/``profit_hi`` bound the ``level`` t-interval of the mean cumulative
-        profit over the seeds.
+        Columns ``policy, profit_mean, profit_lo, profit_hi, roi_mean, roi_lo, roi_hi,
+        spend_mean, n_seeds``.
+
+        ``profit_lo``/``profit_hi`` and ``roi_lo``/``roi_hi`` bound the ``level`` t-intervals
+        of the mean cumulative profit and of the mean incremental ROI over the seeds.
         """
-        from scipy import stats
-
         rows = []
         for policy, group in self.episodes.groupby("policy", sort=False):
-            profit = group["profit"].to_numpy()
-            n = len(profit)
-            mean = float(profit.mean())
-            half = (
-                float(stats.t.ppf(0.5 + self.level / 2, n - 1) * profit.std(ddof=1) / np.sqrt(n))
-                if n > 1
-                else 0.0
-            )
+            profit_mean, profit_lo, profit_hi = _t_interval(group["profit"].to_numpy(), self.level)
+            roi_mean, roi_lo, roi_hi = _t_interval(group["roi"].to_numpy(), self.level)
             rows.append(
                 {
                     "policy": policy,
-                    "profit_mean": mean,
-                    "profit_lo": mean - half,
-                    "profit_hi": mean + half,
-                    "roi_mean": float(group["roi"].mean()),
+                    "profit_mean": profit_mean,
+                    "profit_lo": profit_lo,
+                    "profit_hi": profit_hi,
+                    "roi_mean": roi_mean,
+                    "roi_lo": roi_lo,
+                    "roi_hi": roi_hi,
                     "spend_mean": float(group["spend"].mean()),
-                    "n_seeds": n,
+                    "n_seeds": len(group),
                 }
             )
         return pd.DataFrame(rows)
+
+
+def _t_interval(values: NDArray[np.float64], level: float) -> tuple[float, float, float]:
+    """Mean and the ``level`` t-interval of the mean of ``values`` (shape ``(n,)``)."""
+    from scipy import stats
+
+    n, mean = len(values), float(values.mean())
+    if n < 2:
+        return mean, mean, mean
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1) * values.std(ddof=1) / np.sqrt(n))
+    return mean, mean - half, mean + half
 
 
 def evaluate_policies(

@@ -15,10 +15,20 @@ from mixlens.allocation.market.episode import MarketPolicy, static_policy
 from mixlens.allocation.market.evaluate import evaluate_policies
 from mixlens.data.io import write_table
 
-__all__ = ["HELD_OUT_SEED", "evaluate_to_dir", "train_to_dir"]
+__all__ = [
+    "HELD_OUT_SEED",
+    "ORACLE_SEEDS",
+    "ORACLE_VALIDATION_SEEDS",
+    "evaluate_to_dir",
+    "train_to_dir",
+]
 
 #: Evaluation seeds start here; training and baseline fitting use other seeds.
 HELD_OUT_SEED = 1_000_000
+#: Episode seeds the oracle's search simulates (common random numbers).
+ORACLE_SEEDS = (11, 12, 13, 14)
+#: Episode seeds on which the oracle's plan must beat its start (the optimiser's plan).
+ORACLE_VALIDATION_SEEDS = tuple(range(21, 29))
 
 Progress = Callable[[str, float], None]
 
@@ -96,7 +106,11 @@ def evaluate_to_dir(
     optimiser = optimiser_policy(market, episodes=history, seed=1)
     say("oracle: simulate market", 0.15)
     oracle = oracle_policy(
-        market, seeds=(11, 12, 13), evaluations=oracle_evaluations, start=optimiser
+        market,
+        seeds=ORACLE_SEEDS,
+        evaluations=oracle_evaluations,
+        start=optimiser,
+        validation_seeds=ORACLE_VALIDATION_SEEDS,
     )
     policies: dict[str, MarketPolicy] = {
         "static": static_policy(market),
