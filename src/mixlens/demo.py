@@ -37,7 +37,7 @@ from mixlens.report.experiments import experiment_section
 from mixlens.report.html import Section, render_report
 from mixlens.report.ima import ima_section
 from mixlens.report.market import market_section
-from mixlens.report.mmm import mmm_section
+from mixlens.report.mmm_run import read_mmm_run, run_section
 from mixlens.report.mta import mta_section
 from mixlens.report.sections import journey_world_section, mmm_world_section
 
@@ -179,7 +179,6 @@ def run_demo(
             seed=cfg.seed,
             progress=step("mmm fit"),
         )
-    mmm_roi = pd.read_csv(out / "mmm" / "roi.csv")
 
     national_campaigns = _national_campaigns(mmm_world.daily_campaign)
     fit_ima(
@@ -277,12 +276,10 @@ def run_demo(
         mmm_world_section(
             mmm_world.weekly_channel, mmm_world.weekly_contributions, mmm_world.roi, channels
         ),
-        mmm_section(
-            mmm_roi,
-            mmm_world.roi,
-            mmm_summary["diagnostics"],
-            ci=float(mmm_summary["ci"]),
-            plan=pd.read_csv(out / "mmm" / "lift_test_plan.csv"),
+        run_section(
+            read_mmm_run(out / "mmm"),
+            true_roi=mmm_world.roi,
+            true_contributions=mmm_world.weekly_contributions,
         ),
         ima_section(
             pd.read_csv(out / "ima" / "fit.csv"),

@@ -103,6 +103,59 @@ def mmm_fit_command(
     out_console.print(f"mmm: {out / 'roi.csv'}", highlight=False)
 
 
+@mmm_app.command("report")
+def mmm_report_command(
+    run_dir: Annotated[
+        Path, typer.Argument(help="Output folder of `mixlens mmm fit` (national or geo).")
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="HTML file to write (default RUN_DIR/report.html)."),
+    ] = None,
+) -> None:
+    """Write a self-contained HTML report of a fit: fit vs actual, decomposition, ROI, curves.
+
+    Reads roi.csv, contributions.csv, response_curves.csv, summary.json and, where
+    present, fit.csv and lift_test_plan.csv; there is no truth, so the report shows the
+    estimates with their intervals and the fit's diagnostics.
+    """
+    from mixlens.data.io import write_text
+    from mixlens.report.html import render_report
+    from mixlens.report.mmm_run import read_mmm_run, run_section
+
+    target = out if out is not None else run_dir / "report.html"
+    with _user_errors():
+        run = read_mmm_run(run_dir)
+        html = render_report(
+            [run_section(run)], title="mixlens MMM report", subtitle=_report_subtitle(run.summary)
+        )
+        write_text(html, target)
+    out_console.print(f"report: {target}", highlight=False)
+
+
+def _report_subtitle(summary: Mapping[str, Any]) -> str:
+    """One line on what was fitted: source, weeks, model and sampler (what the summary has).
+
+    Examples
+    --------
+    >>> _report_subtitle({"source": "w.csv", "weeks": 52, "first_week": "2024-01-01",
+    ...     "last_week": "2024-12-23", "model": "geo", "sampler": "nutpie"})
+    'w.csv: 52 weeks, 2024-01-01 to 2024-12-23; geo model; sampler nutpie'
+    """
+    parts = []
+    what = str(summary["source"]) if summary.get("source") else ""
+    if summary.get("weeks"):
+        what += f"{': ' if what else ''}{summary['weeks']} weeks"
+        if summary.get("first_week") and summary.get("last_week"):
+            what += f", {summary['first_week']} to {summary['last_week']}"
+    if what:
+        parts.append(what)
+    parts.append("geo model" if summary.get("model") == "geo" else "national model")
+    if summary.get("sampler"):
+        parts.append(f"sampler {summary['sampler']}")
+    return "; ".join(parts)
+
+
 def identification_warnings(summary: Mapping[str, Any]) -> list[str]:
     """Warning lines for channels whose ROI is mostly prior, from a fit's ``summary.json``.
 

@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from numpy.typing import ArrayLike
 
 #: A colour-blind-safe palette (Okabe-Ito, then Tableau extras) in a fixed order.
 PALETTE: tuple[str, ...] = (
@@ -81,35 +82,73 @@ def media_flighting(weekly: pd.DataFrame, channels: Sequence[str]) -> str:
         return to_svg(fig)
 
 
-def decomposition(weekly_truth: pd.DataFrame, *, title: str) -> str:
-    """Stacked weekly contributions with the observed outcome on top.
+def unit(values: ArrayLike) -> tuple[float, str]:
+    """Divisor and axis label that keep weekly amounts readable (thousands, millions or as is).
+
+    Examples
+    --------
+    >>> unit([12_000.0, 950_000.0])
+    (1000.0, 'thousands')
+    >>> unit([3.0, 40.0])
+    (1.0, '')
+    """
+    array = np.abs(np.asarray(values, dtype=np.float64))
+    top = float(np.nanmax(array)) if array.size and np.isfinite(array).any() else 0.0
+    if top >= 1e8:
+        return 1e6, "millions"
+    if top >= 1e4:
+        return 1e3, "thousands"
+    return 1.0, ""
+
+
+def decomposition(
+    weekly: pd.DataFrame,
+    *,
+    title: str,
+    base: str = "baseline",
+    outcome: pd.Series | None = None,
+    outcome_label: str | None = "sales",
+) -> str:
+    """Stacked weekly contributions with an outcome line on top.
 
     Parameters
     ----------
-    weekly_truth
+    weekly
         Long frame ``date, component, contribution`` (summed over geos); the ``noise``
         component, if present, is drawn as the gap between the stack and the outcome line.
     title
         Chart title.
+    base
+        The component drawn first, in grey (the baseline, or the model's grouped base).
+    outcome
+        The line drawn on top, indexed by date (e.g. observed sales); by default the sum of
+        all components (noise included).
+    outcome_label
+        Legend label of the line; None draws no line.
     """
-    wide = weekly_truth.pivot_table(
+    wide = weekly.pivot_table(
         index="date", columns="component", values="contribution", aggfunc="sum", sort=False
     )
     wide.index = pd.to_datetime(wide.index)
-    outcome = wide.sum(axis=1)
+    line = wide.sum(axis=1) if outcome is None else outcome.set_axis(pd.to_datetime(outcome.index))
     stack = wide.drop(columns=[c for c in ("noise",) if c in wide.columns])
-    order = ["baseline", *[c for c in stack.columns if c != "baseline"]]
+    order = [base, *[c for c in stack.columns if c != base]]
     stack = stack[[c for c in order if c in stack.columns]]
+    divisor, label = unit(np.concatenate([stack.to_numpy().ravel(), line.to_numpy()]))
     with mpl.rc_context(_STYLE):
         fig, ax = plt.subplots(figsize=(9, 3.6))
-        positive = stack.clip(lower=0) / 1000.0
-        negative = stack.clip(upper=0) / 1000.0
-        colors = ["#D9D9D9", *_colors(stack.shape[1] - 1)]
+        positive = stack.clip(lower=0) / divisor
+        negative = stack.clip(upper=0) / divisor
+        grey = ["#D9D9D9"] if base in stack.columns else []
+        colors = [*grey, *_colors(stack.shape[1] - len(grey))]
         ax.stackplot(positive.index, positive.T.to_numpy(), labels=stack.columns, colors=colors)
         if (negative.to_numpy() < 0).any():
             ax.stackplot(negative.index, negative.T.to_numpy(), colors=colors, alpha=0.6)
-        ax.plot(outcome.index, outcome.to_numpy() / 1000.0, color="black", lw=0.9, label="sales")
-        ax.set_ylabel("thousands")
+        if outcome_label is not None:
+            ax.plot(
+                line.index, line.to_numpy() / divisor, color="black", lw=0.9, label=outcome_label
+            )
+        ax.set_ylabel(label)
         ax.margins(x=0)
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
         ax.set_title(title, loc="left", fontsize=10)
@@ -149,14 +188,14 @@ def histogram(counts: pd.Series, *, title: str, xlabel: str, ylabel: str) -> str
 def interval_comparison(
     frame: pd.DataFrame, *, label: str, title: str, ylabel: str, floor_at_zero: bool = True
 ) -> str:
-    """Draw estimates with intervals (``mean, lo, hi``) next to the truth (``truth``), per row."""
+    """Draw estimates with intervals (``mean, lo, hi``) per row, next to ``truth`` if a column."""
     with mpl.rc_context(_STYLE):
         fig, ax = plt.subplots(figsize=(9, 3.2))
         x = np.arange(len(frame))
         mean = frame["mean"].to_numpy()
         err = np.vstack([mean - frame["lo"].to_numpy(), frame["hi"].to_numpy() - mean])
         ax.errorbar(
-            x - 0.08,
+            x - (0.08 if "truth" in frame.columns else 0.0),
             mean,
             yerr=err,
             fmt="o",
@@ -164,7 +203,10 @@ def interval_comparison(
             capsize=4,
             label="estimate (interval)",
         )
-        ax.scatter(x + 0.08, frame["truth"], marker="D", color=PALETTE[1], zorder=3, label="truth")
+        if "truth" in frame.columns:
+            ax.scatter(
+                x + 0.08, frame["truth"], marker="D", color=PALETTE[1], zorder=3, label="truth"
+            )
         ax.set_xticks(x, frame[label], rotation=20, ha="right")
         ax.set_ylabel(ylabel)
         if floor_at_zero:
