@@ -231,6 +231,7 @@ def test_predict_reproduces_fitted_weeks(mock: GeoMMMResult, world: SimulatedMMM
 
 
 @pytest.mark.filterwarnings("ignore::mixlens.mmm.fit.ConvergenceWarning")
+@pytest.mark.filterwarnings("ignore::mixlens.mmm.checks.PredictiveCheckWarning")
 def test_fit_to_dir_geo_lift_tests_and_holdout(
     world: SimulatedMMM, geo_data: GeoMMMData, tmp_path: Path, mock_sample: Any
 ) -> None:

@@ -92,6 +92,7 @@ def test_redundant_terms_by_knots(geo_panel: GeoPanel, knots: TimeKnots, dropped
 
 
 @pytest.mark.filterwarnings("ignore::mixlens.mmm.fit.ConvergenceWarning")
+@pytest.mark.filterwarnings("ignore::mixlens.mmm.checks.PredictiveCheckWarning")
 def test_fit_reports_dropped_terms_and_reloads(
     geo_panel: GeoPanel, tmp_path: Path, mock_sample: Any
 ) -> None:

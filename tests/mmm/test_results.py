@@ -103,6 +103,7 @@ def test_save_load_round_trip(mock_result: MMMResult, tmp_path: Path) -> None:
 
 
 @pytest.mark.filterwarnings("ignore::mixlens.mmm.fit.ConvergenceWarning")
+@pytest.mark.filterwarnings("ignore::mixlens.mmm.checks.PredictiveCheckWarning")
 def test_fit_with_mocked_sampler(
     panel: pd.DataFrame, spec: MMMSpec, mock_sample: Callable[..., Any]
 ) -> None:
@@ -130,6 +131,7 @@ def test_diagnostics_warn(mock_result: MMMResult) -> None:
 
 
 @pytest.mark.filterwarnings("ignore::mixlens.mmm.fit.ConvergenceWarning")
+@pytest.mark.filterwarnings("ignore::mixlens.mmm.checks.PredictiveCheckWarning")
 def test_fit_to_dir_writes_the_contract(
     panel: pd.DataFrame, mock_sample: Callable[..., Any], tmp_path: Path
 ) -> None:

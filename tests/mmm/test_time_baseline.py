@@ -204,6 +204,7 @@ def test_knots_follow_a_step_the_linear_trend_cannot() -> None:
 
 
 @pytest.mark.filterwarnings("ignore::mixlens.mmm.fit.ConvergenceWarning")
+@pytest.mark.filterwarnings("ignore::mixlens.mmm.checks.PredictiveCheckWarning")
 def test_cli_time_knots_flag_and_summary(
     panel: pd.DataFrame, tmp_path: Path, mock_sample: Any
 ) -> None:

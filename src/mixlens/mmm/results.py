@@ -220,7 +220,17 @@ class MMMResult:
 
     @property
     def _engine(self) -> Engine:
-        return Engine(self.spec, self.data, self._params, chunk_size=self.chunk_size)
+        return self.engine()
+
+    def engine(self, data: MMMData | None = None) -> Engine:
+        """Return the chunked numeric engine on the posterior draws.
+
+        See :mod:`mixlens.mmm._engine`. ``data`` defaults to the fitted data (pass other
+        weeks prepared on its scales); ``engine().components(draws, weeks).sum(axis=2)`` is
+        the expected outcome per draw and week, in target units.
+        """
+        chosen = self.data if data is None else data
+        return Engine(self.spec, chosen, self._params, chunk_size=self.chunk_size)
 
     @cached_property
     def _channel_totals(self) -> tuple[FloatArray, FloatArray]:
@@ -417,7 +427,7 @@ class MMMResult:
             expectation, and the central predictive interval (mass ``ci``, with noise).
         """
         data = MMMData.from_panel(panel, self.spec, reference=self.data)
-        engine = Engine(self.spec, data, self._params, chunk_size=self.chunk_size)
+        engine = self.engine(data)
         sigma = self.idata["posterior"]["sigma"].stack(sample=("chain", "draw")).values
         rng = np.random.default_rng(seed)
         means, los, his = [], [], []

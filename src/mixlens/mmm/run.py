@@ -2,8 +2,14 @@
 
 Writes, atomically, under ``out_dir`` (design.md's table): ``roi.csv``,
 ``contributions.csv``, ``params.csv``, ``response_curves.csv``, ``posterior.nc`` (with
-``spec.json`` beside it, so :meth:`MMMResult.load` restores the result) and
+``spec.json`` beside it, so :meth:`MMMResult.load` restores the result), ``fit.csv`` and
 ``summary.json``.
+
+``fit.csv`` (``date, actual, mean, lo, hi``; a geo fit has ``geo`` first, each geo and
+``all``) is the in-sample fit of the fitted weeks (without a holdout's), and the
+summary's ``fit`` its R², MAPE, interval coverage and posterior predictive p-values (see
+:mod:`mixlens.mmm.checks`); each of its ``warnings`` is also raised as a
+:class:`~mixlens.mmm.checks.PredictiveCheckWarning`.
 
 For the national model, ``roi.csv`` also says how much the data moved each channel's ROI
 from its prior (``log_roi_prior_sd, log_roi_sd, contraction, prior_shift,
@@ -43,6 +49,7 @@ from mixlens.data.io import write_json, write_table
 from mixlens.data.loaders import load_weekly, read_table
 from mixlens.data.schemas import MediaPanel
 from mixlens.errors import DataError
+from mixlens.mmm.checks import check_fit, fit_metrics, geo_fit_metrics, warn_predictive
 from mixlens.mmm.fit import MMM, FitMethod
 from mixlens.mmm.geo import ALL_GEOS, GeoMMM, GeoMMMResult
 from mixlens.mmm.identification import Identification, identify, lognormal_roi_prior
@@ -129,8 +136,10 @@ def fit_to_dir(
     Returns
     -------
     dict
-        The summary written to ``summary.json``: spec, diagnostics, timings (seconds),
-        sampler, file names, ROI per channel, lift tests and holdout fit.
+        The summary written to ``summary.json``: spec, diagnostics, timings (seconds;
+        ``check`` is the fit table and predictive check, part of ``write``), sampler, file
+        names, ROI per channel, lift tests, in-sample fit (``fit``, see
+        :func:`~mixlens.mmm.checks.check_fit`) and holdout fit.
 
     Raises
     ------
@@ -208,10 +217,14 @@ def fit_to_dir(
     plan = result.lift_test_plan()
     roi, files = _write_tables(result, out, identification=identification)
     files.append(write_table(plan.to_frame(), out / "lift_test_plan.csv"))
+    clock_check = time.perf_counter()
+    check = check_fit(result, seed=seed)
+    files.append(write_table(check.table, out / "fit.csv"))
+    timings["check"] = time.perf_counter() - clock_check
     holdout: dict[str, Any] | None = None
     if holdout_weeks:
         predicted = result.predict(media_panel.frame, seed=seed).iloc[-holdout_weeks:]
-        holdout = _holdout_metrics(predicted, result.ci)
+        holdout = fit_metrics(predicted, result.ci)
         predicted = predicted.assign(date=pd.DatetimeIndex(predicted["date"]).strftime("%Y-%m-%d"))
         files.append(write_table(predicted, out / "holdout.csv"))
     timings["write"] = time.perf_counter() - clock
@@ -225,10 +238,12 @@ def fit_to_dir(
         "roi": roi[[*_SUMMARY_ROI, "contraction", "identification"]].to_dict("records"),
         "identification": {**identification.to_dict(), **_identification_note(method)},
         "lift_test_plan": plan.to_dict(),
+        "fit": check.summary,
         "holdout": holdout,
         "files": sorted(path.name for path in [*files, out / "summary.json"]),
     }
     write_json(summary, out / "summary.json")
+    warn_predictive(check.summary, stacklevel=2)  # the caller of fit_to_dir
     report("done", 1.0)
     return summary
 
@@ -381,11 +396,15 @@ def _fit_geo(
     plan = result.lift_test_plan()
     roi, files = _write_tables(result, out_dir, identification=identification)
     files.append(write_table(plan.to_frame(), out_dir / "lift_test_plan.csv"))
+    clock_check = time.perf_counter()
+    check = check_fit(result, seed=settings.seed)
+    files.append(write_table(check.table, out_dir / "fit.csv"))
+    timings["check"] = time.perf_counter() - clock_check
     holdout: dict[str, Any] | None = None
     if full is not None:
         predicted = result.predict(full, seed=settings.seed)
         predicted = predicted[predicted["date"] > result.data.weeks[-1]].reset_index(drop=True)
-        holdout = _geo_holdout_metrics(predicted, result.ci)
+        holdout = geo_fit_metrics(predicted, result.ci)
         predicted["date"] = pd.DatetimeIndex(predicted["date"]).strftime("%Y-%m-%d")
         files.append(write_table(predicted, out_dir / "holdout.csv"))
     timings["write"] = time.perf_counter() - clock
@@ -405,22 +424,14 @@ def _fit_geo(
         if identification is None
         else {**identification.to_dict(), **_identification_note(settings.method)},
         "lift_test_plan": plan.to_dict(),
+        "fit": check.summary,
         "holdout": holdout,
         "files": sorted(path.name for path in [*files, out_dir / "summary.json"]),
     }
     write_json(summary, out_dir / "summary.json")
+    warn_predictive(check.summary, stacklevel=3)  # the caller of fit_to_dir
     report("done", 1.0)
     return summary
-
-
-def _geo_holdout_metrics(predicted: pd.DataFrame, ci: float) -> dict[str, Any]:
-    """Holdout metrics of the total (``geo == "all"``) with ``by_geo`` metrics beside them."""
-    by_geo = [
-        {"geo": str(geo), **_holdout_metrics(rows, ci)}
-        for geo, rows in predicted.groupby("geo", sort=False)
-    ]
-    total = next(m for m in by_geo if m["geo"] == ALL_GEOS)
-    return {**{k: v for k, v in total.items() if k != "geo"}, "by_geo": by_geo}
 
 
 def _write_tables(
@@ -470,20 +481,3 @@ def _training_weeks(panel: MediaPanel, holdout_weeks: int) -> pd.DataFrame:
         return panel.frame.reset_index(drop=True)
     keep = pd.to_datetime(panel.frame["date"]) < weeks[n - holdout_weeks]
     return panel.frame[keep.to_numpy()].reset_index(drop=True)
-
-
-def _holdout_metrics(predicted: pd.DataFrame, ci: float) -> dict[str, Any]:
-    """Out-of-sample MAPE, R² and predictive-interval coverage of held-out weeks."""
-    actual = predicted["actual"].to_numpy(dtype=float)
-    mean = predicted["mean"].to_numpy(dtype=float)
-    residual = actual - mean
-    total = float(((actual - actual.mean()) ** 2).sum())
-    covered = (predicted["lo"] <= predicted["actual"]) & (predicted["actual"] <= predicted["hi"])
-    return {
-        "weeks": len(predicted),
-        "first_week": pd.Timestamp(predicted["date"].iloc[0]).date().isoformat(),
-        "mape": float(np.mean(np.abs(residual) / np.abs(actual))),
-        "r2": float(1.0 - (residual**2).sum() / total) if total > 0 else None,
-        "coverage": float(covered.mean()),
-        "ci": ci,
-    }
