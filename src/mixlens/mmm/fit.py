@@ -1,4 +1,4 @@
-"""Fitting the MMM: NUTS (nutpie, else PyMC) or ADVI, with convergence diagnostics.
+"""Fitting the MMM: NUTS (nutpie, else PyMC; numpyro on request) or ADVI, with diagnostics.
 
 :class:`MMM` is a thin estimator: ``__init__`` stores its configuration, :meth:`MMM.fit`
 prepares the data, builds the model, samples and returns an :class:`MMMResult`
@@ -53,6 +53,7 @@ __all__ = [
     "FitMethod",
     "NutsSampler",
     "cached_nutpie_compile",
+    "numpyro_available",
     "nutpie_available",
     "roi_beta",
 ]
@@ -60,7 +61,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 FitMethod = Literal["nuts", "advi"]
-NutsSampler = Literal["auto", "nutpie", "pymc"]
+NutsSampler = Literal["auto", "nutpie", "pymc", "numpyro"]
 
 _COMPILE_LOCK = threading.Lock()
 
@@ -75,6 +76,26 @@ class ConvergenceWarning(UserWarning):
 def nutpie_available() -> bool:
     """Whether nutpie is installed (it is the default NUTS backend when it is)."""
     return importlib.util.find_spec("nutpie") is not None
+
+
+def numpyro_available() -> bool:
+    """Whether numpyro and JAX are installed (needed by ``nuts_sampler="numpyro"`` only)."""
+    return all(importlib.util.find_spec(name) is not None for name in ("jax", "numpyro"))
+
+
+def _numpyro_chain_method(chains: int) -> str:
+    """How numpyro runs ``chains`` chains: ``"parallel"`` if JAX has a CPU device per chain.
+
+    ``pymc.sampling.jax`` asks XLA for 100 host devices (``XLA_FLAGS``
+    ``--xla_force_host_platform_device_count``) when it is imported before JAX starts its
+    backend, so each chain gets a device of its own and XLA runs them on its thread pool.
+    If JAX had started with fewer devices, ``"vectorized"`` (one ``vmap`` over the
+    chains) is used: numpyro's ``"parallel"`` would fall back to one chain after the other.
+    """
+    import pymc.sampling.jax  # noqa: F401  (sets XLA_FLAGS before JAX's backend starts)
+
+    jax = importlib.import_module("jax")  # optional, and not annotated for mypy here
+    return "parallel" if int(jax.local_device_count()) >= chains else "vectorized"
 
 
 @contextmanager
@@ -179,8 +200,15 @@ class MMM:
     spec
         What to fit (channels, target, controls, transforms, priors).
     nuts_sampler
-        NUTS backend: ``"auto"`` (nutpie when installed, else PyMC), ``"nutpie"`` or
-        ``"pymc"``.
+        NUTS backend: ``"auto"`` (nutpie when installed, else PyMC), ``"nutpie"``,
+        ``"pymc"`` or ``"numpyro"``. numpyro needs JAX and numpyro, which mixlens does not
+        install by default (``pip install "mixlens[numpyro]"``); its chains run with numpyro's
+        ``chain_method="parallel"``, one XLA CPU device per chain (PyMC asks XLA for 100
+        host devices), so on a machine with fewer cores than chains XLA's threads share
+        the cores. On 2 cores, 4 chains x 1000 draws, that took less CPU time than
+        ``"vectorized"`` (one ``vmap`` over the chains, which waits for the longest
+        trajectory at every step), with comparable diagnostics. benchmarks/RESULTS.md,
+        ``mmm_samplers``, compares the backends cold and warm: nutpie stays the default.
     advi_steps, advi_learning_rate
         Optimization steps and Adam learning rate of the ``"advi"`` method (Adam at 0.02
         reached a far better ELBO here than PyMC's default Adagrad in the same steps).
@@ -194,7 +222,7 @@ class MMM:
         leapfrog steps per draw on the simulator's worlds; at ``target_accept`` 0.95 it gave
         more worst-parameter ESS per second but a few divergences, at 0.98 no divergences
         but less ESS per second than the diagonal metric (benchmarks/RESULTS.md,
-        ``mmm_samplers``), so it is off by default. Ignored by PyMC's NUTS.
+        ``mmm_samplers``), so it is off by default. Ignored by PyMC's NUTS and numpyro.
 
     Examples
     --------
@@ -333,15 +361,31 @@ class MMM:
         progress: bool,
         skip: tuple[str, ...] = (),
     ) -> tuple[az.InferenceData, str]:
-        """Sample with NUTS; ``skip`` names deterministics nutpie may leave out of the trace."""
+        """Sample with NUTS; ``skip`` names deterministics left out of the trace.
+
+        nutpie and numpyro leave them out (computed afterwards in numpy); PyMC's NUTS keeps
+        them.
+        """
         choice = self.nuts_sampler
-        if choice not in ("auto", "nutpie", "pymc"):
-            raise ValueError(f"nuts_sampler must be 'auto', 'nutpie' or 'pymc', got {choice!r}")
+        if choice not in ("auto", "nutpie", "pymc", "numpyro"):
+            raise ValueError(
+                f"nuts_sampler must be 'auto', 'nutpie', 'pymc' or 'numpyro', got {choice!r}"
+            )
         use_nutpie = choice == "nutpie" or (choice == "auto" and nutpie_available())
         backend = "nutpie" if use_nutpie else "pymc"
-        extra = {"low_rank_modified_mass_matrix": self.low_rank_mass_matrix} if use_nutpie else {}
+        extra: dict[str, Any] = {}
+        if use_nutpie:
+            extra = {"low_rank_modified_mass_matrix": self.low_rank_mass_matrix}
+        if choice == "numpyro":
+            if not numpyro_available():
+                raise ImportError(
+                    "nuts_sampler='numpyro' needs JAX and numpyro, which are not installed: "
+                    "pip install 'mixlens[numpyro]' (numpyro, jax and jaxlib)"
+                )
+            backend = "numpyro"
+            extra = {"chain_method": _numpyro_chain_method(chains)}
         names = None
-        if use_nutpie and skip:
+        if (use_nutpie or backend == "numpyro") and skip:
             names = [v.name for v in model.free_RVs]
             names += [v.name for v in model.deterministics if v.name not in skip]
         with cached_nutpie_compile() if use_nutpie else nullcontext():
