@@ -156,6 +156,7 @@ def test_likelihood_term_matches_the_results(data: MMMData, spec: MMMSpec) -> No
 
 
 @pytest.mark.filterwarnings("ignore::mixlens.mmm.fit.ConvergenceWarning")
+@pytest.mark.filterwarnings("ignore::mixlens.mmm.checks.PredictiveCheckWarning")
 def test_fit_to_dir_with_lift_tests_and_holdout(
     panel: pd.DataFrame, data: MMMData, mock_sample: Callable[..., Any], tmp_path: Path
 ) -> None:

@@ -133,6 +133,7 @@ def test_geo_response_curve_and_params(geo_mock: GeoMMMResult) -> None:
 
 
 @pytest.mark.filterwarnings("ignore::mixlens.mmm.fit.ConvergenceWarning")
+@pytest.mark.filterwarnings("ignore::mixlens.mmm.checks.PredictiveCheckWarning")
 def test_geo_fit_to_dir_writes_files_and_reloads(
     geo_world: SimulatedMMM, tmp_path: Path, mock_sample: Any
 ) -> None:
@@ -155,6 +156,7 @@ def test_geo_fit_to_dir_writes_files_and_reloads(
 
 
 @pytest.mark.filterwarnings("ignore::mixlens.mmm.fit.ConvergenceWarning")
+@pytest.mark.filterwarnings("ignore::mixlens.mmm.checks.PredictiveCheckWarning")
 def test_cli_detects_geo_column(geo_world: SimulatedMMM, tmp_path: Path, mock_sample: Any) -> None:
     from typer.testing import CliRunner
 

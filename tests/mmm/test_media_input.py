@@ -226,6 +226,7 @@ def test_save_load_and_allocation_keep_the_choice(imp_result: MMMResult, tmp_pat
 
 
 @pytest.mark.filterwarnings("ignore::mixlens.mmm.fit.ConvergenceWarning")
+@pytest.mark.filterwarnings("ignore::mixlens.mmm.checks.PredictiveCheckWarning")
 def test_cli_fit_records_the_input(
     panel: pd.DataFrame, spec: MMMSpec, mock_sample: Callable[..., Any], tmp_path: Path
 ) -> None:

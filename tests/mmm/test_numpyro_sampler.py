@@ -62,6 +62,7 @@ def test_numpyro_goes_to_pm_sample_with_its_chain_method(
 
 
 @pytest.mark.filterwarnings("ignore::mixlens.mmm.fit.ConvergenceWarning")
+@pytest.mark.filterwarnings("ignore::mixlens.mmm.checks.PredictiveCheckWarning")
 def test_geo_model_samples_with_numpyro_too(monkeypatch: pytest.MonkeyPatch) -> None:
     # test_geo's world: its compiled prior sampler is in the cache when the suite runs
     world = simulate_mmm(MMMWorldConfig(weeks=52, n_channels=5, regions=3), seed=2)
@@ -77,6 +78,7 @@ def test_geo_model_samples_with_numpyro_too(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 @pytest.mark.filterwarnings("ignore::mixlens.mmm.fit.ConvergenceWarning")
+@pytest.mark.filterwarnings("ignore::mixlens.mmm.checks.PredictiveCheckWarning")
 @pytest.mark.parametrize(
     ("choice", "backend", "kwargs"),
     [
@@ -101,6 +103,7 @@ def test_other_samplers_keep_their_arguments(
 
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::mixlens.mmm.fit.ConvergenceWarning")
+@pytest.mark.filterwarnings("ignore::mixlens.mmm.checks.PredictiveCheckWarning")
 def test_numpyro_real_fit(panel: pd.DataFrame, spec: MMMSpec) -> None:
     pytest.importorskip("jax")
     pytest.importorskip("numpyro")

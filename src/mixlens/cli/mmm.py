@@ -67,6 +67,16 @@ def mmm_fit_command(
             "marginal ROI and response curves stay in spend units."
         ),
     ] = "spend",
+    adstock: Annotated[
+        str,
+        typer.Option(
+            help="Adstock of every channel: delayed (peak after a delay; what IMA was built "
+            "on), geometric or weibull."
+        ),
+    ] = "delayed",
+    saturation: Annotated[
+        str, typer.Option(help="Saturation of every channel: hill or logistic.")
+    ] = "hill",
     seed: Seed = 0,
 ) -> None:
     """Fit the MMM: roi.csv, contributions.csv, params.csv, response_curves.csv, posterior.nc.
@@ -74,10 +84,17 @@ def mmm_fit_command(
     A panel with a ``geo`` column gets the hierarchical model (channel effects partially
     pooled across geos); every table then has a ``geo`` column (each geo and ``all``).
     """
+    from mixlens.mmm.components import ADSTOCK_KINDS, SATURATION_KINDS
     from mixlens.mmm.run import fit_to_dir
 
     if method not in ("nuts", "advi"):
         raise _fail(f"--method must be 'nuts' or 'advi', got {method!r}")
+    if adstock not in ADSTOCK_KINDS:
+        raise _fail(f"--adstock must be one of {', '.join(ADSTOCK_KINDS)}, got {adstock!r}")
+    if saturation not in SATURATION_KINDS:
+        raise _fail(
+            f"--saturation must be one of {', '.join(SATURATION_KINDS)}, got {saturation!r}"
+        )
     control_list = tuple(c.strip() for c in controls.split(",") if c.strip())
     knots = _time_knots(time_knots)
     media_input = _media_input(media)
@@ -97,6 +114,8 @@ def mmm_fit_command(
             holdout_weeks=holdout_weeks,
             time_knots=knots,
             media_input=media_input,
+            adstock=adstock,
+            saturation=saturation,
         )
     for line in identification_warnings(summary):
         console.print(f"[yellow]warning:[/yellow] {line}", highlight=False, soft_wrap=True)

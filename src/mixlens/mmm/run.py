@@ -50,6 +50,12 @@ from mixlens.data.loaders import load_weekly, read_table
 from mixlens.data.schemas import MediaPanel
 from mixlens.errors import DataError
 from mixlens.mmm.checks import check_fit, fit_metrics, geo_fit_metrics, warn_predictive
+from mixlens.mmm.components import (
+    ADSTOCK_KINDS,
+    SATURATION_KINDS,
+    AdstockTransform,
+    SaturationTransform,
+)
 from mixlens.mmm.fit import MMM, FitMethod
 from mixlens.mmm.geo import ALL_GEOS, GeoMMM, GeoMMMResult
 from mixlens.mmm.identification import Identification, identify, lognormal_roi_prior
@@ -92,6 +98,8 @@ def fit_to_dir(
     holdout_weeks: int = 0,
     time_knots: TimeKnots = "auto",
     media_input: MediaInputSetting | Mapping[str, MediaInputSetting] = "spend",
+    adstock: str = "delayed",
+    saturation: str = "hill",
 ) -> dict[str, Any]:
     """Fit the default MMM to a weekly panel and write its outputs.
 
@@ -127,6 +135,11 @@ def fit_to_dir(
         ``{channel: setting}``. ROI, marginal ROI and response curves stay in spend
         units. The summary's ``media_input`` has each channel's resolved input and its
         cost per unit over the fitted weeks (over all geos for a geo panel).
+    adstock, saturation
+        The transforms of every channel, by name: adstock ``"delayed"`` (default; what
+        the IMA stage was built on), ``"geometric"`` or ``"weibull"``; saturation
+        ``"hill"`` (default) or ``"logistic"``; each with its default priors and maximum
+        lag (see :mod:`mixlens.mmm.components`). ``spec.json`` records them.
 
     A panel with a ``geo`` column is fitted with the geo model; every table then has a
     ``geo`` column (each geo, and ``all``), lift tests may name geos (see
@@ -148,6 +161,7 @@ def fit_to_dir(
         ``holdout_weeks`` leaves fewer than 26 weeks to fit on (exit status 2 in the CLI).
     """
     report = progress or (lambda stage, fraction: None)
+    transforms = _transforms(adstock, saturation)
     timings: dict[str, float] = {}
     clock = time.perf_counter()
     report("load", 0.0)
@@ -170,6 +184,7 @@ def fit_to_dir(
             seed=seed,
             time_knots=time_knots,
             media_input=media_input,
+            transforms=transforms,
         )
         return _fit_geo(
             fit_panel,
@@ -192,6 +207,8 @@ def fit_to_dir(
         controls=tuple(controls),
         time_knots=time_knots,
         media_input=media_input,
+        adstock=transforms[0],
+        saturation=transforms[1],
     )
     fit_frame = media_panel.frame
     if holdout_weeks:
@@ -355,6 +372,24 @@ class _Settings:
     seed: int
     time_knots: TimeKnots
     media_input: MediaInputSetting | Mapping[str, MediaInputSetting]
+    transforms: tuple[AdstockTransform, SaturationTransform]
+
+
+def _transforms(adstock: str, saturation: str) -> tuple[AdstockTransform, SaturationTransform]:
+    """Return the default-configured adstock and saturation transforms of these names.
+
+    Raises
+    ------
+    ValueError
+        On an unknown name (the message lists the known ones).
+    """
+    for name, kinds, what in (
+        (adstock, ADSTOCK_KINDS, "adstock"),
+        (saturation, SATURATION_KINDS, "saturation"),
+    ):
+        if name not in kinds:
+            raise ValueError(f"{what} must be one of {', '.join(kinds)}, got {name!r}")
+    return ADSTOCK_KINDS[adstock](), SATURATION_KINDS[saturation]()
 
 
 def _fit_geo(
@@ -378,6 +413,8 @@ def _fit_geo(
         controls=panel.controls,
         time_knots=settings.time_knots,
         media_input=settings.media_input,
+        adstock=settings.transforms[0],
+        saturation=settings.transforms[1],
     )
     report(f"fit geo ({settings.method})", 0.1)
     result = GeoMMM(spec).fit(

@@ -1,0 +1,55 @@
+"""``mixlens mmm fit --adstock/--saturation``: other transforms run end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from mixlens.cli import app
+
+runner = CliRunner()
+
+
+@pytest.mark.filterwarnings("ignore::mixlens.mmm.checks.PredictiveCheckWarning")
+def test_geometric_logistic_fit_is_recorded_reported_and_allocated(tmp_path: Path) -> None:
+    sim, fit = tmp_path / "sim", tmp_path / "fit"
+    runner.invoke(app, ["simulate", "mmm", "--out", str(sim), "--weeks", "30", "--channels", "5"])
+    args = ["mmm", "fit", str(sim / "weekly_channel.csv"), "--controls", "price,promotion"]
+    args += ["--method", "advi", "--draws", "50", "--out", str(fit)]
+    result = runner.invoke(app, [*args, "--adstock", "geometric", "--saturation", "logistic"])
+    assert result.exit_code == 0, result.output
+    spec = json.loads((fit / "spec.json").read_text())["spec"]
+    assert spec["adstock"]["kind"] == "geometric" and spec["saturation"]["kind"] == "logistic"
+    params = set(pd.read_csv(fit / "params.csv")["parameter"])
+    assert {"alpha", "lam"} <= params and not {"theta", "slope"} & params
+    curves = pd.read_csv(fit / "response_curves.csv")
+    assert (curves["lo"] <= curves["mean"] + 1e-9).all()
+    alloc = runner.invoke(
+        app,
+        ["allocate", "--mmm", str(fit), "--budget", "1000000", "--weeks", "8", "--out",
+         str(tmp_path / "alloc")],
+    )  # fmt: skip
+    assert alloc.exit_code == 0, alloc.output
+    report = runner.invoke(app, ["mmm", "report", str(fit)])
+    assert report.exit_code == 0, report.output
+    assert (fit / "report.html").exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [("--adstock", "exponential", "--adstock must be one of delayed, geometric, weibull"),
+     ("--saturation", "tanh", "--saturation must be one of hill, logistic")],
+)  # fmt: skip
+def test_unknown_transform_exits_2(tmp_path: Path, option: str, value: str, message: str) -> None:
+    panel = tmp_path / "panel.csv"
+    panel.write_text("date,sales,tv_spend\n2024-01-01,1,1\n")
+    result = runner.invoke(
+        app, ["mmm", "fit", str(panel), option, value, "--out", str(tmp_path / "o")]
+    )
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert not (tmp_path / "o").exists()
