@@ -81,3 +81,20 @@ def test_hill_gradient_is_finite_at_zero_media() -> None:
     total = ptt.hill(x, half_saturation=k, slope=s).sum()
     grad = pytensor.function([k, s], pt.grad(total, [k, s]))(1.5, 0.8)
     assert np.all(np.isfinite(grad))
+
+
+@pytest.mark.parametrize("kind", ["pdf", "cdf"])
+def test_weibull_value_and_gradient_finite_far_from_shape_one(kind: str) -> None:
+    """Shapes and scales ADVI's first steps reach: (0/lam)**k for k < 1 had a NaN gradient
+    in lam, and (l/lam)**k overflowed for large k; where numpy is finite, values agree."""
+    shape, scale = pt.dvector("shape"), pt.dvector("scale")
+    weights = ptt.weibull_weights(shape, scale, l_max=8, kind=kind)
+    loss = (weights * np.arange(1.0, 9.0)[:, None]).sum()
+    function = pytensor.function([shape, scale], [weights, *pt.grad(loss, [shape, scale])])
+    cases = [(0.05, 50.0), (0.3, 2.0), (1.5, 2.0), (30.0, 2.0), (800.0, 3.0), (1e3, 1e-2)]
+    for k, lam in cases:
+        w, d_shape, d_scale = function(np.array([k]), np.array([lam]))
+        assert np.isfinite(w).all() and np.isfinite(d_shape).all() and np.isfinite(d_scale).all()
+        assert w.sum() == pytest.approx(1.0)
+        if k < 100:  # numpy's direct formula overflows beyond
+            assert_allclose(w[:, 0], weibull_weights(k, lam, l_max=8, kind=kind), atol=1e-12)

@@ -149,13 +149,34 @@ def weibull_weights(
     """
     k = _tensor(shape)
     lam = _tensor(scale)
-    lags = _lags(l_max, max(k.ndim, lam.ndim))
-    lo = (lags / lam) ** k
+    ndim = max(k.ndim, lam.ndim)
+    lag_values = np.arange(l_max, dtype=np.float64).reshape((l_max,) + (1,) * ndim)
+    # In logs and clipped, so that neither value nor gradient is NaN anywhere in the prior
+    # (ADVI and NUTS visit shapes far from 1): ``(0 / lam) ** k`` has a NaN gradient in
+    # ``lam`` for ``k < 1``, and ``(l / lam) ** k`` overflows for large ``k``. Lag 0 is
+    # written out. The clip changes a weight only where it is below exp(-e^50) (zero
+    # anyway) or where ``(l / lam) ** k`` is below e^-700.
+    positive = np.maximum(lag_values, 1.0)  # lag 0 is handled apart: no log(0)
+    at_zero = pt.as_tensor_variable(lag_values == 0.0)
+    log_lo = pt.clip(k * (pt.log(positive) - pt.log(lam)), _LOG_MIN, _LOG_MAX)
+    lo = pt.switch(at_zero, 0.0, pt.exp(log_lo))
     if kind == "cdf":
         return _normalize_log(-lo, normalize=normalize)
-    hi = ((lags + 1.0) / lam) ** k
-    log_w = -lo + pt.log(-pt.expm1(lo - hi))
+    # log(hi - lo): lag 0: k log(1 / lam); later lags: log lo + b + log(1 - e^-b),
+    # b = k log(1 + 1 / l) = log(hi / lo) > 0
+    ratio = k * pt.log1p(1.0 / positive)
+    log_gap = pt.switch(
+        at_zero,
+        -k * pt.log(lam),
+        k * (pt.log(positive) - pt.log(lam)) + ratio + pt.log1mexp(-ratio),
+    )
+    gap = pt.exp(pt.clip(log_gap, _LOG_MIN, _LOG_MAX))
+    log_w = -lo + pt.log1mexp(-gap)  # log(exp(-lo) - exp(-hi))
     return _normalize_log(log_w, normalize=normalize)
+
+
+#: Clip of the exponents in :func:`weibull_weights` (``exp`` of them stays finite and > 0).
+_LOG_MIN, _LOG_MAX = -700.0, 50.0
 
 
 def adstock(x: TensorLike, weights: TensorLike, *, l_max: int) -> Tensor:
