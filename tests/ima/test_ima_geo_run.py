@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,9 +14,7 @@ from mixlens.cli import app
 from mixlens.data.schemas import validate_campaigns
 from mixlens.data.simulate.mmm import (
     DEFAULT_CHANNELS,
-    MMMWorldConfig,
     SimulatedMMM,
-    simulate_mmm,
 )
 from mixlens.errors import DataError
 from mixlens.ima.geo import prepare_geo_inputs
@@ -28,15 +25,6 @@ from mixlens.transforms.timescale import DelayedParams
 
 runner = CliRunner()
 CHANNELS = ("social", "online_video")
-
-
-@pytest.fixture(scope="module")
-def geo_world() -> SimulatedMMM:
-    specs = (
-        replace(DEFAULT_CHANNELS[1], n_campaigns=4, n_families=2),
-        replace(DEFAULT_CHANNELS[3], n_campaigns=3, n_families=2),
-    )
-    return simulate_mmm(MMMWorldConfig(weeks=8, channels=specs, regions=3), seed=2)
 
 
 def _true_weekly(world: SimulatedMMM) -> pd.DataFrame:

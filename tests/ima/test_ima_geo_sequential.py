@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from mixlens.cli import app
-from mixlens.data.simulate.mmm import DEFAULT_CHANNELS, MMMWorldConfig, SimulatedMMM, simulate_mmm
+from mixlens.data.simulate.mmm import SimulatedMMM
 from mixlens.ima.geo_regression import GeoChannelDesign
 from mixlens.ima.geo_sequential import (
     geo_fit_window,
@@ -219,15 +218,6 @@ def test_bad_options_raise() -> None:
 
 
 # The CLI on a small geo world: 3 geos x 2 channels x 3-4 campaigns x 8 weeks.
-
-
-@pytest.fixture(scope="module")
-def geo_world() -> SimulatedMMM:
-    specs = (
-        replace(DEFAULT_CHANNELS[1], n_campaigns=4, n_families=2),
-        replace(DEFAULT_CHANNELS[3], n_campaigns=3, n_families=2),
-    )
-    return simulate_mmm(MMMWorldConfig(weeks=8, channels=specs, regions=3), seed=2)
 
 
 def _byo_files(world: SimulatedMMM, root: Path) -> list[str]:

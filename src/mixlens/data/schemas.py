@@ -36,6 +36,7 @@ __all__ = [
     "MediaPanel",
     "TableSchema",
     "check_kind",
+    "require_columns",
     "validate_campaigns",
     "validate_conversions",
     "validate_paths",
@@ -136,8 +137,11 @@ def _suggest(name: str, present: Sequence[str]) -> str:
     return f"(columns are: {shown})"
 
 
-def _require(frame: pd.DataFrame, columns: Iterable[str], *, file: str) -> None:
-    """Raise on the first of ``columns`` that ``frame`` lacks."""
+def require_columns(frame: pd.DataFrame, columns: Iterable[str], *, file: str) -> None:
+    """Raise a DataError naming ``file`` and the first of ``columns`` that ``frame`` lacks.
+
+    The message lists the columns present or suggests a near match.
+    """
     present = [str(col) for col in frame.columns]
     for name in columns:
         if name not in present:
@@ -367,7 +371,7 @@ def validate_weekly(
         dates, a missing week, or geos covering different weeks.
     """
     controls = tuple(controls)
-    _require(frame, ("date", target, *controls), file=file)
+    require_columns(frame, ("date", target, *controls), file=file)
     channels = weekly_channels(frame, target=target, controls=controls)
     if not channels:
         raise DataError(
@@ -620,7 +624,7 @@ def validate_campaigns(frame: pd.DataFrame, *, file: str = FRAME) -> pd.DataFram
     pandas.DataFrame
         A typed copy: ``date`` as ``datetime64[us]``, numbers as ``float64``.
     """
-    _require(frame, SCHEMAS["campaigns"].required, file=file)
+    require_columns(frame, SCHEMAS["campaigns"].required, file=file)
     _no_rows(frame, file)
     out = frame.reset_index(drop=True).copy()
     out["date"] = _datetimes(out, "date", file=file)
@@ -659,7 +663,7 @@ def validate_touchpoints(frame: pd.DataFrame, *, file: str = FRAME) -> pd.DataFr
         A typed copy: ids and channels as strings, ``timestamp`` as naive ``datetime64[us]``
         (UTC when the input had offsets), ``cost`` as ``float64`` (empty cost is NaN).
     """
-    _require(frame, SCHEMAS["touchpoints"].required, file=file)
+    require_columns(frame, SCHEMAS["touchpoints"].required, file=file)
     _no_rows(frame, file)
     out = frame.reset_index(drop=True).copy()
     out["user_id"] = _strings(out, "user_id", file=file, required=True)
@@ -698,7 +702,7 @@ def validate_conversions(
         A typed copy: ids as strings, ``timestamp`` as naive ``datetime64[us]``, ``value`` as
         ``float64`` (empty value is NaN).
     """
-    _require(frame, SCHEMAS["conversions"].required, file=file)
+    require_columns(frame, SCHEMAS["conversions"].required, file=file)
     _no_rows(frame, file)
     out = frame.reset_index(drop=True).copy()
     out["user_id"] = _strings(out, "user_id", file=file, required=True)
@@ -743,7 +747,7 @@ def validate_paths(frame: pd.DataFrame, *, file: str = FRAME) -> pd.DataFrame:
     pandas.DataFrame
         A typed copy: ``path`` as strings, the totals as ``float64``.
     """
-    _require(frame, SCHEMAS["paths"].required, file=file)
+    require_columns(frame, SCHEMAS["paths"].required, file=file)
     _no_rows(frame, file)
     out = frame.reset_index(drop=True).copy()
     out["path"] = _strings(out, "path", file=file, required=True)

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from mixlens.data.schemas import require_columns
 from mixlens.errors import DataError
 from mixlens.ima.evaluate import (
     SPLIT_COLUMNS,
@@ -82,20 +83,9 @@ def mean_pairwise_correlation(x: FloatArray) -> float:
     return float(corr[upper].mean())
 
 
-def _require(frame: pd.DataFrame, columns: tuple[str, ...], table: str) -> None:
-    """Raise a DataError naming the first of ``columns`` missing from ``frame``."""
-    for column in columns:
-        if column not in frame.columns:
-            raise DataError(
-                f"missing column '{column}' (need {', '.join(columns)})",
-                file=table,
-                column=column,
-            )
-
-
 def _family_table(truth: pd.DataFrame) -> pd.DataFrame:
     """``channel, campaign, family, true`` per true campaign (totals), checked."""
-    _require(truth, ("channel", "campaign", "family", "contribution"), "truth")
+    require_columns(truth, ("channel", "campaign", "family", "contribution"), file="truth")
     blank = truth["family"].isna().to_numpy()
     if blank.any():
         raise DataError(
@@ -162,8 +152,8 @@ def family_correlations(
     >>> family_correlations(t, m).round(4).values.tolist()
     [['a', 'f', 2, 0.9934]]
     """
-    _require(truth, ("channel", "campaign", "family"), "truth")
-    _require(media, ("date", "channel", "campaign", column), "media")
+    require_columns(truth, ("channel", "campaign", "family"), file="truth")
+    require_columns(media, ("date", "channel", "campaign", column), file="media")
     dates = pd.to_datetime(media["date"])
     days = pd.date_range(dates.min(), dates.max(), freq="D") if len(media) else None
     keyed = media.assign(
@@ -253,7 +243,7 @@ def score_families(
     known = pd.MultiIndex.from_frame(true[["channel", "campaign"]])
     rows = []
     for method, est in estimates.items():
-        _require(est, ("channel", "campaign", "contribution"), f"estimate '{method}'")
+        require_columns(est, ("channel", "campaign", "contribution"), file=f"estimate '{method}'")
         est = est.assign(channel=est["channel"].astype(str), campaign=est["campaign"].astype(str))
         est = est[est["campaign"] != UNATTRIBUTED]
         totals = est.groupby(["channel", "campaign"], sort=False)["contribution"].sum()

@@ -45,7 +45,7 @@ import pandas as pd
 
 from mixlens.data.io import write_json, write_table
 from mixlens.data.loaders import read_table
-from mixlens.data.schemas import validate_campaigns
+from mixlens.data.schemas import require_columns, validate_campaigns
 from mixlens.errors import DataError
 from mixlens.ima.anchor import (
     GeoMMMPosterior,
@@ -97,23 +97,13 @@ def _table(source: TableSource, name: str) -> tuple[pd.DataFrame, str]:
     return read_table(source), str(source)
 
 
-def _require(frame: pd.DataFrame, columns: tuple[str, ...], file: str) -> None:
-    for column in columns:
-        if column not in frame.columns:
-            raise DataError(
-                f"missing column (have: {', '.join(map(str, frame.columns))})",
-                file=file,
-                column=column,
-            )
-
-
 def _check_weekly(frame: pd.DataFrame, file: str) -> pd.DataFrame:
     """Validate ``date, [geo], channel, contribution``: consecutive periods, one row each.
 
     With a ``geo`` column, every geo has every channel on the same periods; rows of geo
     ``all`` (totals over geos) are dropped.
     """
-    _require(frame, ("date", "channel", "contribution"), file)
+    require_columns(frame, ("date", "channel", "contribution"), file=file)
     geo = "geo" in frame.columns
     keys = ["geo", "channel"] if geo else ["channel"]
     out = frame[["date", *keys, "contribution"]].copy()
@@ -182,7 +172,7 @@ def _check_weekly(frame: pd.DataFrame, file: str) -> pd.DataFrame:
 
 
 def _adstock_from_table(frame: pd.DataFrame, file: str) -> dict[str, AdstockParams]:
-    _require(frame, ("channel", "l_max"), file)
+    require_columns(frame, ("channel", "l_max"), file=file)
     kind = (
         "delayed" if "theta" in frame.columns else "geometric" if "alpha" in frame.columns else ""
     )
@@ -232,11 +222,11 @@ def read_mmm_dir(mmm_dir: str | Path) -> tuple[pd.DataFrame, dict[str, AdstockPa
     spec = json.loads(spec_file.read_text())["spec"]
     channels = [str(c) for c in spec["channels"]]
     contrib, cfile = _table(root / "contributions.csv", "contributions")
-    _require(contrib, ("date", "component", "mean"), cfile)
+    require_columns(contrib, ("date", "component", "mean"), file=cfile)
     weekly = contrib[contrib["component"].astype(str).isin(channels)]
     weekly = weekly.rename(columns={"component": "channel", "mean": "contribution"})
     params, pfile = _table(root / "params.csv", "params")
-    _require(params, ("channel", "parameter", "mean"), pfile)
+    require_columns(params, ("channel", "parameter", "mean"), file=pfile)
     if "geo" in params.columns:
         # A geo MMM: adstock parameters are shared, on the rows of geo "all".
         params = params[params["geo"].astype(str) == ALL_GEOS]

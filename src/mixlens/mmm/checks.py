@@ -39,10 +39,9 @@ from numpy.typing import ArrayLike, NDArray
 
 from mixlens.mmm.geo import ALL_GEOS, GeoMMMResult
 from mixlens.mmm.results import MMMResult
+from mixlens.mmm.thresholds import COVERAGE_SLACK, EXTREME_P
 
 __all__ = [
-    "COVERAGE_SLACK",
-    "EXTREME_P",
     "STATISTICS",
     "PredictiveCheckWarning",
     "PredictiveFit",
@@ -67,10 +66,6 @@ Chunk = tuple[slice, FloatArray]
 
 #: Test statistics, in the order of the summary's ``p_values``.
 STATISTICS = ("mean", "sd", "min", "max", "acf1", "residual_acf1")
-#: A p-value below this or above ``1 - EXTREME_P`` gets a warning.
-EXTREME_P = 0.01
-#: Coverage below ``ci - COVERAGE_SLACK`` gets a warning.
-COVERAGE_SLACK = 0.1
 
 _LABELS = {
     "mean": "mean",

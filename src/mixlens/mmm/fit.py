@@ -46,6 +46,7 @@ from mixlens.mmm.data import MMMData
 from mixlens.mmm.model import build_model, roi_scale
 from mixlens.mmm.results import Diagnostics, MMMResult
 from mixlens.mmm.spec import MMMSpec
+from mixlens.mmm.thresholds import ESS_MIN, ESS_MIN_PER_CHAIN, RHAT_MAX
 
 __all__ = [
     "MMM",
@@ -64,9 +65,6 @@ FitMethod = Literal["nuts", "advi"]
 NutsSampler = Literal["auto", "nutpie", "pymc", "numpyro"]
 
 _COMPILE_LOCK = threading.Lock()
-
-RHAT_MAX = 1.01
-ESS_MIN = 400
 
 
 class ConvergenceWarning(UserWarning):
@@ -129,7 +127,7 @@ def _diagnose(
     messages = []
     if max_rhat > RHAT_MAX:
         messages.append(f"max R-hat {max_rhat:.3f} > {RHAT_MAX}: chains have not mixed")
-    ess_min = min(ESS_MIN, 100 * chains)
+    ess_min = min(ESS_MIN, ESS_MIN_PER_CHAIN * chains)
     if min_ess < ess_min:
         messages.append(f"min bulk ESS {min_ess:.0f} < {ess_min}: draw more or tune longer")
     if divergences:

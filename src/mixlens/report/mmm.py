@@ -14,30 +14,25 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mixlens.mmm.thresholds import (
+    COVERAGE_SLACK,
+    ESS_MIN,
+    ESS_MIN_PER_CHAIN,
+    EXTREME_P,
+    RHAT_MAX,
+)
 from mixlens.report import charts, charts_mmm
 from mixlens.report.html import Block, Figure, Metrics, Section, Table, Text
 
 __all__ = [
-    "COVERAGE_SLACK",
-    "ESS_MIN",
-    "ESS_MIN_PER_CHAIN",
     "P_VALUE_RANGE",
-    "RHAT_MAX",
     "diagnostics_table",
     "identification_text",
     "mmm_section",
 ]
 
-#: The usual convergence thresholds (the fit warns past them too, see ``mixlens.mmm.fit``):
-#: largest R-hat, and the smallest bulk ESS as the lesser of a total and per chain.
-RHAT_MAX = 1.01
-ESS_MIN = 400
-ESS_MIN_PER_CHAIN = 100
 #: A posterior predictive p-value outside this range says the model misses that statistic.
-P_VALUE_RANGE = (0.01, 0.99)
-#: A predictive band covering fewer than ``ci - COVERAGE_SLACK`` of the fitted weeks is too
-#: narrow (in sample a band covers a little more than its mass, so only too few is flagged).
-COVERAGE_SLACK = 0.1
+P_VALUE_RANGE = (EXTREME_P, 1.0 - EXTREME_P)
 #: The rows of the geo column that total over geos.
 ALL_GEOS = "all"
 
