@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from mixlens.agents.shapley import exact_shapley, sampled_shapley, shapley_credit
@@ -20,10 +20,12 @@ def _value(w: np.ndarray, inter: np.ndarray):
 
 @settings(max_examples=20, deadline=None)
 @given(st.integers(2, 8), st.integers(0, 1000))
+@example(n=2, seed=41)  # outside the Hoeffding band of delta 0.05, as 5% of cases may be
 def test_sampled_conserves_exactly_and_exact_is_within_the_error(n: int, seed: int) -> None:
     w, inter = _game(n, seed)
     v = _value(w, inter)
-    est = sampled_shapley(v, n, permutations=400, rng=seed)
+    # the Hoeffding band fails with probability delta per player: 1e-9, as the 6-sigma one
+    est = sampled_shapley(v, n, permutations=400, delta=1e-9, rng=seed)
     full = v(np.ones(n, dtype=bool)) - v(np.zeros(n, dtype=bool))
     assert est.values.sum() == pytest.approx(full, rel=1e-12, abs=1e-12)
     masks = np.arange(2**n)
