@@ -11,6 +11,7 @@ from mixlens.cli._app import (
     OutDir,
     Regions,
     Seed,
+    _fail,
     _group,
     _progress,
     _report_files,
@@ -27,21 +28,42 @@ def simulate_mmm_command(
     out: OutDir = Path("sim_mmm"),
     seed: Seed = 0,
     weeks: Annotated[int, typer.Option(min=8, help="Weeks of data.")] = 156,
-    channels: Annotated[int, typer.Option(min=5, max=8, help="Paid channels (5 to 8).")] = 6,
+    channels: Annotated[
+        int | None,
+        typer.Option(
+            min=5, max=8, help="Paid channels (5 to 8; default 6, or 7 with --transforms mixed)."
+        ),
+    ] = None,
     regions: Regions = 1,
+    transforms: Annotated[
+        str,
+        typer.Option(
+            help="True adstock and saturation of the channels: delayed-hill (every channel "
+            "delayed adstock and Hill saturation) or mixed (Weibull, geometric and delayed "
+            "adstock, Hill and logistic saturation, by channel)."
+        ),
+    ] = "delayed-hill",
 ) -> None:
     """Simulate daily media and sales: weekly_channel.csv, daily_campaign.csv and truth/."""
-    from mixlens.data.simulate.mmm import MMMWorldConfig, simulate_mmm
+    from mixlens.data.simulate.mmm import MMMWorldConfig, preset_channels, simulate_mmm
+    from mixlens.data.simulate.mmm_channels import TRANSFORM_PRESETS
 
+    if transforms not in TRANSFORM_PRESETS:
+        raise _fail(
+            f"--transforms must be one of {', '.join(TRANSFORM_PRESETS)}, got {transforms!r}"
+        )
+    n_channels = channels if channels is not None else (7 if transforms == "mixed" else 6)
     with _user_errors(), _progress() as step:
-        config = MMMWorldConfig(weeks=weeks, n_channels=channels, regions=regions)
+        # The default world names its channels by count, as before the presets.
+        specs = () if transforms == "delayed-hill" else preset_channels(transforms, n_channels)
+        config = MMMWorldConfig(weeks=weeks, n_channels=n_channels, channels=specs, regions=regions)
         world = simulate_mmm(config, seed=seed, progress=step("simulate mmm"))
         files = world.write(out)
     _report_files(
         out,
         files,
         world.summary,
-        ["total_sales", "total_spend", "media_share"],
+        ["transforms", "total_sales", "total_spend", "media_share"],
         command="simulate mmm",
     )
 

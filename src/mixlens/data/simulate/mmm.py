@@ -9,11 +9,14 @@ Generative process (all daily, then summed to weeks for the MMM panel):
    impressions * CTR.
 2. **Carryover.** A channel's effective pressure is
    ``A_c(t) = sum_k w_k * adstock(impressions_k / 1000)(t)`` with the channel's true
-   *delayed* adstock (Jin et al. 2017), specified on the weekly scale (decay ``theta``,
-   peak ``peak`` weeks, length ``l_max`` weeks) and applied on the daily scale through the
-   exact kernel-shape conversion of :func:`mixlens.transforms.timescale.to_daily`.
-3. **Shape.** The channel's daily contribution is ``beta_c * hill(A_c(t); K_c, s_c)``.
-   ``K_c`` is set relative to the channel's mean pressure and ``beta_c`` so that the
+   adstock: *delayed* (Jin et al. 2017; the default world's), *geometric* or *Weibull*,
+   specified on the weekly scale and applied on the daily scale through the exact
+   kernel-shape conversion of :func:`mixlens.transforms.timescale.to_daily` (see
+   :mod:`mixlens.data.simulate.mmm_channels`); every kernel sums to one.
+3. **Shape.** The channel's daily contribution is ``beta_c * f_c(A_c(t))`` with its true
+   saturation ``f_c``: Hill (the default world's) with half-saturation ``K_c`` and slope
+   ``s_c``, or logistic ``tanh(lam_c A_c / 2)``. ``K_c`` and ``1 / lam_c`` are set
+   relative to the channel's typical (mean positive) pressure, and ``beta_c`` so that the
    channel's ROI over the window equals its specified target in the national world.
 4. **Campaign truth.** A campaign's daily contribution is its share of the channel's
    adstocked effective pressure times the channel's contribution,
@@ -27,14 +30,15 @@ Generative process (all daily, then summed to weeks for the MMM panel):
 
 Regions (``regions > 1``) share campaigns and response curves per capita: region ``r``
 gets a share ``s_r`` of national spend (with region-week delivery noise, so regions
-differ) and of the baseline, and its Hill half-saturation and ``beta`` scale by ``s_r``.
+differ) and of the baseline, and its Hill half-saturation, logistic ``1 / lam`` and
+``beta`` scale by ``s_r``.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,10 +48,20 @@ from numpy.typing import NDArray
 
 from mixlens.data.calendar import HOLIDAYS, holiday_frame
 from mixlens.data.io import write_json, write_table
-from mixlens.data.simulate.flighting import FlightingKind, campaign_plan
-from mixlens.transforms.adstock import adstock, delayed_weights
-from mixlens.transforms.saturation import hill
-from mixlens.transforms.timescale import DelayedParams, to_daily
+from mixlens.data.simulate.flighting import campaign_plan
+from mixlens.data.simulate.mmm_channels import (
+    DEFAULT_CHANNELS,
+    MediaChannelSpec,
+    daily_kernel,
+    transform_preset,
+)
+from mixlens.data.simulate.mmm_channels import (
+    mixed_transform_channels as mixed_transform_channels,
+)
+from mixlens.data.simulate.mmm_channels import preset_channels as preset_channels
+from mixlens.transforms.adstock import adstock
+from mixlens.transforms.saturation import hill, logistic_saturation
+from mixlens.transforms.timescale import AdstockParams
 
 ProgressCallback = Callable[[str, float], None]
 
@@ -66,124 +80,6 @@ HOLIDAY_EFFECTS: dict[str, float] = {
 
 
 @dataclass(frozen=True)
-class MediaChannelSpec:
-    """True behaviour of one paid media channel.
-
-    Attributes
-    ----------
-    name
-        Channel name (``{name}_spend`` in the weekly panel).
-    n_campaigns, n_families
-        Campaigns in the channel and families they are grouped in.
-    flighting
-        Flighting kinds cycled over the channel's families.
-    daily_budget
-        Mean daily spend of the national world, currency units.
-    cpm, ctr
-        Mean cost per thousand impressions (currency) and click-through rate.
-    theta, peak, l_max
-        Delayed adstock on the weekly scale: decay in (0, 1), peak lag in weeks, length in weeks.
-    half_saturation
-        Hill half-saturation as a multiple of the channel's mean daily effective pressure.
-    slope
-        Hill slope (shape), > 0.
-    roi
-        Target ROI (contribution / spend) of the channel over the national window.
-    """
-
-    name: str
-    n_campaigns: int
-    n_families: int
-    flighting: tuple[FlightingKind, ...]
-    daily_budget: float
-    cpm: float
-    ctr: float
-    theta: float
-    peak: float
-    l_max: int
-    half_saturation: float
-    slope: float
-    roi: float
-
-    def __post_init__(self) -> None:
-        checks = {
-            "n_campaigns >= 1": self.n_campaigns >= 1,
-            "1 <= n_families <= n_campaigns": 1 <= self.n_families <= self.n_campaigns,
-            "daily_budget > 0": self.daily_budget > 0,
-            "cpm > 0": self.cpm > 0,
-            "0 < ctr < 1": 0 < self.ctr < 1,
-            "0 < theta < 1": 0 < self.theta < 1,
-            "peak >= 0": self.peak >= 0,
-            "l_max >= 1": self.l_max >= 1,
-            "half_saturation > 0": self.half_saturation > 0,
-            "slope > 0": self.slope > 0,
-            "roi >= 0": self.roi >= 0,
-        }
-        failed = [rule for rule, ok in checks.items() if not ok]
-        if failed:
-            raise ValueError(f"channel {self.name!r}: needs {', '.join(failed)}")
-
-
-#: Eight realistic channels; the world uses the first ``n_channels`` of them.
-DEFAULT_CHANNELS: tuple[MediaChannelSpec, ...] = (
-    MediaChannelSpec("tv", 4, 2, ("burst",), 9000.0, 18.0, 0.0005, 0.55, 1.0, 6, 0.9, 2.0, 1.1),
-    MediaChannelSpec(
-        "social",
-        32,
-        7,
-        ("always_on", "burst", "pulsed"),
-        6000.0,
-        7.0,
-        0.012,
-        0.35,
-        0.3,
-        3,
-        0.8,
-        1.3,
-        2.2,
-    ),
-    MediaChannelSpec(
-        "paid_search", 24, 5, ("always_on",), 5000.0, 30.0, 0.05, 0.15, 0.0, 2, 1.1, 1.0, 3.0
-    ),
-    MediaChannelSpec(
-        "online_video",
-        18,
-        4,
-        ("burst", "pulsed", "always_on"),
-        4500.0,
-        12.0,
-        0.004,
-        0.45,
-        0.6,
-        4,
-        0.7,
-        1.6,
-        1.5,
-    ),
-    MediaChannelSpec(
-        "display", 20, 4, ("pulsed", "always_on"), 3000.0, 3.5, 0.002, 0.3, 0.2, 3, 1.0, 1.2, 0.7
-    ),
-    MediaChannelSpec("radio", 3, 1, ("burst",), 2500.0, 8.0, 0.0002, 0.4, 0.5, 4, 0.8, 2.2, 0.9),
-    MediaChannelSpec("ooh", 2, 1, ("burst",), 2000.0, 5.0, 0.0001, 0.6, 1.5, 6, 0.9, 2.5, 0.6),
-    MediaChannelSpec(
-        "affiliate",
-        15,
-        3,
-        ("always_on", "pulsed"),
-        1500.0,
-        20.0,
-        0.03,
-        0.2,
-        0.0,
-        2,
-        1.2,
-        1.0,
-        1.8,
-    ),
-)
-
-
-@dataclass(frozen=True)
 class MMMWorldConfig:
     """Size and truth of the MMM world.
 
@@ -196,7 +92,9 @@ class MMMWorldConfig:
     n_channels
         How many of :data:`DEFAULT_CHANNELS` to use (5 to 8) when ``channels`` is empty.
     channels
-        Explicit channel specs; overrides ``n_channels``.
+        Explicit channel specs; overrides ``n_channels``. For channels whose true adstock
+        and saturation kinds differ, pass :func:`mixed_transform_channels` (the
+        ``"mixed"`` preset; the world's summary names the preset under ``transforms``).
     regions
         Number of regions; above 1 the panel gets a ``geo`` column.
     media_share
@@ -318,7 +216,7 @@ class _Channel:
     ctr: NDArray[np.float64]  # (campaigns,)
     effectiveness: NDArray[np.float64]  # (campaigns,)
     weights: NDArray[np.float64]  # daily adstock kernel, (l_max_daily,)
-    daily: DelayedParams
+    daily: AdstockParams
 
 
 def simulate_mmm(
@@ -427,8 +325,7 @@ def channel_lift(
 
     def contribution(impressions: NDArray[np.float64]) -> NDArray[np.float64]:
         pressure = _pressure(ch, impressions).sum(axis=1)
-        response = hill(pressure, half_saturation=cal.half_saturation, slope=ch.spec.slope)
-        return np.asarray(cal.beta * response, dtype=np.float64)
+        return np.asarray(cal.beta * cal.response(pressure), dtype=np.float64)
 
     base = contribution(observed.to_numpy(dtype=np.float64))
     changed = observed.to_numpy(dtype=np.float64).copy()
@@ -450,8 +347,7 @@ def _draw_channel(
         first_weekday=first_weekday,
     )
     n = spec.n_campaigns
-    daily = to_daily(DelayedParams(theta=spec.theta, peak=spec.peak, l_max=spec.l_max))
-    assert isinstance(daily, DelayedParams)
+    daily = spec.daily_adstock()
     return _Channel(
         spec=spec,
         names=plan.names,
@@ -461,7 +357,7 @@ def _draw_channel(
         cpm=spec.cpm * rng.lognormal(0.0, 0.25, n),
         ctr=np.minimum(spec.ctr * rng.lognormal(0.0, 0.3, n), 0.5),
         effectiveness=rng.lognormal(0.0, 0.35, n),
-        weights=delayed_weights(daily.theta, peak=daily.peak, l_max=daily.l_max, normalize=True),
+        weights=daily_kernel(daily),
         daily=daily,
     )
 
@@ -514,8 +410,31 @@ def _region_shares(regions: int, rng: np.random.Generator) -> NDArray[np.float64
 
 @dataclass(frozen=True)
 class _Calibration:
-    half_saturation: float  # national, in daily effective pressure units
+    """A channel's national saturation curve in daily effective pressure units (internal)."""
+
+    half_saturation: float  # Hill, national, in daily effective pressure units; NaN if logistic
     beta: float  # national daily maximum contribution, currency
+    saturation: str  # "hill" or "logistic"
+    slope: float  # Hill slope; NaN if logistic
+    lam: float  # logistic steepness per daily effective pressure unit, national; NaN if Hill
+    typical_pressure: float  # mean positive daily effective pressure, national
+
+    def response(self, pressure: NDArray[np.float64], share: float = 1.0) -> NDArray[np.float64]:
+        """Saturation in [0, 1) of a region with ``share`` of the national pressure."""
+        if self.saturation == "hill":
+            return hill(pressure, half_saturation=self.half_saturation * share, slope=self.slope)
+        return logistic_saturation(pressure, lam=self.lam / share)
+
+    def mroi_numerator(
+        self, pressure: NDArray[np.float64], response: NDArray[np.float64], share: float = 1.0
+    ) -> float:
+        """``d/d(lambda) sum_t beta f(lambda A_t)`` at ``lambda = 1``: ``sum beta A f'(A)``."""
+        if self.saturation == "hill":
+            # A f'(A) = s h (1 - h) for the Hill curve h.
+            return float((self.beta * share * self.slope * response * (1 - response)).sum())
+        # A f'(A) = u (1 - tanh(u)**2) with u = lam A / 2 for the logistic curve tanh(u).
+        u = 0.5 * (self.lam / share) * pressure
+        return float((self.beta * share * u * (1.0 - np.tanh(u) ** 2)).sum())
 
 
 def _pressure(ch: _Channel, impressions: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -529,10 +448,20 @@ def _impressions(ch: _Channel, spend: NDArray[np.float64]) -> NDArray[np.float64
 
 def _calibrate(ch: _Channel) -> _Calibration:
     pressure = _pressure(ch, _impressions(ch, ch.spend)).sum(axis=1)
-    half = ch.spec.half_saturation * float(pressure[pressure > 0].mean())
-    response = hill(pressure, half_saturation=half, slope=ch.spec.slope)
+    typical = float(pressure[pressure > 0].mean())
+    params = ch.spec.saturation_parameters()
+    hill_curve = ch.spec.saturation == "hill"
+    curve = _Calibration(
+        half_saturation=params["half_saturation"] * typical if hill_curve else math.nan,
+        beta=math.nan,
+        saturation=ch.spec.saturation,
+        slope=params["slope"] if hill_curve else math.nan,
+        lam=math.nan if hill_curve else params["lam"] / typical,
+        typical_pressure=typical,
+    )
+    response = curve.response(pressure)
     beta = ch.spec.roi * float(ch.spend.sum()) / float(response.sum())
-    return _Calibration(half_saturation=half, beta=beta)
+    return replace(curve, beta=beta)
 
 
 @dataclass(frozen=True)
@@ -575,7 +504,7 @@ def _simulate_region(
         click = np.round(impressions * ch.ctr * rng.lognormal(-0.5 * 0.1**2, 0.1, spend.shape))
         pressure_k = _pressure(ch, impressions)
         pressure = pressure_k.sum(axis=1)
-        response = hill(pressure, half_saturation=cal.half_saturation * share, slope=ch.spec.slope)
+        response = cal.response(pressure, share)
         contribution = cal.beta * share * response
         with np.errstate(invalid="ignore", divide="ignore"):
             split = np.where(pressure[:, None] > 0, pressure_k / pressure[:, None], 0.0)
@@ -583,8 +512,7 @@ def _simulate_region(
         imps.append(impressions)
         clicks.append(click)
         contribs.append(contribution[:, None] * split)
-        # d/d(lambda) of sum_t beta*hill(lambda*A_t) at lambda=1 equals sum beta*s*h*(1-h).
-        mroi_num[i] = float((cal.beta * share * ch.spec.slope * response * (1 - response)).sum())
+        mroi_num[i] = cal.mroi_numerator(pressure, response, share)
         channel_daily[ch.spec.name] = contribution
     level = base.intercept * share * rng.lognormal(0.0, 0.05) if cfg.regions > 1 else base.intercept
     parts = {
@@ -734,21 +662,35 @@ def _roi_table(totals: pd.DataFrame) -> pd.DataFrame:
 
 
 def _channel_params(channels: list[_Channel], calibration: list[_Calibration]) -> pd.DataFrame:
+    """One row per channel: kinds and parameters, NaN where the channel's kind lacks one."""
     rows = []
     for ch, cal in zip(channels, calibration, strict=True):
+        weekly = ch.spec.adstock_parameters()
+        daily = ch.daily
+        saturation = ch.spec.saturation_parameters()
+        nan = math.nan
         rows.append(
             {
                 "channel": ch.spec.name,
-                "adstock": "delayed",
-                "theta_weekly": ch.spec.theta,
-                "peak_weekly": ch.spec.peak,
+                "adstock": ch.spec.adstock,
+                "theta_weekly": weekly.get("theta", nan),
+                "peak_weekly": weekly.get("peak", nan),
+                "alpha_weekly": weekly.get("alpha", nan),
+                "shape": weekly.get("shape", nan),
+                "scale_weekly": weekly.get("scale", nan),
                 "l_max_weekly": ch.spec.l_max,
-                "theta_daily": ch.daily.theta,
-                "peak_daily": ch.daily.peak,
-                "l_max_daily": ch.daily.l_max,
-                "saturation": "hill",
+                "theta_daily": getattr(daily, "theta", nan),
+                "peak_daily": getattr(daily, "peak", nan),
+                "alpha_daily": getattr(daily, "alpha", nan),
+                "scale_daily": getattr(daily, "scale", nan),
+                "l_max_daily": daily.l_max,
+                "saturation": ch.spec.saturation,
+                "half_saturation": saturation.get("half_saturation", nan),
                 "half_saturation_daily": cal.half_saturation,
-                "slope": ch.spec.slope,
+                "slope": saturation.get("slope", nan),
+                "lam": saturation.get("lam", nan),
+                "lam_daily": cal.lam,
+                "typical_pressure_daily": cal.typical_pressure,
                 "beta_daily": cal.beta,
                 "media_unit": "thousand impressions x campaign effectiveness",
                 "n_campaigns": ch.spec.n_campaigns,
@@ -800,6 +742,11 @@ def _summary(
         "world": "mmm",
         "seed": seed,
         "config": config,
+        "transforms": transform_preset(cfg.channel_specs),
+        "channel_transforms": {
+            spec.name: {"adstock": spec.adstock, "saturation": spec.saturation}
+            for spec in cfg.channel_specs
+        },
         "start": str(weekly_channel["date"].iloc[0]),
         "end": str(weekly_channel["date"].iloc[-1]),
         "weeks": cfg.weeks,
@@ -816,6 +763,8 @@ def _summary(
             "mroi": "d contribution / d spend when all of the channel's spend scales together",
             "campaign_contribution": "channel contribution x campaign share of adstocked "
             "effective pressure (Aumann-Shapley split; sums to the channel exactly)",
+            "transforms": "preset of the channels' true adstock and saturation kinds "
+            "(delayed-hill, mixed) or custom; parameters in config.channels",
             "reconciliation": "sum of components = sales, every day and week",
         },
     }
