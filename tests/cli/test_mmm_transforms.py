@@ -61,3 +61,63 @@ def test_unknown_transform_exits_2(tmp_path: Path, option: str, value: str, mess
     assert result.exit_code == 2
     assert message in result.stderr
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.filterwarnings("ignore::mixlens.mmm.checks.PredictiveCheckWarning")
+def test_transforms_chosen_per_channel_run_through_ima_and_allocation(tmp_path: Path) -> None:
+    sim, fit = tmp_path / "sim", tmp_path / "fit"
+    runner.invoke(app, ["simulate", "mmm", "--out", str(sim), "--weeks", "30", "--channels", "5"])
+    args = ["mmm", "fit", str(sim / "weekly_channel.csv"), "--controls", "price,promotion"]
+    args += ["--method", "advi", "--draws", "50", "--out", str(fit)]
+    args += [
+        "--adstock",
+        "tv=weibull,paid_search=geometric",
+        "--saturation",
+        "paid_search=logistic",
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    spec = json.loads((fit / "spec.json").read_text())["spec"]
+    kinds = {c: t["kind"] for c, t in spec["adstock"].items()}
+    assert kinds == {"tv": "weibull", "social": "delayed", "paid_search": "geometric",
+                     "online_video": "delayed", "display": "delayed"}  # fmt: skip
+    assert spec["saturation"]["paid_search"]["kind"] == "logistic"
+    params = pd.read_csv(fit / "params.csv")
+    owners = params.groupby("parameter")["channel"].agg(set)
+    assert owners["alpha"] == {"paid_search"} and owners["lam"] == {"paid_search"}
+    assert owners["shape"] == {"tv"} and "paid_search" not in owners["slope"]
+    assert owners["theta"] == {"social", "online_video", "display"}
+    ima = runner.invoke(
+        app,
+        ["ima", "fit", "--mmm", str(fit), "--campaigns", str(sim / "daily_campaign.csv"),
+         "--model", "linear", "--draws", "20", "--advi-steps", "200", "--out",
+         str(tmp_path / "ima")],
+    )  # fmt: skip
+    assert ima.exit_code == 0, ima.output
+    alloc = runner.invoke(
+        app,
+        ["allocate", "--mmm", str(fit), "--budget", "1000000", "--weeks", "8", "--out",
+         str(tmp_path / "alloc")],
+    )  # fmt: skip
+    assert alloc.exit_code == 0, alloc.output
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [("--adstock", "tv=exponential", "--adstock for 'tv' must be one of delayed, geometric"),
+     ("--adstock", "mars=geometric", "adstock names unknown channels mars"),
+     ("--saturation", "tv:logistic,x=hill", "--saturation pairs must look like 'channel=hill'")],
+)  # fmt: skip
+def test_bad_per_channel_transform_exits_2(
+    tmp_path: Path, option: str, value: str, message: str
+) -> None:
+    panel = tmp_path / "panel.csv"
+    dates = pd.date_range("2024-01-01", periods=40, freq="W-MON")
+    rows = {"date": dates.strftime("%Y-%m-%d"), "sales": range(40, 80), "tv_spend": range(1, 41)}
+    pd.DataFrame(rows).to_csv(panel, index=False)
+    result = runner.invoke(
+        app, ["mmm", "fit", str(panel), option, value, "--out", str(tmp_path / "o")]
+    )
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert not (tmp_path / "o").exists()

@@ -240,7 +240,7 @@ class MMMResponse:
         if not 1 <= weeks <= data.n_weeks:
             raise DataError(f"weeks must be between 1 and {data.n_weeks} (the fitted weeks)")
         params = result._params
-        history = min(spec.adstock.l_max - 1, data.n_weeks)
+        history = min(spec.adstocks.l_max - 1, data.n_weeks)
         spend = data.spend[data.n_weeks - weeks :]  # (N, C)
         totals = spend.sum(axis=0)
         share = np.where(totals > 0, spend / np.where(totals > 0, totals, 1.0), 1.0 / weeks)
@@ -248,7 +248,7 @@ class MMMResponse:
         n_ch = len(spec.channels)
         carry_in = np.concatenate([past, np.zeros((weeks, n_ch))])
         unit_in = np.concatenate([np.zeros((history, n_ch)), share / data.media_scale])
-        weights = spec.adstock.np_weights({k: params[k] for k in spec.adstock.parameters})
+        weights = spec.adstocks.np_weights({k: params[k] for k in spec.adstocks.parameters})
         s = weights.shape[1]
 
         def apply(x: FloatArray) -> FloatArray:
@@ -268,8 +268,8 @@ class MMMResponse:
         """Per-draw channel contributions in the window, target units, ``(n_draws, C)``."""
         x = self.carry + self.unit * spend[None, None, :]
         spec, params = self._result.spec, self._result._params
-        sat_params = {k: params[k][:, None, :] for k in spec.saturation.parameters}
-        out: FloatArray = spec.saturation.np_apply(x, sat_params).sum(axis=1) * self.beta
+        sat_params = {k: params[k][:, None, :] for k in spec.saturations.parameters}
+        out: FloatArray = spec.saturations.np_apply(x, sat_params).sum(axis=1) * self.beta
         return out
 
     def expected(self, spend: FloatArray) -> FloatArray:

@@ -71,11 +71,16 @@ def mmm_fit_command(
         str,
         typer.Option(
             help="Adstock of every channel: delayed (peak after a delay; what IMA was built "
-            "on), geometric or weibull."
+            "on), geometric or weibull; or per channel 'tv=weibull,search=geometric' "
+            "(others delayed)."
         ),
     ] = "delayed",
     saturation: Annotated[
-        str, typer.Option(help="Saturation of every channel: hill or logistic.")
+        str,
+        typer.Option(
+            help="Saturation of every channel: hill or logistic; or per channel "
+            "'search=logistic' (others hill)."
+        ),
     ] = "hill",
     seed: Seed = 0,
 ) -> None:
@@ -89,12 +94,8 @@ def mmm_fit_command(
 
     if method not in ("nuts", "advi"):
         raise _fail(f"--method must be 'nuts' or 'advi', got {method!r}")
-    if adstock not in ADSTOCK_KINDS:
-        raise _fail(f"--adstock must be one of {', '.join(ADSTOCK_KINDS)}, got {adstock!r}")
-    if saturation not in SATURATION_KINDS:
-        raise _fail(
-            f"--saturation must be one of {', '.join(SATURATION_KINDS)}, got {saturation!r}"
-        )
+    adstocks = _per_channel(adstock, tuple(ADSTOCK_KINDS), "--adstock")
+    saturations = _per_channel(saturation, tuple(SATURATION_KINDS), "--saturation")
     control_list = tuple(c.strip() for c in controls.split(",") if c.strip())
     knots = _time_knots(time_knots)
     media_input = _media_input(media)
@@ -114,8 +115,8 @@ def mmm_fit_command(
             holdout_weeks=holdout_weeks,
             time_knots=knots,
             media_input=media_input,
-            adstock=adstock,
-            saturation=saturation,
+            adstock=adstocks,
+            saturation=saturations,
         )
     for line in identification_warnings(summary):
         console.print(f"[yellow]warning:[/yellow] {line}", highlight=False, soft_wrap=True)
@@ -222,18 +223,36 @@ def _setting(value: str, option: str) -> MediaInputSetting:
     raise _fail(f"{option} must be one of {', '.join(_MEDIA_SETTINGS)}, got {value!r}")
 
 
-def _media_input(value: str) -> MediaInputSetting | dict[str, MediaInputSetting]:
-    """Parse ``--media``: one setting, or ``channel=setting`` pairs separated by commas."""
-    text = value.strip().lower()
-    if "=" not in text:
-        return _setting(text, "--media")
-    out: dict[str, MediaInputSetting] = {}
+def _pairs(value: str, option: str, example: str) -> dict[str, str] | None:
+    """Parse ``channel=value`` pairs separated by commas; None if ``value`` has no ``=``."""
+    if "=" not in value:
+        return None
+    out: dict[str, str] = {}
     for part in (p.strip() for p in value.split(",") if p.strip()):
         channel, sep, setting = part.partition("=")
         if not sep or not channel.strip():
-            raise _fail(f"--media pairs must look like 'channel=impressions', got {part!r}")
-        out[channel.strip()] = _setting(setting.strip().lower(), f"--media for {channel!r}")
+            raise _fail(f"{option} pairs must look like {example!r}, got {part!r}")
+        out[channel.strip()] = setting.strip().lower()
     return out
+
+
+def _media_input(value: str) -> MediaInputSetting | dict[str, MediaInputSetting]:
+    """Parse ``--media``: one setting, or ``channel=setting`` pairs separated by commas."""
+    pairs = _pairs(value, "--media", "channel=impressions")
+    if pairs is None:
+        return _setting(value.strip().lower(), "--media")
+    return {c: _setting(s, f"--media for {c!r}") for c, s in pairs.items()}
+
+
+def _per_channel(value: str, kinds: tuple[str, ...], option: str) -> str | dict[str, str]:
+    """Parse ``--adstock`` / ``--saturation``: one kind, or ``channel=kind`` pairs."""
+    pairs = _pairs(value, option, f"channel={kinds[0]}")
+    chosen = {"": value.strip().lower()} if pairs is None else pairs
+    for channel, kind in chosen.items():
+        if kind not in kinds:
+            where = f" for {channel!r}" if channel else ""
+            raise _fail(f"{option}{where} must be one of {', '.join(kinds)}, got {kind!r}")
+    return chosen[""] if pairs is None else pairs
 
 
 def _time_knots(value: str) -> int | Literal["auto"]:

@@ -121,21 +121,17 @@ def read_mmm_posterior(mmm_dir: str | Path, *, max_draws: int = 400) -> MMMPoste
         If the posterior cannot be read (see :meth:`mixlens.mmm.results.MMMResult.load`).
     """
     from mixlens.mmm._engine import Engine
+    from mixlens.mmm.channel_transforms import stack_draws
     from mixlens.mmm.results import MMMResult
 
     result = MMMResult.load(mmm_dir)
     spec = result.spec
-    post = result.idata["posterior"]
-    names = list(dict.fromkeys([*spec.channel_parameters, "beta"]))
-    params: dict[str, FloatArray] = {}
-    for name in names:
-        if name in post:
-            stacked = post[name].stack(sample=("chain", "draw")).transpose("sample", "channel")
-            params[name] = np.asarray(stacked.values, dtype=np.float64)
+    names = [*spec.channel_parameters, "beta"]
+    params = stack_draws(result.idata["posterior"], names, spec)  # (S, C) each
     keep = _thinned(params["beta"].shape[0], max_draws)
     params = {k: v[keep] for k, v in params.items()}
-    kernel_params = {k: params[k] for k in spec.adstock.parameters}
-    weights = np.asarray(spec.adstock.np_weights(kernel_params), dtype=np.float64)
+    kernel_params = {k: params[k] for k in spec.adstocks.parameters}
+    weights = np.asarray(spec.adstocks.np_weights(kernel_params), dtype=np.float64)
     mean_kernel = weights.mean(axis=1)  # (l_max, C)
     engine = Engine(spec, result.data, params)
     contrib = engine.channels(slice(0, keep.size), slice(0, result.data.n_weeks))  # (S, T, C)
@@ -193,8 +189,8 @@ def read_geo_mmm_posterior(
             full, params={k: v[keep] for k, v in full.params.items()}, chunk_size=chunk_size
         )
         if not kernels:
-            weights = spec.adstock.np_weights(
-                {p: engine.params[p] for p in spec.adstock.parameters}
+            weights = spec.adstocks.np_weights(
+                {p: engine.params[p] for p in spec.adstocks.parameters}
             )
             mean_kernel = np.asarray(weights, dtype=np.float64).mean(axis=1)  # (l_max, C)
             kernels = {

@@ -208,7 +208,8 @@ def read_mmm_dir(mmm_dir: str | Path) -> tuple[pd.DataFrame, dict[str, AdstockPa
     tuple
         ``date, channel, contribution`` (posterior means, target units; with a ``geo``
         column, one row per geo, for a geo MMM) and the posterior-mean adstock
-        parameters per channel on the weekly scale (shared by the geos).
+        parameters per channel on the weekly scale (shared by the geos; each channel's
+        own kind where the MMM chose adstocks per channel).
 
     Raises
     ------
@@ -233,10 +234,12 @@ def read_mmm_dir(mmm_dir: str | Path) -> tuple[pd.DataFrame, dict[str, AdstockPa
     means = params.assign(mean=pd.to_numeric(params["mean"])).pivot_table(
         index="channel", columns="parameter", values="mean", aggfunc="first"
     )
-    adstock = spec.get("adstock", {})
-    kind, l_max = str(adstock.get("kind", "delayed")), int(adstock.get("l_max", 8))
+    adstocks = spec.get("adstock", {})
     out: dict[str, AdstockParams] = {}
     for channel in channels:
+        # one adstock for every channel ({"kind": ...}), or chosen per channel
+        adstock = adstocks if "kind" in adstocks else adstocks.get(channel, {})
+        kind, l_max = str(adstock.get("kind", "delayed")), int(adstock.get("l_max", 8))
         if channel not in means.index:
             raise DataError(f"no parameters for channel {channel!r}", file=pfile, column="channel")
         row = means.loc[channel].dropna().to_numpy(dtype=np.float64)

@@ -37,8 +37,9 @@ class Engine:
         The model's spec and data.
     params
         Posterior parameter arrays keyed by variable name, with the flattened draws first:
-        ``(S, n_channels)`` for channel parameters, ``(S,)`` for scalars, ``(S, k)`` for
-        coefficient vectors.
+        ``(S, n_channels)`` for channel parameters (NaN for channels without the parameter,
+        see :func:`mixlens.mmm.channel_transforms.stack_draws`), ``(S,)`` for scalars,
+        ``(S, k)`` for coefficient vectors.
     chunk_size
         Draws per chunk for full-window computations (bounds memory).
     """
@@ -70,11 +71,11 @@ class Engine:
 
     def adstocked(self, draws: slice, weeks: slice) -> FloatArray:
         """Scaled adstocked media, shape ``(s, n_block_weeks, n_channels)``."""
-        l_max = self.spec.adstock.l_max
+        l_max = self.spec.adstocks.l_max
         first = max(0, weeks.start - (l_max - 1))
         x = self.data.media[first : weeks.stop]  # (b + history, C)
-        weights = self.spec.adstock.np_weights(
-            self._channel_params(self.spec.adstock.parameters, draws)
+        weights = self.spec.adstocks.np_weights(
+            self._channel_params(self.spec.adstocks.parameters, draws)
         )  # (l_max, s, C)
         s = weights.shape[1]
         xs = np.broadcast_to(x[:, None, :], (x.shape[0], s, x.shape[1]))
@@ -84,14 +85,14 @@ class Engine:
     def channels(self, draws: slice, weeks: slice) -> FloatArray:
         """Channel contributions in target units, shape ``(s, n_block_weeks, n_channels)``."""
         x = self.adstocked(draws, weeks)
-        sat = self.spec.saturation.np_apply(x, self._saturation_params(draws))
+        sat = self.spec.saturations.np_apply(x, self._saturation_params(draws))
         out: FloatArray = sat * (self.params["beta"][draws][:, None, :] * self.data.y_scale)
         return out
 
     def _saturation_params(self, draws: slice) -> dict[str, FloatArray]:
         return {
             k: v[:, None, :]
-            for k, v in self._channel_params(self.spec.saturation.parameters, draws).items()
+            for k, v in self._channel_params(self.spec.saturations.parameters, draws).items()
         }
 
     def baseline(self, draws: slice, weeks: slice) -> FloatArray:
@@ -147,8 +148,9 @@ class Engine:
             x = self.adstocked(draws, all_weeks)
             params = self._saturation_params(draws)
             scale = self.params["beta"][draws] * self.data.y_scale  # (s, C)
-            contribution[draws] = self.spec.saturation.np_apply(x, params).sum(axis=1) * scale
-            elasticity[draws] = self.spec.saturation.np_elasticity(x, params).sum(axis=1) * scale
+            saturations = self.spec.saturations
+            contribution[draws] = saturations.np_apply(x, params).sum(axis=1) * scale
+            elasticity[draws] = saturations.np_elasticity(x, params).sum(axis=1) * scale
         return contribution, elasticity
 
     def implied_lifts(self, channel_index: NDArray[np.int64], exposure: FloatArray) -> FloatArray:
@@ -163,18 +165,15 @@ class Engine:
         media = self.data.media[:, channel_index] * (1.0 - exposure)  # (T, n)
         for draws in self.draw_chunks():
             x = self.adstocked(draws, all_weeks)[:, :, channel_index]  # (s, T, n)
-            params = {k: v[:, :, channel_index] for k, v in self._saturation_params(draws).items()}
-            weights = self.spec.adstock.np_weights(
-                {
-                    k: v[:, channel_index]
-                    for k, v in self._channel_params(self.spec.adstock.parameters, draws).items()
-                }
+            params = self._saturation_params(draws)  # full width, (s, 1, C)
+            weights = self.spec.adstocks.np_weights(
+                self._channel_params(self.spec.adstocks.parameters, draws), channel_index
             )  # (l_max, s, n)
             s = weights.shape[1]
             xs = np.broadcast_to(media[:, None, :], (media.shape[0], s, media.shape[1]))
             x_cf = np.moveaxis(adstock(xs, weights, axis=0), 1, 0)  # (s, T, n)
-            sat = self.spec.saturation.np_apply(x, params)
-            sat_cf = self.spec.saturation.np_apply(x_cf, params)
+            sat = self.spec.saturations.np_apply(x, params, channel_index)
+            sat_cf = self.spec.saturations.np_apply(x_cf, params, channel_index)
             beta = self.params["beta"][draws][:, channel_index] * self.data.y_scale
             out[draws] = (sat - sat_cf).sum(axis=1) * beta
         return out
@@ -185,11 +184,12 @@ class Engine:
         The adstock kernels are normalized, so constant spend adstocks to itself.
         """
         x = (spend / self.data.media_scale[channel])[None, :]  # (1, G)
+        saturation = self.spec.saturations.transform_of(self.spec.channels[channel])
         params = {
             k: v[:, channel : channel + 1]
-            for k, v in self._channel_params(self.spec.saturation.parameters, draws).items()
+            for k, v in self._channel_params(saturation.parameters, draws).items()
         }
-        sat = self.spec.saturation.np_apply(x, params)  # (s, G)
+        sat = saturation.np_apply(x, params)  # (s, G)
         beta = self.params["beta"][draws][:, channel : channel + 1]
         out: FloatArray = sat * beta * self.data.y_scale
         return out
@@ -200,7 +200,8 @@ def response_totals(
 ) -> FloatArray:
     """Per draw and channel, the sum over weeks of the saturated adstocked scaled media.
 
-    ``params`` holds the adstock and saturation parameters, ``(S, n_channels)`` each;
+    ``params`` holds the adstock and saturation parameters, ``(S, n_channels)`` each (full
+    width, :func:`mixlens.mmm.channel_transforms.stack_draws`);
     returns ``(S, n_channels)``, the denominator of ``beta`` in the ``roi``
     parameterisation (see :mod:`mixlens.mmm.model`).
     """
@@ -209,5 +210,5 @@ def response_totals(
     all_weeks = slice(0, data.n_weeks)
     for draws in engine.draw_chunks():
         x = engine.adstocked(draws, all_weeks)
-        out[draws] = spec.saturation.np_apply(x, engine._saturation_params(draws)).sum(axis=1)
+        out[draws] = spec.saturations.np_apply(x, engine._saturation_params(draws)).sum(axis=1)
     return out

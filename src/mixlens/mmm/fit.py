@@ -42,6 +42,7 @@ from mixlens.data.schemas import MediaPanel
 from mixlens.errors import NotFittedError
 from mixlens.mmm._engine import response_totals
 from mixlens.mmm.calibration import prepare_lift_tests
+from mixlens.mmm.channel_transforms import stack_draws
 from mixlens.mmm.data import MMMData
 from mixlens.mmm.model import build_model, roi_scale
 from mixlens.mmm.results import Diagnostics, MMMResult
@@ -181,13 +182,12 @@ def roi_beta(spec: MMMSpec, data: MMMData, posterior: xr.Dataset) -> xr.DataArra
     ``beta[c] = roi[c] * roi_scale[c] / sum_t saturation(adstock(media))[t, c]`` per draw
     (the model's deterministic, in numpy over chunks of draws).
     """
-    names = (*spec.adstock.parameters, *spec.saturation.parameters, "roi")
-    stacked = {name: posterior[name] for name in names}
-    shape = stacked["roi"].shape  # (chain, draw, channel)
-    params = {k: np.asarray(v.values).reshape(-1, shape[-1]) for k, v in stacked.items()}
+    names = (*spec.adstocks.parameters, *spec.saturations.parameters, "roi")
+    params = stack_draws(posterior, names, spec)  # (chain * draw, channel) each
     totals = response_totals(spec, data, params)
     beta = params["roi"] * roi_scale(data, spec)[None, :] / totals
-    return xr.DataArray(beta.reshape(shape), dims=stacked["roi"].dims, coords=stacked["roi"].coords)
+    roi = posterior["roi"].transpose("chain", "draw", "channel")
+    return xr.DataArray(beta.reshape(roi.shape), dims=roi.dims, coords=roi.coords)
 
 
 class MMM:

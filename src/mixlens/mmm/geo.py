@@ -39,6 +39,7 @@ from mixlens.data.geo_panel import GeoPanel
 from mixlens.errors import DataError, NotFittedError
 from mixlens.mmm._engine import Engine
 from mixlens.mmm.calibration import GEO_SEPARATOR, LiftTests, prepare_geo_lift_tests
+from mixlens.mmm.channel_transforms import stack_draws
 from mixlens.mmm.fit import MMM, FitMethod, NutsSampler, _diagnose, _quiet_backend
 from mixlens.mmm.geo_data import GeoMMMData, identified_spec, redundant_time_terms
 from mixlens.mmm.geo_model import GEO_ROI_SD, build_geo_model
@@ -114,19 +115,10 @@ class GeoMMMResult:
 
     @cached_property
     def _params(self) -> dict[str, FloatArray]:
-        post = self.idata["posterior"]
         names = [*self.spec.channel_parameters, "beta", "roi_geo_sd", "roi_geo_z"]
         names += [v for k, v in MODEL_VARIABLES.items() if k != "sigma"]
         names.append("baseline_knots")
-        out: dict[str, FloatArray] = {}
-        for name in dict.fromkeys(names):
-            if name not in post:
-                continue
-            da = post[name]
-            extra = [d for d in da.dims if d not in ("chain", "draw")]
-            stacked = da.stack(sample=("chain", "draw")).transpose("sample", *extra)
-            out[name] = np.asarray(stacked.values, dtype=np.float64)
-        return out
+        return stack_draws(self.idata["posterior"], names, self.spec)
 
     @property
     def n_samples(self) -> int:
@@ -291,14 +283,18 @@ class GeoMMMResult:
         p = self._params
         rows: list[tuple[str, str, str, float, float, float]] = []
 
+        shapes = (*self.spec.adstocks.parameters, *self.spec.saturations.parameters)
+
         def add(geo: str, name: str, values: FloatArray) -> None:
             lo, hi = _quantiles(values, self.ci)
             mean = values.mean(axis=0)
+            have = self.spec.channels_with(name) if name in shapes else self.spec.channels
             for i, channel in enumerate(self.spec.channels):
-                rows.append((geo, channel, name, mean[i], lo[i], hi[i]))
+                if channel in have:
+                    rows.append((geo, channel, name, mean[i], lo[i], hi[i]))
 
-        media = self.spec.saturation.media_power
-        for name in (*self.spec.adstock.parameters, *self.spec.saturation.parameters):
+        media = self.spec.saturations.media_power
+        for name in shapes:
             if not media.get(name, 0):
                 add(ALL_GEOS, name, p[name])
         add(ALL_GEOS, "roi", p["roi"] * reference)
@@ -308,7 +304,7 @@ class GeoMMMResult:
         for g, geo in enumerate(self.geos):
             add(geo, "roi", roi_geo[:, g] * reference)
             add(geo, "beta", p["beta"][:, g] * self.data.y_scale[g])
-            for name in self.spec.saturation.parameters:
+            for name in self.spec.saturations.parameters:
                 power = media.get(name, 0)
                 if power:
                     add(geo, name, p[name] * self.data.media_scale[g] ** power)

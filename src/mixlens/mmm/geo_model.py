@@ -90,6 +90,7 @@ from mixlens.mmm.model import (
     _distribution,
     _model_variable,
     add_lift_likelihood,
+    channel_coords,
     lost_response,
     pm_data,
     removed_lags,
@@ -176,7 +177,7 @@ def build_geo_model(
     coords = {
         "date": base.dates,
         "geo": list(data.geos),
-        "channel": list(spec.channels),
+        **channel_coords(spec),
         "control": list(spec.controls),
         "fourier": list(base.fourier_terms),
         "holiday": list(base.holidays),
@@ -199,13 +200,12 @@ def build_geo_model(
         y_scaled = pm_data("y_scaled", data.y / data.y_scale[None, :], dims=("date", "geo"))
         # channel-first lag stack (C, T * G, l_max): adstock is one batched matrix-vector
         # product per evaluation (and its gradient another), not a product and a sum
-        lags = pm_data("media_lags_cf", channel_first_lags(data.media, spec.adstock.l_max))
-        adstock_params = {p: _channel_variable(spec, p) for p in spec.adstock.parameters}
-        saturation_params = {p: _channel_variable(spec, p) for p in spec.saturation.parameters}
-        weights = spec.adstock.pt_weights(adstock_params)  # (l_max, C)
+        lags = pm_data("media_lags_cf", channel_first_lags(data.media, spec.adstocks.l_max))
+        adstock_params = {p: _channel_variable(spec, p) for p in spec.adstocks.parameters}
+        saturation_params = {p: _channel_variable(spec, p) for p in spec.saturations.parameters}
+        weights = spec.adstocks.pt_weights(adstock_params)  # (l_max, C)
         adstocked = pt.matmul(lags, weights.T[:, :, None])[:, :, 0]  # (C, T * G)
-        columns = {k: v[:, None] for k, v in saturation_params.items()}
-        flat = spec.saturation.pt_apply(adstocked, columns)  # (C, T * G)
+        flat = spec.saturations.pt_apply(adstocked, saturation_params)  # (C, T * G)
         response_cf = flat.reshape((n_channels, n_weeks, n_geos))  # (C, T, G)
 
         roi = _channel_variable(spec, "roi")

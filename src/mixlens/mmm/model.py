@@ -61,6 +61,8 @@ __all__ = [
     "add_time_effect",
     "baseline_design",
     "build_model",
+    "channel_coords",
+    "channel_dim",
     "lost_response",
     "pm_data",
     "removed_lags",
@@ -101,14 +103,33 @@ def _distribution(prior: Prior) -> Any:
     return dist
 
 
-def _channel_variable(spec: MMMSpec, name: str, *, pool: bool = False) -> Any:
-    """One random variable over ``channel`` with per-channel prior parameters.
+def channel_dim(spec: MMMSpec, name: str) -> str:
+    """Return the dimension of channel parameter ``name``.
 
-    With ``pool`` (the national model, :func:`build_model`), a parameter named in
+    ``channel``, or its transform group's when transforms differ by channel
+    (:mod:`mixlens.mmm.channel_transforms`).
+    """
+    for family in (spec.adstocks, spec.saturations):
+        if name in family.parameters:
+            return family.dim_of(name)
+    return "channel"
+
+
+def channel_coords(spec: MMMSpec) -> dict[str, list[str]]:
+    """Coordinates of the channel dimensions: ``channel`` and the transform groups'."""
+    return {"channel": list(spec.channels), **spec.adstocks.coords, **spec.saturations.coords}
+
+
+def _channel_variable(spec: MMMSpec, name: str, *, pool: bool = False) -> Any:
+    """One random variable over the channels that have ``name``, with per-channel priors.
+
+    Its dimension is :func:`channel_dim` (``channel`` unless transforms differ by
+    channel). With ``pool`` (the national model, :func:`build_model`), a parameter named in
     ``spec.pooled_parameters`` gets its partially pooled prior (:func:`_pooled_lognormal`);
     without it (the geo model's default) each channel keeps its own prior.
     """
-    priors = [spec.channel_prior(name, channel) for channel in spec.channels]
+    dim = channel_dim(spec, name)
+    priors = [spec.channel_prior(name, channel) for channel in spec.channels_with(name)]
     keys = set(priors[0].params)
     if any(set(p.params) != keys for p in priors):
         raise ValueError(
@@ -117,8 +138,8 @@ def _channel_variable(spec: MMMSpec, name: str, *, pool: bool = False) -> Any:
         )
     params = {k: np.array([p.params[k] for p in priors]) for k in sorted(keys)}
     if pool and name in spec.pooled_parameters:
-        return _pooled_lognormal(name, params["mu"], params["sigma"])
-    return _distribution(priors[0])(name, **params, dims="channel")
+        return _pooled_lognormal(name, params["mu"], params["sigma"], dim)
+    return _distribution(priors[0])(name, **params, dims=dim)
 
 
 #: Prior sd of the pooled shift and scale of the pooled spread, in prior sds: the two
@@ -126,16 +147,16 @@ def _channel_variable(spec: MMMSpec, name: str, *, pool: bool = False) -> Any:
 _POOL_SD = float(np.sqrt(0.5))
 
 
-def _pooled_lognormal(name: str, mu: Any, sigma: Any) -> Any:
-    """``name`` over ``channel`` with its log-normal priors partially pooled (non-centred).
+def _pooled_lognormal(name: str, mu: Any, sigma: Any, dim: str = "channel") -> Any:
+    """``name`` over ``dim`` with its log-normal priors partially pooled (non-centred).
 
     ``log p_c = mu_c + sigma_c * (shift + spread * z_c)`` (see :attr:`MMMSpec.pooled`);
     the free variables are ``{name}_shift``, ``{name}_spread`` and ``{name}_z``.
     """
     shift = pm.Normal(f"{name}_shift", 0.0, _POOL_SD)
     spread = pm.HalfNormal(f"{name}_spread", _POOL_SD)
-    z = pm.Normal(f"{name}_z", 0.0, 1.0, dims="channel")
-    return pm.Deterministic(name, pt.exp(mu + sigma * (shift + spread * z)), dims="channel")
+    z = pm.Normal(f"{name}_z", 0.0, 1.0, dims=dim)
+    return pm.Deterministic(name, pt.exp(mu + sigma * (shift + spread * z)), dims=dim)
 
 
 def _model_variable(spec: MMMSpec, key: str, dims: str | None = None) -> Any:
@@ -261,7 +282,7 @@ def build_model(
         raise ValueError("data were prepared for another spec (channels or controls differ)")
     coords = {
         "date": data.dates,
-        "channel": list(data.channels),
+        **channel_coords(spec),
         "control": list(data.controls),
         "fourier": list(data.fourier_terms),
         "holiday": list(data.holidays),
@@ -275,17 +296,18 @@ def build_model(
         # channel-first lag stack (channel, date, l_max): the adstock is one batched
         # matrix-vector product per evaluation (and its gradient another)
         lags = pm_data(
-            "media_lags_cf", pt_transforms.lagged_channel_first(data.media, spec.adstock.l_max)
+            "media_lags_cf", pt_transforms.lagged_channel_first(data.media, spec.adstocks.l_max)
         )
 
-        adstock_params = {p: _channel_variable(spec, p, pool=True) for p in spec.adstock.parameters}
-        saturation_params = {
-            p: _channel_variable(spec, p, pool=True) for p in spec.saturation.parameters
+        adstock_params = {
+            p: _channel_variable(spec, p, pool=True) for p in spec.adstocks.parameters
         }
-        weights = spec.adstock.pt_weights(adstock_params)
+        saturation_params = {
+            p: _channel_variable(spec, p, pool=True) for p in spec.saturations.parameters
+        }
+        weights = spec.adstocks.pt_weights(adstock_params)  # (l_max, channel)
         adstocked = pt_transforms.adstock_lagged_channel_first(lags, weights)  # (channel, date)
-        columns = {k: v[:, None] for k, v in saturation_params.items()}
-        response_cf = spec.saturation.pt_apply(adstocked, columns)  # (channel, date)
+        response_cf = spec.saturations.pt_apply(adstocked, saturation_params)  # (channel, date)
         if spec.parameterization == "roi":
             roi = _channel_variable(spec, "roi")
             # beta = roi * reference * spend_c / (y_scale * sum_t response), per channel
@@ -371,7 +393,7 @@ def removed_lags(
     ``(l_max, *media.shape[:-1], n_tests)``, the input of :func:`lost_response`.
     """
     removed = media[..., channel_index] * (1.0 - exposure)
-    return pm_data("lift_media_lags", pt_transforms.lagged(removed, spec.adstock.l_max))
+    return pm_data("lift_media_lags", pt_transforms.lagged(removed, spec.adstocks.l_max))
 
 
 def lost_response(
@@ -392,7 +414,8 @@ def lost_response(
         Lag stack of each test's scaled media without the test's spend,
         ``(l_max, date, ..., n_tests)`` (:func:`removed_lags`).
     weights, saturation_params
-        The adstock kernel ``(l_max, channel)`` and saturation parameters ``(channel,)``.
+        The adstock kernel ``(l_max, channel)`` and saturation parameters (each over the
+        channels that have it, see :mod:`mixlens.mmm.channel_transforms`).
     response
         The saturated response to the scaled media, time on axis 0 and channels on the
         last axis (``(date, channel)`` or ``(date, geo, channel)``).
@@ -406,8 +429,8 @@ def lost_response(
         ``response.shape[1:-1] + (n_tests,)``, in the response's (saturated) units.
     """
     adstocked = pt_transforms.adstock_lagged(removed, weights[:, channel_index])
-    counterfactual = spec.saturation.pt_apply(
-        adstocked, {k: v[channel_index] for k, v in saturation_params.items()}
+    counterfactual = spec.saturations.pt_apply(
+        adstocked, saturation_params, axis=-1, channel_index=np.asarray(channel_index)
     )
     return pt.sum(response[..., channel_index] - counterfactual, axis=0)
 

@@ -31,6 +31,7 @@ from mixlens.data.schemas import MediaPanel
 from mixlens.errors import DataError
 from mixlens.mmm._engine import Engine
 from mixlens.mmm.calibration import LiftTests, prepare_lift_tests
+from mixlens.mmm.channel_transforms import stack_draws
 from mixlens.mmm.data import MMMData
 from mixlens.mmm.identification import (
     TEST_SE_SHARE,
@@ -204,19 +205,10 @@ class MMMResult:
 
     @cached_property
     def _params(self) -> dict[str, FloatArray]:
-        post = self.idata["posterior"]
-        names = list(dict.fromkeys([*self.spec.channel_parameters, "beta"]))
+        names = [*self.spec.channel_parameters, "beta"]
         names += [v for k, v in MODEL_VARIABLES.items() if k != "sigma"]
         names.append("baseline_knots")
-        out: dict[str, FloatArray] = {}
-        for name in names:
-            if name not in post:
-                continue
-            da = post[name]
-            extra = [d for d in da.dims if d not in ("chain", "draw")]
-            stacked = da.stack(sample=("chain", "draw")).transpose("sample", *extra)
-            out[name] = np.asarray(stacked.values, dtype=np.float64)
-        return out
+        return stack_draws(self.idata["posterior"], names, self.spec)
 
     @property
     def _engine(self) -> Engine:
@@ -349,7 +341,8 @@ class MMMResult:
         Returns
         -------
         pandas.DataFrame
-            ``channel, parameter, mean, lo, hi``.
+            ``channel, parameter, mean, lo, hi``; a shape parameter has rows for the
+            channels whose transform has it only.
         """
         rows = []
         for name in dict.fromkeys([*self.spec.channel_parameters, "beta"]):
@@ -358,13 +351,14 @@ class MMMResult:
                 values = values * self.data.y_scale
             if name == "roi":
                 values = values * roi_reference(self.data, self.spec)
-            power = self.spec.saturation.media_power.get(name, 0)
+            power = self.spec.saturations.media_power.get(name, 0)
             if power:
                 values = values * self.data.media_scale**power
             lo, hi = _quantiles(values, self.ci)
             mean = values.mean(axis=0)
             for i, channel in enumerate(self.spec.channels):
-                rows.append((channel, name, mean[i], lo[i], hi[i]))
+                if channel in self.spec.channels_with(name):
+                    rows.append((channel, name, mean[i], lo[i], hi[i]))
         return pd.DataFrame(rows, columns=["channel", "parameter", "mean", "lo", "hi"])
 
     def response_curve(self, channel: str, spend_grid: ArrayLike) -> pd.DataFrame:
@@ -633,13 +627,7 @@ def _prior_roi_draws(spec: MMMSpec, data: MMMData, *, draws: int, seed: int) -> 
         prior = pm.sample_prior_predictive(
             draws=draws, model=model, var_names=names, random_seed=seed
         ).prior
-    params = {
-        name: np.asarray(
-            prior[name].stack(sample=("chain", "draw")).transpose("sample", "channel").values,
-            dtype=np.float64,
-        )
-        for name in names
-    }
+    params = stack_draws(prior, names, spec)
     contribution, _ = Engine(spec, data, params).channel_totals()
     out: FloatArray = contribution / data.spend.sum(axis=0)
     return out

@@ -39,7 +39,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -98,8 +98,8 @@ def fit_to_dir(
     holdout_weeks: int = 0,
     time_knots: TimeKnots = "auto",
     media_input: MediaInputSetting | Mapping[str, MediaInputSetting] = "spend",
-    adstock: str = "delayed",
-    saturation: str = "hill",
+    adstock: str | Mapping[str, str] = "delayed",
+    saturation: str | Mapping[str, str] = "hill",
 ) -> dict[str, Any]:
     """Fit the default MMM to a weekly panel and write its outputs.
 
@@ -136,10 +136,12 @@ def fit_to_dir(
         units. The summary's ``media_input`` has each channel's resolved input and its
         cost per unit over the fitted weeks (over all geos for a geo panel).
     adstock, saturation
-        The transforms of every channel, by name: adstock ``"delayed"`` (default; what
-        the IMA stage was built on), ``"geometric"`` or ``"weibull"``; saturation
-        ``"hill"`` (default) or ``"logistic"``; each with its default priors and maximum
-        lag (see :mod:`mixlens.mmm.components`). ``spec.json`` records them.
+        The transforms by name, one for every channel or ``{channel: name}`` (channels
+        left out get the defaults): adstock ``"delayed"`` (default; what the IMA stage
+        was built on), ``"geometric"`` or ``"weibull"``; saturation ``"hill"`` (default)
+        or ``"logistic"``; each with its default priors and maximum lag (see
+        :mod:`mixlens.mmm.components` and :mod:`mixlens.mmm.channel_transforms`).
+        ``spec.json`` records them.
 
     A panel with a ``geo`` column is fitted with the geo model; every table then has a
     ``geo`` column (each geo, and ``all``), lift tests may name geos (see
@@ -372,24 +374,47 @@ class _Settings:
     seed: int
     time_knots: TimeKnots
     media_input: MediaInputSetting | Mapping[str, MediaInputSetting]
-    transforms: tuple[AdstockTransform, SaturationTransform]
+    transforms: tuple[
+        AdstockTransform | Mapping[str, AdstockTransform],
+        SaturationTransform | Mapping[str, SaturationTransform],
+    ]
 
 
-def _transforms(adstock: str, saturation: str) -> tuple[AdstockTransform, SaturationTransform]:
-    """Return the default-configured adstock and saturation transforms of these names.
+_Component = TypeVar("_Component", AdstockTransform, SaturationTransform)
+
+
+def _named(
+    names: str | Mapping[str, str], kinds: Mapping[str, type[_Component]], what: str
+) -> _Component | dict[str, _Component]:
+    """Return the default-configured transform of ``names`` (one, or ``{channel: name}``).
 
     Raises
     ------
     ValueError
         On an unknown name (the message lists the known ones).
     """
-    for name, kinds, what in (
-        (adstock, ADSTOCK_KINDS, "adstock"),
-        (saturation, SATURATION_KINDS, "saturation"),
-    ):
+    chosen = {"": names} if isinstance(names, str) else dict(names)
+    for channel, name in chosen.items():
         if name not in kinds:
-            raise ValueError(f"{what} must be one of {', '.join(kinds)}, got {name!r}")
-    return ADSTOCK_KINDS[adstock](), SATURATION_KINDS[saturation]()
+            where = f" for {channel!r}" if channel else ""
+            raise ValueError(f"{what}{where} must be one of {', '.join(kinds)}, got {name!r}")
+    if isinstance(names, str):
+        return kinds[names]()
+    built = {kind: kinds[kind]() for kind in set(chosen.values())}  # one per kind
+    return {channel: built[name] for channel, name in chosen.items()}
+
+
+def _transforms(
+    adstock: str | Mapping[str, str], saturation: str | Mapping[str, str]
+) -> tuple[
+    AdstockTransform | dict[str, AdstockTransform],
+    SaturationTransform | dict[str, SaturationTransform],
+]:
+    """Return the default-configured adstock and saturation transforms of these names."""
+    return (
+        _named(adstock, ADSTOCK_KINDS, "adstock"),
+        _named(saturation, SATURATION_KINDS, "saturation"),
+    )
 
 
 def _fit_geo(

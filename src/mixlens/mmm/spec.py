@@ -33,11 +33,13 @@ True
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal, TypeAlias, TypeVar
 
+from mixlens.mmm.channel_transforms import ChannelAdstocks, ChannelSaturations
 from mixlens.mmm.components import (
     ADSTOCK_KINDS,
     SATURATION_KINDS,
@@ -48,6 +50,7 @@ from mixlens.mmm.components import (
     LogisticSaturation,
     SaturationTransform,
     WeibullAdstock,
+    _Transform,
     freeze_priors,
     transform_from_dict,
 )
@@ -79,6 +82,32 @@ __all__ = [
 
 def _pooled_from_json(value: Any) -> tuple[str, ...] | Literal["auto"]:
     return "auto" if value == "auto" else tuple(str(v) for v in value)
+
+
+_Component = TypeVar("_Component", AdstockTransform, SaturationTransform)
+
+
+def _transforms_to_json(
+    value: _Transform | Mapping[str, _Transform],
+    channels: Sequence[str],
+    each: Sequence[_Transform],
+) -> dict[str, Any]:
+    """One transform's dict, or ``{channel: dict}`` for every channel if chosen per channel.
+
+    ``each`` holds the transform of each of ``channels``.
+    """
+    if isinstance(value, _Transform):
+        return value.to_dict()
+    return {c: transform.to_dict() for c, transform in zip(channels, each, strict=True)}
+
+
+def _transforms_from_json(
+    data: Mapping[str, Any], registry: Mapping[str, type[_Component]]
+) -> _Component | Mapping[str, _Component]:
+    """Inverse of :func:`_transforms_to_json`."""
+    if "kind" in data:
+        return transform_from_dict(data, registry)
+    return {str(channel): transform_from_dict(value, registry) for channel, value in data.items()}
 
 
 #: Priors of the non-media parameters (outcome scaled by its mean, controls standardized).
@@ -140,7 +169,12 @@ class MMMSpec:
     controls
         Control columns (standardized in the model; linear effects).
     adstock, saturation
-        Media transforms, shared by all channels (their parameters are per channel).
+        Media transforms: one for every channel (its parameters are per channel), or
+        ``{channel: transform}`` to choose them per channel (channels left out get the
+        defaults, :class:`DelayedAdstock` and :class:`HillSaturation`). Channels with the
+        same kind of transform must share its configuration (``l_max``, options, prior
+        overrides); give per-channel priors through ``priors``. See
+        :mod:`mixlens.mmm.channel_transforms` and :attr:`adstocks`, :attr:`saturations`.
     yearly_fourier
         Number of yearly Fourier pairs (sin, cos) in the baseline; 0 for none.
     trend
@@ -202,8 +236,12 @@ class MMMSpec:
     channels: tuple[str, ...]
     target: str = "sales"
     controls: tuple[str, ...] = ()
-    adstock: AdstockTransform = field(default_factory=DelayedAdstock)
-    saturation: SaturationTransform = field(default_factory=HillSaturation)
+    adstock: AdstockTransform | Mapping[str, AdstockTransform] = field(
+        default_factory=DelayedAdstock
+    )
+    saturation: SaturationTransform | Mapping[str, SaturationTransform] = field(
+        default_factory=HillSaturation
+    )
     yearly_fourier: int = 2
     trend: bool = True
     holidays: bool = True
@@ -230,6 +268,17 @@ class MMMSpec:
         object.__setattr__(self, "controls", tuple(str(c) for c in self.controls))
         if not self.channels:
             raise ValueError("an MMM needs at least one channel")
+        object.__setattr__(
+            self,
+            "adstock",
+            self._check_transforms(self.adstock, AdstockTransform, DelayedAdstock()),
+        )
+        object.__setattr__(
+            self,
+            "saturation",
+            self._check_transforms(self.saturation, SaturationTransform, HillSaturation()),
+        )
+        _ = self.adstocks, self.saturations  # one configuration per kind (raises otherwise)
         for label, names in (("channel", self.channels), ("control", self.controls)):
             dupes = sorted({n for n in names if names.count(n) > 1})
             if dupes:
@@ -243,7 +292,7 @@ class MMMSpec:
             frozen[key] = self._check_override(key, value)
         object.__setattr__(self, "priors", FrozenMap(frozen))
         for name in self.channel_parameters:
-            families = {self.channel_prior(name, c).dist for c in self.channels}
+            families = {self.channel_prior(name, c).dist for c in self.channels_with(name)}
             if len(families) > 1:
                 raise ValueError(
                     f"priors of {name!r} mix families {sorted(families)}; "
@@ -256,21 +305,77 @@ class MMMSpec:
         if names == "auto":
             return tuple(
                 name
-                for name in self.saturation.parameters
-                if all(self.channel_prior(name, c).dist == "LogNormal" for c in self.channels)
+                for name in self.saturations.parameters
+                if all(
+                    self.channel_prior(name, c).dist == "LogNormal"
+                    for c in self.channels_with(name)
+                )
             )
         pooled = tuple(dict.fromkeys(str(n) for n in names))
-        shapes = (*self.adstock.parameters, *self.saturation.parameters)
+        shapes = (*self.adstocks.parameters, *self.saturations.parameters)
         for name in pooled:
             if name not in shapes:
                 raise ValueError(
                     f"only adstock or saturation parameters can be pooled "
                     f"({', '.join(shapes)}), got {name!r}"
                 )
-            family = self.channel_prior(name, self.channels[0]).dist
+            family = self.channel_prior(name, self.channels_with(name)[0]).dist
             if family != "LogNormal":
                 raise ValueError(f"pooling {name!r} needs LogNormal priors, got {family}")
         return pooled
+
+    def _check_transforms(
+        self,
+        value: _Component | Mapping[str, _Component],
+        family: type[_Component],
+        default: _Component,
+    ) -> _Component | Mapping[str, _Component]:
+        """Check a transform setting.
+
+        A mapping comes back over every channel (``default`` filled in), so that equal
+        settings compare equal.
+        """
+        label = family.__name__.removesuffix("Transform").lower()
+        if isinstance(value, family):
+            return value
+        if isinstance(value, _Transform) or not isinstance(value, Mapping):
+            raise TypeError(
+                f"{label} must be a {family.__name__} or a mapping channel -> "
+                f"{family.__name__}, got {type(value).__name__}"
+            )
+        unknown = sorted(set(value) - set(self.channels))
+        if unknown:
+            raise ValueError(f"{label} names unknown channels {', '.join(map(str, unknown))}")
+        for channel, transform in value.items():
+            if not isinstance(transform, family):
+                raise TypeError(
+                    f"{label} of {channel!r} must be a {family.__name__}, "
+                    f"got {type(transform).__name__}"
+                )
+        return FrozenMap({c: value.get(c, default) for c in self.channels})
+
+    @cached_property
+    def adstocks(self) -> ChannelAdstocks:
+        """Each channel's adstock, grouped by kind (:mod:`mixlens.mmm.channel_transforms`)."""
+        chosen = self.adstock
+        return ChannelAdstocks(
+            self.channels,
+            tuple(
+                chosen if isinstance(chosen, AdstockTransform) else chosen[c] for c in self.channels
+            ),
+        )
+
+    @cached_property
+    def saturations(self) -> ChannelSaturations:
+        """Each channel's saturation, grouped by kind (:mod:`mixlens.mmm.channel_transforms`)."""
+        chosen = self.saturation
+        return ChannelSaturations(
+            self.channels,
+            tuple(
+                chosen if isinstance(chosen, SaturationTransform) else chosen[c]
+                for c in self.channels
+            ),
+        )
 
     @property
     def pooled_parameters(self) -> tuple[str, ...]:
@@ -325,15 +430,31 @@ class MMMSpec:
         unknown = sorted(set(value) - set(self.channels))
         if unknown:
             raise ValueError(f"prior for {key!r} names unknown channels {', '.join(unknown)}")
+        without = sorted(set(value) - set(self.channels_with(key)))
+        if without:
+            raise ValueError(
+                f"prior for {key!r} names channels without that parameter: {', '.join(without)}"
+            )
         return freeze_priors(value)
 
     @property
     def channel_parameters(self) -> tuple[str, ...]:
-        """Per-channel parameters: the adstock's, the saturation's and the effect size's.
+        """Per-channel parameters: the adstocks', the saturations' and the effect size's.
 
-        The effect size is ``roi`` or ``beta``, by :attr:`parameterization`.
+        The effect size is ``roi`` or ``beta``, by :attr:`parameterization`. With
+        transforms chosen per channel, a shape parameter belongs to the channels of its
+        transform only (:meth:`channels_with`).
         """
-        return (*self.adstock.parameters, *self.saturation.parameters, self.parameterization)
+        return (*self.adstocks.parameters, *self.saturations.parameters, self.parameterization)
+
+    def channels_with(self, name: str) -> tuple[str, ...]:
+        """Return the channels that have channel parameter ``name`` (all for the effect)."""
+        for family in (self.adstocks, self.saturations):
+            if name in family.parameters:
+                return family.channels_of(name)
+        if name in EFFECT_PRIORS:  # roi and beta: every channel has both (one is derived)
+            return self.channels
+        raise KeyError(f"{name!r} is not a channel parameter")
 
     def channel_prior(self, name: str, channel: str) -> Prior:
         """Return the prior of channel parameter ``name`` for ``channel``.
@@ -341,17 +462,16 @@ class MMMSpec:
         Precedence: a per-channel override, then a spec-wide override, then the
         component's own ``priors``, then its ``default_priors`` (or :data:`MODEL_PRIORS`).
         """
-        if name not in self.channel_parameters:
-            raise KeyError(f"{name!r} is not a channel parameter")
+        if channel not in self.channels_with(name):  # raises KeyError on unknown names
+            raise KeyError(f"channel {channel!r} has no parameter {name!r}")
         override = self.priors.get(name)
         if isinstance(override, Prior):
             return override
         if override is not None and channel in override:
             return override[channel]
-        if name in self.adstock.parameters:
-            return self.adstock.prior(name)
-        if name in self.saturation.parameters:
-            return self.saturation.prior(name)
+        for family in (self.adstocks, self.saturations):
+            if name in family.parameters:
+                return family.transform_of(channel).prior(name)
         return EFFECT_PRIORS[name]
 
     def model_prior(self, name: str) -> Prior:
@@ -373,8 +493,10 @@ class MMMSpec:
             "channels": list(self.channels),
             "target": self.target,
             "controls": list(self.controls),
-            "adstock": self.adstock.to_dict(),
-            "saturation": self.saturation.to_dict(),
+            "adstock": _transforms_to_json(self.adstock, self.channels, self.adstocks.transforms),
+            "saturation": _transforms_to_json(
+                self.saturation, self.channels, self.saturations.transforms
+            ),
             "yearly_fourier": self.yearly_fourier,
             "trend": self.trend,
             "holidays": self.holidays,
@@ -401,8 +523,8 @@ class MMMSpec:
             channels=tuple(data["channels"]),
             target=str(data.get("target", "sales")),
             controls=tuple(data.get("controls", ())),
-            adstock=transform_from_dict(data.get("adstock", {"kind": "delayed"}), ADSTOCK_KINDS),
-            saturation=transform_from_dict(
+            adstock=_transforms_from_json(data.get("adstock", {"kind": "delayed"}), ADSTOCK_KINDS),
+            saturation=_transforms_from_json(
                 data.get("saturation", {"kind": "hill"}), SATURATION_KINDS
             ),
             yearly_fourier=int(data.get("yearly_fourier", 2)),
