@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pandas as pd
@@ -64,7 +65,9 @@ def test_unknown_transform_exits_2(tmp_path: Path, option: str, value: str, mess
 
 
 @pytest.mark.filterwarnings("ignore::mixlens.mmm.checks.PredictiveCheckWarning")
-def test_transforms_chosen_per_channel_run_through_ima_and_allocation(tmp_path: Path) -> None:
+def test_transforms_chosen_per_channel_run_through_ima_and_allocation(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     sim, fit = tmp_path / "sim", tmp_path / "fit"
     runner.invoke(app, ["simulate", "mmm", "--out", str(sim), "--weeks", "30", "--channels", "5"])
     args = ["mmm", "fit", str(sim / "weekly_channel.csv"), "--controls", "price,promotion"]
@@ -75,8 +78,12 @@ def test_transforms_chosen_per_channel_run_through_ima_and_allocation(tmp_path: 
         "--saturation",
         "paid_search=logistic",
     ]
-    result = runner.invoke(app, args)
+    with caplog.at_level(logging.ERROR):
+        result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
+    # PyTensor 2.38 skips one fusion rewrite of this ADVI graph (pytensor#2145) and logs
+    # it as an error; the fit silences that log (the values are the same)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     spec = json.loads((fit / "spec.json").read_text())["spec"]
     kinds = {c: t["kind"] for c, t in spec["adstock"].items()}
     assert kinds == {"tv": "weibull", "social": "delayed", "paid_search": "geometric",

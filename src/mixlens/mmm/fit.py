@@ -97,9 +97,45 @@ def _numpyro_chain_method(chains: int) -> str:
     return "parallel" if int(jax.local_device_count()) >= chains else "vectorized"
 
 
+class _SkippedFusion(logging.Filter):
+    """Drop PyTensor's log of an elemwise-fusion rewrite it skipped (pytensor#2145).
+
+    PyTensor 2.38 (the newest for PyMC 5) fails to fuse some graphs, here the ADVI graph
+    of a model whose channels mix Hill and logistic saturation; it skips that rewrite and
+    computes the same values (the bug is fixed in PyTensor 3). The failure is logged as
+    three ERROR records: the rewriter, ``Traceback:`` and the traceback.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._left = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if message.startswith("SequentialGraphRewriter apply") and "FusionOptimizer" in message:
+            self._left = 2
+            return False
+        if self._left:
+            self._left -= 1
+            return False
+        return True
+
+
 @contextmanager
 def _quiet_backend() -> Iterator[None]:
     """Silence third-party warnings expected while compiling and sampling."""
+    rewriting = logging.getLogger("pytensor.graph.rewriting.basic")
+    skipped = _SkippedFusion()
+    rewriting.addFilter(skipped)
+    try:
+        with _quiet_warnings():
+            yield
+    finally:
+        rewriting.removeFilter(skipped)
+
+
+@contextmanager
+def _quiet_warnings() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.filterwarnings(
             "ignore", message=".*could not link to a BLAS", category=UserWarning
