@@ -12,16 +12,19 @@ On a simulated journey world (default 100k users, seed 0):
   (:func:`mixlens.mta.evaluate.accuracy_against_truth`) for neural, Markov, Shapley and
   the hazard ``logistic`` model;
 * training wall time on ``--threads`` torch threads (default 1: on this shared 2-core machine
-  two intra-op threads were several times slower than one for this small network);
+  two intra-op threads were several times slower than one for this small network), on
+  ``--device`` (default ``cpu``; ``cuda`` or ``auto`` train on a GPU: see
+  ``benchmarks/mta_neural_gpu.py`` for GPU against CPU);
 * scoring latency of one 20-touch journey (single thread, inference mode).
 
-    python benchmarks/mta_neural.py [--users 100000] [--threads 1] [--epochs 12]
+    python benchmarks/mta_neural.py [--users 100000] [--threads 1] [--epochs 12] [--device cpu]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from typing import Any
 
@@ -69,6 +72,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=100_000)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu")
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--no-hazard", action="store_true")
     parser.add_argument("--no-write", action="store_true")
@@ -80,7 +84,9 @@ def main() -> None:
     tp = validate_touchpoints(world.touchpoints)
     cv = validate_conversions(world.conversions)
 
-    cfg = TrainConfig(epochs=args.epochs, batch_size=512, patience=2, threads=args.threads)
+    cfg = TrainConfig(
+        epochs=args.epochs, batch_size=512, patience=2, threads=args.threads, device=args.device
+    )
     t = time.perf_counter()
     scorer = fit_neural(tp, cv, config=cfg, seed=SEED)
     train_s = time.perf_counter() - t
@@ -113,8 +119,8 @@ def main() -> None:
 
     lines = [
         f"Simulated world: {args.users:,} users, 8 channels, seed {SEED} (simulated in "
-        f"{sim_s:.0f} s); {len(cv):,} conversions, {len(tp):,} touchpoints. CPU only: no GPU "
-        "was lent to this session, so there is no GPU column.",
+        f"{sim_s:.0f} s); {len(cv):,} conversions, {len(tp):,} touchpoints. Trained on "
+        f"{scorer.meta['device']}; GPU against CPU: section `mta_neural_gpu`.",
         "",
         f"Training examples: {scorer.meta['examples']['cases']:,} conversion journeys and "
         f"{scorer.meta['examples']['controls']:,} person-time controls (one per user, same "
@@ -165,7 +171,8 @@ def main() -> None:
         "",
         "**Speed**",
         "",
-        f"- Training with {args.threads} torch thread(s) on the 2-core machine, {args.users:,} "
+        f"- Training with {args.threads} torch thread(s) on {scorer.meta['device']}, "
+        f"{os.cpu_count()}-core machine, {args.users:,} "
         f"users: "
         f"{train_s:.0f} s for {len(hist)} epochs (best epoch {scorer.meta['best_epoch']}, early "
         f"stopping patience 2, at most {args.epochs}); encoding included. Credit by removal "
@@ -189,6 +196,9 @@ def main() -> None:
         if args.users != 100_000:
             cmd += f" --users {args.users}"
         name = "mta_neural" if args.users == 100_000 else f"mta_neural_{args.users}"
+        if args.device != "cpu":
+            cmd += f" --device {args.device}"
+            name += f"_{args.device}"
         update_section(name, body, command=cmd)
 
 

@@ -119,7 +119,7 @@ class SequenceNet(nn.Module):
 
         ``exposure`` of width 0 (unknown) counts as no touches.
         """
-        mask = torch.arange(channel.shape[1])[None, :] < length[:, None]
+        mask = torch.arange(channel.shape[1], device=channel.device)[None, :] < length[:, None]
         x = self.channel(channel) + self.numeric(numeric)
         if self.use_campaign:
             x = x + self.campaign(campaign)
@@ -132,7 +132,7 @@ class SequenceNet(nn.Module):
         parts = [pooled] + [emb(context[:, j]) for j, emb in enumerate(self.context)]
         if self.exposure is not None:
             if exposure.shape[1] != self.n_channels:
-                exposure = torch.zeros((channel.shape[0], self.n_channels))
+                exposure = torch.zeros((channel.shape[0], self.n_channels), device=channel.device)
             parts.append(torch.relu(self.exposure(exposure)))
         return self.head(torch.cat(parts, dim=1)).squeeze(-1), attention
 

@@ -8,11 +8,18 @@ mini-batches; after each epoch the validation log-loss is measured, and training
 the reported AUC, log-loss and reliability curve
 (:func:`mixlens.mta.neural.metrics.discrimination`).
 Torch runs with deterministic algorithms on ``threads`` CPU threads (``torch.set_num_threads``).
+
+``TrainConfig.device`` picks where the network trains: ``"cpu"`` (the default), ``"cuda"``
+(or ``"cuda:N"``) for a GPU, ``"auto"`` for the GPU when torch sees one, else the CPU. Only
+training moves: the returned :class:`~mixlens.mta.neural.model.NeuralScorer` is on the CPU,
+so scoring, credit, saving and serving work as after a CPU fit. On a GPU, cuBLAS needs
+``CUBLAS_WORKSPACE_CONFIG`` for deterministic algorithms; ``":4096:8"`` is set when unset.
 """
 
 from __future__ import annotations
 
 import copy
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -38,14 +45,18 @@ from mixlens.mta.neural.model import (
     torch_threads,
 )
 
-__all__ = ["TrainConfig", "fit_neural", "training_examples"]
+__all__ = ["TrainConfig", "fit_neural", "training_device", "training_examples"]
 
 Progress = Callable[[str, float], None]
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Training settings (the architecture is :class:`~mixlens.mta.neural.model.NetConfig`)."""
+    """Training settings (the architecture is :class:`~mixlens.mta.neural.model.NetConfig`).
+
+    ``device``: ``"cpu"`` (default), ``"cuda"``, ``"cuda:N"`` or ``"auto"`` (CUDA when torch
+    sees a GPU); see the module docstring.
+    """
 
     net: NetConfig = field(default_factory=NetConfig)
     negatives_per_user: int = 1
@@ -57,6 +68,7 @@ class TrainConfig:
     validation_fraction: float = 0.1
     test_fraction: float = 0.2
     threads: int | None = 1
+    device: str = "cpu"
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or self.negatives_per_user < 1:
@@ -67,6 +79,33 @@ class TrainConfig:
             raise DataError("validation_fraction > 0, test_fraction >= 0, their sum < 0.9")
         if self.net.max_len < 1 or self.net.lookback_days <= 0:
             raise DataError("max_len must be >= 1 and lookback_days > 0")
+        kind, _, index = self.device.partition(":")
+        if not (self.device in ("cpu", "cuda", "auto") or (kind == "cuda" and index.isdigit())):
+            raise DataError(
+                f"device must be 'cpu', 'cuda', 'cuda:N' or 'auto', not {self.device!r}"
+            )
+
+
+def training_device(name: str) -> torch.device:
+    """Return the torch device of ``TrainConfig.device`` ``name`` (``"auto"``: CUDA if any).
+
+    Raises
+    ------
+    DataError
+        (a ``ValueError``) If ``name`` asks for CUDA and torch sees no such GPU.
+    """
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise DataError(
+                f"device {name!r}: torch {torch.__version__} sees no CUDA GPU "
+                "(torch.cuda.is_available() is False); use device='cpu' or 'auto'"
+            )
+        if (device.index or 0) >= torch.cuda.device_count():
+            raise DataError(f"device {name!r}: torch sees {torch.cuda.device_count()} CUDA GPU(s)")
+    return device
 
 
 def _concat(a: Examples, b: Examples) -> Examples:
@@ -130,18 +169,23 @@ def _split(users: np.ndarray, config: TrainConfig, seed: int) -> np.ndarray:
     return np.asarray(part[inverse])
 
 
+def _on(tensors: tuple[torch.Tensor, ...], device: torch.device) -> tuple[torch.Tensor, ...]:
+    return tuple(t.to(device) for t in tensors)
+
+
 def _loss(
     net: SequenceNet,
     batch: SequenceBatch,
     label: np.ndarray,
+    device: torch.device,
     chunk: int = 8192,
 ) -> float:
     total = 0.0
     with torch.inference_mode():
         for lo in range(0, len(batch), chunk):
             rows = np.arange(lo, min(lo + chunk, len(batch)))
-            logit, _ = net(*_tensors(batch.take(rows)))
-            y = torch.from_numpy(label[rows].astype(np.float32))
+            logit, _ = net(*_on(_tensors(batch.take(rows)), device))
+            y = torch.from_numpy(label[rows].astype(np.float32)).to(device)
             total += float(
                 torch.nn.functional.binary_cross_entropy_with_logits(logit, y, reduction="sum")
             )
@@ -166,7 +210,8 @@ def fit_neural(
     conversions
         ``user_id, timestamp`` with optional ``value``.
     config
-        Training settings (defaults of :class:`TrainConfig`).
+        Training settings (defaults of :class:`TrainConfig`); ``config.device`` says where
+        the network trains (default ``"cpu"``).
     seed
         Seed of the split, the controls, the initial weights and the batch order.
     progress
@@ -175,10 +220,21 @@ def fit_neural(
     Returns
     -------
     NeuralScorer
-        The best network (lowest validation loss); ``meta`` holds the training history and the
-        held-out ``{"auc", "log_loss", "reliability"}`` at ``meta["heldout"]``.
+        The best network (lowest validation loss), on the CPU whatever the training device;
+        ``meta`` holds the training history, the held-out ``{"auc", "log_loss",
+        "reliability"}`` at ``meta["heldout"]``, the ``device`` trained on and the seconds
+        spent encoding (``encode_seconds``) and in all (``train_seconds``).
+
+    Raises
+    ------
+    DataError
+        (a ``ValueError``) If ``config.device`` asks for CUDA and torch sees no GPU, or the
+        training users lack conversions or controls.
     """
     cfg = config or TrainConfig()
+    device = training_device(cfg.device)
+    if device.type == "cuda":
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
 
     def report(stage: str, fraction: float) -> None:
         if progress is not None:
@@ -188,7 +244,7 @@ def fit_neural(
     torch.use_deterministic_algorithms(True)
     try:
         with torch_threads(cfg.threads):
-            return _fit(touchpoints, conversions, cfg, seed, report)
+            return _fit(touchpoints, conversions, cfg, seed, report, device)
     finally:
         torch.use_deterministic_algorithms(deterministic)
 
@@ -199,6 +255,7 @@ def _fit(
     cfg: TrainConfig,
     seed: int,
     report: Progress,
+    device: torch.device,
 ) -> NeuralScorer:
     report("encode", 0.0)
     start = time.perf_counter()
@@ -208,10 +265,11 @@ def _fit(
     train = np.flatnonzero(part == 0)
     val = np.flatnonzero(part == 1)
     test = np.flatnonzero(part == 2)
+    encode_seconds = time.perf_counter() - start
     if ex.label[train].min(initial=1.0) == ex.label[train].max(initial=0.0):
         raise DataError("the training users need both conversions and control instants")
     torch.manual_seed(seed)
-    net = SequenceNet(vocab, cfg.net)
+    net = SequenceNet(vocab, cfg.net).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
     gen = np.random.default_rng([seed, 3])
     best = (float("inf"), copy.deepcopy(net.state_dict()), 0)
@@ -223,15 +281,15 @@ def _fit(
         train_loss = 0.0
         for lo in range(0, order.shape[0], cfg.batch_size):
             rows = order[lo : lo + cfg.batch_size]
-            logit, _ = net(*_tensors(ex.batch.take(rows)))
-            y = torch.from_numpy(ex.label[rows].astype(np.float32))
+            logit, _ = net(*_on(_tensors(ex.batch.take(rows)), device))
+            y = torch.from_numpy(ex.label[rows].astype(np.float32)).to(device)
             loss = torch.nn.functional.binary_cross_entropy_with_logits(logit, y)
             opt.zero_grad()
             loss.backward()  # type: ignore[no-untyped-call]
             opt.step()
             train_loss += float(loss.detach()) * rows.shape[0]
         net.eval()
-        val_loss = _loss(net, val_batch, val_label) if val.size else float("nan")
+        val_loss = _loss(net, val_batch, val_label, device) if val.size else float("nan")
         history.append(
             {
                 "epoch": epoch + 1,
@@ -245,7 +303,7 @@ def _fit(
         elif epoch + 1 - best[2] >= cfg.patience:
             break
     net.load_state_dict(best[1])
-    net.eval()
+    net.to("cpu").eval()
     scorer = NeuralScorer(net=net, vocab=vocab, config=cfg.net)
     heldout: dict[str, object] = {}
     if test.size and 0 < ex.label[test].sum() < test.size:
@@ -263,6 +321,8 @@ def _fit(
         },
         "history": history,
         "best_epoch": best[2],
+        "device": str(device),
+        "encode_seconds": encode_seconds,
         "train_seconds": time.perf_counter() - start,
         "heldout": heldout,
     }
