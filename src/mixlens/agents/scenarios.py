@@ -9,7 +9,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from mixlens.agents.agent import Agent, LiftTest, LocalObjective, SharedModel
+from mixlens.agents.agent import ADSTOCKS, Agent, LiftTest, LocalObjective, SharedModel
 from mixlens.agents.vertical import ChannelOwner, SalesOwner
 from mixlens.errors import DataError
 
@@ -60,23 +60,66 @@ def shared_model_from(
 ) -> SharedModel:
     """Shared model agreed up front from a channel table (the simulator's ``channel_params``).
 
-    Delayed adstock (the MMM's default; ``adstock="geometric"`` drops the peak) with
-    retention ``theta_weekly`` and peak lag ``peak_weekly``, Hill slope ``slope``;
-    half-saturations here are initial values; the setup round sets them from pooled spend.
+    The shared model has one adstock kind for every channel and Hill saturation (see
+    :class:`~mixlens.agents.agent.SharedModel`). With delayed adstock (the MMM's default)
+    a delayed channel keeps its retention ``theta_weekly`` and peak lag ``peak_weekly``;
+    with ``adstock="geometric"`` a geometric channel keeps its ``alpha_weekly`` and a
+    delayed one its ``theta_weekly`` as the retention (its peak is dropped). Hill slopes
+    are ``slope``; half-saturations here are initial values; the setup round sets them
+    from pooled spend. A table without ``adstock`` and ``saturation`` columns (written
+    before channels had kinds) is delayed and Hill throughout.
+
+    Raises
+    ------
+    DataError
+        If ``adstock`` is unknown, or a channel's true kind cannot be expressed by the
+        shared model (logistic saturation; Weibull adstock; geometric adstock in a
+        delayed model); the message names the channel and its kind.
     """
     channels = tuple(str(c) for c in params["channel"])
-    delayed = adstock == "delayed"
+    alpha, peak, slope = _shared_transforms(params, adstock)
     return SharedModel(
         channels=channels,
-        alpha=tuple(float(v) for v in params["theta_weekly"]),
+        alpha=alpha,
         half_saturation=(1.0,) * len(channels),
-        slope=tuple(float(v) for v in params["slope"]),
+        slope=slope,
         horizon=horizon,
         start=start,
         adstock=adstock,
-        peak=tuple(float(v) for v in params["peak_weekly"]) if delayed else None,
+        peak=peak if adstock == "delayed" else None,
         per_capita=per_capita,
     )
+
+
+def _shared_transforms(
+    params: pd.DataFrame, adstock: str
+) -> tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...]]:
+    """Per-channel retention, peak lag and Hill slope of a shared model of kind ``adstock``."""
+    if adstock not in ADSTOCKS:
+        raise DataError(f"adstock must be one of {', '.join(ADSTOCKS)}, got {adstock!r}")
+    alpha, peak, slope = [], [], []
+    for row in params.to_dict(orient="records"):
+        name = str(row["channel"])
+        kind, curve = str(row.get("adstock", "delayed")), str(row.get("saturation", "hill"))
+        if curve != "hill":
+            raise DataError(
+                f"channel {name!r} has {curve} saturation; the agents' shared model has "
+                "Hill saturation only"
+            )
+        if kind == "delayed":
+            alpha.append(float(row["theta_weekly"]))
+            peak.append(float(row["peak_weekly"]))
+        elif kind == "geometric" and adstock == "geometric":
+            alpha.append(float(row["alpha_weekly"]))
+            peak.append(0.0)
+        else:
+            raise DataError(
+                f"channel {name!r} has {kind} adstock, which the agents' shared "
+                f"{adstock} adstock cannot express"
+                + ("; use adstock='geometric'" if kind == "geometric" else "")
+            )
+        slope.append(float(row["slope"]))
+    return tuple(alpha), tuple(peak), tuple(slope)
 
 
 def _check_scale(scale: int) -> None:
@@ -97,8 +140,9 @@ def channel_owners(
     n_weeks = weeks * scale
     world = simulate_mmm(MMMWorldConfig(weeks=n_weeks, n_channels=5, regions=1), seed=seed)
     params = world.channel_params
-    alpha = dict(zip(params["channel"], params["theta_weekly"], strict=True))
-    slope = dict(zip(params["channel"], params["slope"], strict=True))
+    retention, _, slopes = _shared_transforms(params, "geometric")  # owners' adstock
+    alpha = dict(zip(params["channel"], retention, strict=True))
+    slope = dict(zip(params["channel"], slopes, strict=True))
     panel = world.weekly_channel.sort_values("date").reset_index(drop=True)
     start = str(panel["date"].iloc[0])[:10]
     sales = SalesOwner(

@@ -5,11 +5,16 @@ returns a noisy outcome from its true curves, the policy's posterior over per-ch
 response scales takes one sequential Bayesian update, and the next week is re-planned.
 
 World. Channel ``c``'s true weekly response to a steady weekly spend ``s`` is
-``f_c(s) = F_c(H s) / H``: the simulator's true daily Hill curves applied to ``H`` weeks
+``f_c(s) = F_c(H s) / H``: the simulator's true daily curves applied to ``H`` weeks
 of the channel's own flighting (:class:`~mixlens.allocation.response.TrueResponse` with
-no carry-in). Week ``t`` feeds the curve the geometrically adstocked spend
-``e_c(t) = theta_c e_c(t-1) + (1 - theta_c) s_c(t)`` (``theta_c`` the channel's true weekly
-decay; ``e`` starts at the historical spend), so carryover links weeks. The outcome is
+no carry-in; each channel with its own true adstock and saturation kind). Week ``t`` feeds
+the curve the geometrically adstocked spend
+``e_c(t) = theta_c e_c(t-1) + (1 - theta_c) s_c(t)`` (``e`` starts at the historical
+spend), so carryover links weeks. ``theta_c`` is the channel's true weekly retention: a
+geometric channel's ``alpha`` (the recursion is its normalized kernel ``(1 - alpha)
+alpha**l``, untruncated), a delayed channel's ``theta`` (its peak lag is not modelled). A
+Weibull kernel has no one-parameter weekly retention, so a world with a Weibull channel
+is refused rather than given a made-up one. The outcome is
 ``y_t = sum_c m_c(t) f_c(e_c(t)) + noise``, with ``m_c = 1`` until the shift week, when
 one channel's response is multiplied by ``shift_factor``.
 
@@ -65,6 +70,7 @@ from mixlens.errors import DataError
 
 if TYPE_CHECKING:
     from mixlens.data.simulate.mmm import MMMWorldConfig
+    from mixlens.data.simulate.mmm_channels import MediaChannelSpec
 
 __all__ = [
     "POLICIES",
@@ -123,6 +129,20 @@ class WeeklyResponse:
         return self.curve.gradient(spend * self.horizon)
 
 
+def _weekly_retention(spec: MediaChannelSpec) -> float:
+    """Return the weekly retention ``theta_c`` of the loop's carryover for a channel."""
+    params = spec.adstock_parameters()
+    if spec.adstock == "geometric":
+        return params["alpha"]
+    if spec.adstock == "delayed":
+        return params["theta"]
+    raise DataError(
+        f"channel {spec.name!r} has {spec.adstock} adstock, which has no weekly retention "
+        "for the closed loop's carryover e(t) = theta e(t-1) + (1 - theta) s(t); "
+        "give it geometric or delayed adstock"
+    )
+
+
 @dataclass(frozen=True, eq=False)
 class LoopWorld:
     """The world a closed loop runs in: weekly curves, carryover, noise and one shift.
@@ -132,7 +152,8 @@ class LoopWorld:
     response
         True weekly curves.
     theta
-        Weekly geometric carryover per channel, ``[0, 1)``.
+        Weekly geometric carryover per channel, ``[0, 1)``: the true ``alpha`` of a
+        geometric channel, ``theta`` of a delayed one.
     noise_sd
         Weekly outcome noise, target units.
     shift_channel, shift_week, shift_factor
@@ -179,8 +200,10 @@ class LoopWorld:
         Raises
         ------
         DataError
-            On an unknown channel or a non-positive factor.
+            On an unknown channel, a non-positive factor, or a channel whose true adstock
+            has no weekly retention (Weibull; see the module docstring).
         """
+        theta = np.array([_weekly_retention(spec) for spec in config.channel_specs])
         curve = TrueResponse.from_world(config, seed=seed, weeks=horizon)
         curve = replace(curve, carry=np.zeros_like(curve.carry))
         response = WeeklyResponse(curve, horizon)
@@ -191,7 +214,6 @@ class LoopWorld:
             shift_channel = response.channels[int(np.argmax(best.recommended))]
         if shift_channel not in response.channels:
             raise DataError(f"unknown shift channel {shift_channel!r}; {response.channels}")
-        theta = np.array([spec.theta for spec in config.channel_specs])
         weekly_media = float(response.expected(response.current)[0])
         daily_sales = weekly_media / config.media_share / 7
         return cls(

@@ -6,8 +6,8 @@ The optimiser never sees the model behind it. Three implementations:
 
 * :class:`MMMResponse`: a fitted MMM (:class:`~mixlens.mmm.results.MMMResult`); per draw,
   the plan goes through the channel's adstock and saturation;
-* :class:`TrueResponse`: the MMM world simulator's true daily curves (an oracle with one
-  "draw");
+* :class:`TrueResponse`: the MMM world simulator's true daily curves, each channel with
+  its own adstock and saturation kind (an oracle with one "draw");
 * :class:`SeparableCurves`: analytic Hill curves ``beta * s**k / (s**k + h**k)`` per
   channel, for tests and benchmarks.
 
@@ -19,7 +19,7 @@ into it; the outcome counted is the channels' contribution inside the window.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
@@ -27,6 +27,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from mixlens.errors import DataError
 from mixlens.transforms.adstock import adstock
+from mixlens.transforms.saturation import logistic_saturation
 
 if TYPE_CHECKING:
     from mixlens.data.simulate.mmm import MMMWorldConfig
@@ -36,6 +37,9 @@ if TYPE_CHECKING:
 __all__ = ["MMMResponse", "ResponseModel", "SeparableCurves", "TrueResponse", "as_plan"]
 
 FloatArray = NDArray[np.float64]
+
+#: Saturation kinds of the simulator's channels that :class:`TrueResponse` evaluates.
+_SATURATION_KINDS = ("hill", "logistic")
 
 
 @runtime_checkable
@@ -286,9 +290,15 @@ class MMMResponse:
 class TrueResponse:
     """The simulator's true channel response (national worlds), one "draw".
 
-    Per channel the true daily pressure of a plan is ``carry + spend * unit`` (adstock and
-    impressions are linear in spend) and the contribution is the true Hill curve of the
-    pressure, summed over the window's days. Build it with :meth:`from_world`.
+    Per channel the true daily pressure of a plan is ``carry + spend * unit``: impressions
+    and adstock are linear in spend, so the carry-in of the observed days and the plan's
+    unit-total flighting go once through the channel's own daily kernel (delayed,
+    geometric or Weibull). The contribution is ``beta * f(pressure)`` summed over the
+    window's days, with ``f`` the channel's true saturation in the simulator's daily
+    pressure units and the simulator's calibrated parameters: Hill with ``half`` and
+    ``slope``, or logistic ``tanh(lam * x / 2)``
+    (:func:`~mixlens.transforms.saturation.logistic_saturation`, as the simulator calls
+    it). Build it with :meth:`from_world`.
 
     Attributes
     ----------
@@ -298,8 +308,20 @@ class TrueResponse:
         Spend of the last ``weeks`` simulated weeks per channel, currency, ``(C,)``.
     carry, unit
         Daily pressure over the window, shape ``(C, n_days)``.
-    half, slope, beta
-        True daily Hill parameters per channel, ``(C,)``.
+    half, slope
+        True daily Hill half-saturation and slope per channel, ``(C,)``; NaN for a
+        logistic channel.
+    beta
+        True daily maximum contribution per channel, target units, ``(C,)``.
+    lam
+        True daily logistic steepness per unit of pressure, ``(C,)``; NaN for a Hill channel.
+    saturation
+        Saturation kind per channel, ``"hill"`` or ``"logistic"``.
+
+    Raises
+    ------
+    ValueError
+        If ``saturation`` does not name one known kind per channel.
     """
 
     channels: tuple[str, ...]
@@ -309,10 +331,33 @@ class TrueResponse:
     half: FloatArray
     slope: FloatArray
     beta: FloatArray
+    lam: FloatArray
+    saturation: tuple[str, ...]
+    _curves: tuple[FloatArray, FloatArray, NDArray[np.intp]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if len(self.saturation) != len(self.channels):
+            raise ValueError(
+                f"saturation needs one kind per channel ({len(self.channels)}), "
+                f"got {len(self.saturation)}"
+            )
+        for name, kind in zip(self.channels, self.saturation, strict=True):
+            if kind not in _SATURATION_KINDS:
+                raise ValueError(
+                    f"channel {name!r}: unknown saturation kind {kind!r}; "
+                    f"known: {', '.join(_SATURATION_KINDS)}"
+                )
+        hills = np.array([kind == "hill" for kind in self.saturation], dtype=bool)
+        half = np.where(hills, self.half, 1.0)
+        slope = np.where(hills, self.slope, 1.0)
+        object.__setattr__(self, "_curves", (half, slope, np.flatnonzero(~hills)))
 
     @classmethod
     def from_world(cls, config: MMMWorldConfig, *, seed: int, weeks: int = 52) -> TrueResponse:
         """Replay the simulator's media draws for ``(config, seed)`` and plan ``weeks`` weeks.
+
+        Every channel keeps its own true adstock and saturation kind (see
+        :mod:`mixlens.data.simulate.mmm_channels`).
 
         Parameters
         ----------
@@ -342,7 +387,8 @@ class TrueResponse:
         rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(4)[0])
         first_weekday = int(pd.Timestamp(config.start).weekday())
         window = weeks * 7
-        names, current, carry, unit, half, slope, beta = [], [], [], [], [], [], []
+        names, kinds = [], []
+        current, carry, unit, half, slope, beta, lam = [], [], [], [], [], [], []
         for spec in config.channel_specs:
             ch = sim._draw_channel(spec, n_days, rng, first_weekday)
             cal = sim._calibrate(ch)
@@ -354,12 +400,14 @@ class TrueResponse:
             past = np.concatenate([ch.spend[n_days - history :], np.zeros((window, k))])
             ahead = np.concatenate([np.zeros((history, k)), share])
             names.append(spec.name)
+            kinds.append(cal.saturation)
             current.append(total)
             carry.append(sim._pressure(ch, sim._impressions(ch, past)).sum(axis=1)[history:])
             unit.append(sim._pressure(ch, sim._impressions(ch, ahead)).sum(axis=1)[history:])
             half.append(cal.half_saturation)
-            slope.append(spec.slope)
+            slope.append(cal.slope)
             beta.append(cal.beta)
+            lam.append(cal.lam)
         return cls(
             channels=tuple(names),
             current=np.asarray(current),
@@ -368,13 +416,25 @@ class TrueResponse:
             half=np.asarray(half),
             slope=np.asarray(slope),
             beta=np.asarray(beta),
+            lam=np.asarray(lam),
+            saturation=tuple(kinds),
         )
 
     def contributions(self, spend: FloatArray) -> FloatArray:
         """Return the true channel contributions in the window, target units, ``(1, C)``."""
-        pressure = self.carry + self.unit * spend[:, None]
-        ratio = (np.maximum(pressure, 0.0) / self.half[:, None]) ** self.slope[:, None]
-        out: FloatArray = (self.beta[:, None] * ratio / (1.0 + ratio)).sum(axis=1)[None, :]
+        pressure = np.maximum(self.carry + self.unit * spend[:, None], 0.0)
+        half, slope, logistics = self._curves
+        # Hill as ``beta r / (1 + r)``, ``r = (x / K)**s``: within one ulp of ``hill()``
+        # (whose overflow-safe form takes ``1 / (1 + (K / x)**s)`` above K), several times
+        # faster inside the optimiser's loops, and the numbers this class always gave.
+        # Logistic rows get placeholder K = s = 1 here and are overwritten below.
+        ratio = (pressure / half[:, None]) ** slope[:, None]
+        daily = self.beta[:, None] * ratio / (1.0 + ratio)
+        if logistics.size:
+            daily[logistics] = self.beta[logistics, None] * logistic_saturation(
+                pressure[logistics], lam=self.lam[logistics, None]
+            )
+        out: FloatArray = daily.sum(axis=1)[None, :]
         return out
 
     def expected(self, spend: FloatArray) -> FloatArray:
