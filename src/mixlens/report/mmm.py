@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -23,6 +23,10 @@ from mixlens.mmm.thresholds import (
 )
 from mixlens.report import charts, charts_mmm
 from mixlens.report.html import Block, Figure, Metrics, Section, Table, Text
+from mixlens.report.mmm_transforms import ALL_GEOS, transform_blocks, transform_words
+
+if TYPE_CHECKING:
+    from mixlens.mmm.spec import MMMSpec
 
 __all__ = [
     "P_VALUE_RANGE",
@@ -33,8 +37,6 @@ __all__ = [
 
 #: A posterior predictive p-value outside this range says the model misses that statistic.
 P_VALUE_RANGE = (EXTREME_P, 1.0 - EXTREME_P)
-#: The rows of the geo column that total over geos.
-ALL_GEOS = "all"
 
 
 def mmm_section(
@@ -49,6 +51,8 @@ def mmm_section(
     curves: pd.DataFrame | None = None,
     fit_summary: Mapping[str, Any] | None = None,
     true_contributions: pd.DataFrame | None = None,
+    spec: MMMSpec | None = None,
+    params: pd.DataFrame | None = None,
 ) -> Section:
     """Build the MMM section: fit, decomposition, ROI with intervals, curves, diagnostics.
 
@@ -86,6 +90,13 @@ def mmm_section(
     true_contributions
         The simulator's weekly truth ``date, [geo], component, contribution``: with
         ``contributions``, each channel's estimated weekly contribution is drawn against it.
+    spec
+        The fit's spec (``spec.json``): the lead names its adstock and saturation (generic
+        words without it).
+    params
+        ``params.csv``: ``channel, parameter, mean, lo, hi`` (and ``geo``); with ``spec``,
+        a table of each channel's carryover and saturation and their fitted parameters
+        (:func:`mixlens.report.mmm_transforms.transforms_table`).
     """
     if "geo" in roi.columns:
         roi = _all_rows(roi)
@@ -156,22 +167,31 @@ def mmm_section(
         ),
     ]
     blocks += _curve_blocks(curves, roi, weeks, ci)
+    transforms = transform_blocks(spec, params, ci)
+    blocks += transforms
     blocks.append(Text(identification_text(roi)))
     blocks += _diagnostics_blocks(diagnostics, fit_summary)
     blocks += _plan_blocks(plan)
-    return Section(key="mmm", title="Marketing mix model", lead=_lead(true_roi, ci), blocks=blocks)
+    lead = _lead(true_roi, ci, transform_words(spec))
+    if transforms:
+        lead += (
+            " The carryover and saturation table below gives each channel's adstock and "
+            "saturation with their fitted parameters."
+        )
+    return Section(key="mmm", title="Marketing mix model", lead=lead, blocks=blocks)
 
 
-def _lead(true_roi: pd.DataFrame | None, ci: float) -> str:
+def _lead(true_roi: pd.DataFrame | None, ci: float, transforms: str) -> str:
+    """Return the section's lead; ``transforms`` names the adstock and saturation."""
     if true_roi is not None:
         return (
-            "A Bayesian weekly MMM (delayed adstock, Hill saturation, trend, seasonality, "
-            "holidays, price and promotion) fitted to the simulated panel, without seeing the "
-            f"truth. Intervals are {ci:.0%} credible intervals."
+            f"A Bayesian weekly MMM ({transforms}, trend, seasonality, holidays, price and "
+            "promotion) fitted to the simulated panel, without seeing the truth. Intervals "
+            f"are {ci:.0%} credible intervals."
         )
     return (
-        "A Bayesian weekly MMM (adstock, saturation, a baseline with trend and seasonality, "
-        "and the panel's controls) fitted to this panel. There is no truth to judge it "
+        f"A Bayesian weekly MMM ({transforms}, a baseline with trend and seasonality, and "
+        "the panel's controls) fitted to this panel. There is no truth to judge it "
         "against here: read the fit to the actual weeks, the width of the intervals and the "
         f"diagnostics. Intervals are {ci:.0%} credible intervals."
     )

@@ -17,8 +17,10 @@ import pandas as pd
 
 from mixlens.data.loaders import read_table
 from mixlens.errors import DataError
+from mixlens.mmm.spec import MMMSpec
 from mixlens.report.html import Section
-from mixlens.report.mmm import ALL_GEOS, mmm_section
+from mixlens.report.mmm import mmm_section
+from mixlens.report.mmm_transforms import ALL_GEOS
 
 __all__ = ["MMMRun", "read_mmm_run", "run_section"]
 
@@ -37,6 +39,12 @@ class MMMRun:
         ``lift_test_plan.csv``, None where the folder has none or it has no tests.
     summary
         ``summary.json``.
+    spec
+        The spec of ``spec.json`` (each channel's adstock and saturation), None in a
+        folder without one.
+    params
+        ``params.csv`` (``channel, parameter, mean, lo, hi``, and ``geo``), None in a
+        folder written before it existed.
     """
 
     roi: pd.DataFrame
@@ -45,6 +53,8 @@ class MMMRun:
     fit: pd.DataFrame | None
     plan: pd.DataFrame | None
     summary: Mapping[str, Any]
+    spec: MMMSpec | None = None
+    params: pd.DataFrame | None = None
 
     @property
     def ci(self) -> float:
@@ -71,14 +81,16 @@ def read_mmm_run(run_dir: str | Path) -> MMMRun:
     ----------
     run_dir
         The folder: ``roi.csv``, ``contributions.csv``, ``response_curves.csv`` and
-        ``summary.json`` are required; ``fit.csv`` and ``lift_test_plan.csv`` are read
-        where present.
+        ``summary.json`` are required; ``fit.csv``, ``lift_test_plan.csv``, ``spec.json``
+        and ``params.csv`` (which needs ``spec.json``) are read where present.
 
     Raises
     ------
     DataError
         Naming the file (and column and row) that is missing, unreadable, lacks a column,
-        has a value that is not a number or date, or (a geo fit) has no ``all`` rows.
+        has a value that is not a number or date, or (a geo fit) has no ``all`` rows; a
+        ``spec.json`` that is not a valid MMM spec; a ``params.csv`` channel that is not
+        in the spec.
     """
     root = Path(run_dir)
     if not root.is_dir():
@@ -121,6 +133,9 @@ def read_mmm_run(run_dir: str | Path) -> MMMRun:
             numbers=("rank", "lift_to_se", "log_roi_sd", "log_roi_sd_after", "gain"),
         )
         plan["rank"] = plan["rank"].round().astype(int)
+    spec_file, params_file = root / "spec.json", root / "params.csv"
+    spec = _read_spec(spec_file) if spec_file.exists() or params_file.exists() else None
+    params = None if spec is None or not params_file.exists() else _read_params(params_file, spec)
     return MMMRun(
         roi=roi,
         contributions=contributions,
@@ -128,6 +143,8 @@ def read_mmm_run(run_dir: str | Path) -> MMMRun:
         fit=fit,
         plan=plan,
         summary=_read_summary(root / "summary.json"),
+        spec=spec,
+        params=params,
     )
 
 
@@ -157,6 +174,8 @@ def run_section(
         curves=run.curves,
         fit_summary=run.fit_summary,
         true_contributions=true_contributions,
+        spec=run.spec,
+        params=run.params,
     )
 
 
@@ -238,3 +257,38 @@ def _read_summary(file: Path) -> dict[str, Any]:
     if fit is not None and not isinstance(fit.get("p_values") or {}, dict):
         raise DataError("'fit.p_values' must be an object", file=name)
     return summary
+
+
+def _read_spec(file: Path) -> MMMSpec:
+    """Read ``spec.json``: an object whose ``spec`` is a valid :class:`MMMSpec`."""
+    name = str(file)
+    if not file.is_file():
+        raise DataError(
+            "file not found (params.csv needs it to name each channel's transforms)", file=name
+        )
+    try:
+        meta = json.loads(file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise DataError(f"not valid JSON ({err})", file=name) from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("spec"), dict):
+        raise DataError("'spec' must be an object", file=name)
+    try:
+        return MMMSpec.from_dict(meta["spec"])
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise DataError(f"'spec' is not a valid MMM spec ({err})", file=name) from None
+
+
+def _read_params(file: Path, spec: MMMSpec) -> pd.DataFrame:
+    """Read ``params.csv``: its columns and numbers, and its channels (the spec's)."""
+    params = _checked(file, text=("channel", "parameter"), numbers=("mean", "lo", "hi"))
+    unknown = ~params["channel"].astype(str).isin(spec.channels).to_numpy()
+    if unknown.any():
+        row = int(np.flatnonzero(unknown)[0])
+        raise DataError(
+            f"channel {params['channel'].iloc[row]!r} is not in spec.json "
+            f"({', '.join(spec.channels)})",
+            file=str(file),
+            column="channel",
+            row=row + 1,
+        )
+    return params
