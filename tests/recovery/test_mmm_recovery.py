@@ -17,6 +17,7 @@ import pytest
 from mixlens.data.simulate import mmm as sim
 from mixlens.data.simulate.mmm import MMMWorldConfig, SimulatedMMM, simulate_mmm
 from mixlens.mmm import MMM, MMMResult, MMMSpec
+from mixlens.mmm.checks import PredictiveCheckWarning
 from mixlens.mmm.fit import ConvergenceWarning
 
 #: Tolerances, relative to the truth.
@@ -42,6 +43,7 @@ def fit(world: SimulatedMMM, lift_tests: pd.DataFrame | None = None) -> MMMResul
     spec = MMMSpec(channels=tuple(world.roi["channel"]), controls=("price", "promotion"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # short chains: ESS is low
+        warnings.simplefilter("ignore", PredictiveCheckWarning)
         return MMM(spec).fit(
             world.weekly_channel,
             draws=200,
@@ -97,7 +99,7 @@ def test_lift_test_tightens_and_corrects_roi(world: SimulatedMMM, uncalibrated: 
         }
     )
     calibrated = fit(world, tests)
-    true_roi = float(world.roi.set_index("channel").loc[LIFT_CHANNEL, "roi"])
+    true_roi = float(world.roi.set_index("channel")["roi"][LIFT_CHANNEL])
     before = uncalibrated.roi().set_index("channel").loc[LIFT_CHANNEL]
     after = calibrated.roi().set_index("channel").loc[LIFT_CHANNEL]
     assert after["roi_hi"] - after["roi_lo"] < 0.6 * (before["roi_hi"] - before["roi_lo"])
