@@ -169,7 +169,7 @@ def test_spec_groups_round_trip_and_errors(spec: MMMSpec) -> None:
     assert mixed.adstocks.dim_of("alpha") == "geometric_channel"
     assert mixed.saturations.channels_of("lam") == (channels[0], channels[2])
     assert mixed.adstocks.l_max == 8  # the longest kernel (delayed's default)
-    assert mixed.pooled_parameters == ("half_saturation", "slope")
+    assert mixed.pooled_parameters == ("lam", "half_saturation", "slope")  # all log-normal
     assert MMMSpec.from_dict(mixed.to_dict()).to_dict() == mixed.to_dict()
     assert mixed.channel_prior("alpha", channels[0]) == GeometricAdstock.default_priors["alpha"]
     with pytest.raises(KeyError, match="has no parameter 'alpha'"):

@@ -46,7 +46,9 @@ def test_model_options_drop_terms(panel: pd.DataFrame, spec: MMMSpec) -> None:
         parameterization="beta",
     )
     model = build_model(MMMData.from_panel(panel, lean), lean)
-    assert {v.name for v in model.free_RVs} == {"alpha", "lam", "beta", "intercept", "sigma"}
+    assert {v.name for v in model.free_RVs} == {
+        "alpha", "lam_shift", "lam_spread", "lam_z", "beta", "intercept", "sigma",
+    }  # fmt: skip
     point = model.initial_point()
     assert np.isfinite(model.compile_logp()(point))
 

@@ -25,7 +25,9 @@ def test_pooled_round_trips_and_defaults_to_the_saturation(spec: MMMSpec) -> Non
     assert spec.pooled == "auto"
     assert spec.pooled_parameters == ("half_saturation", "slope")  # Hill's log-normal priors
     logistic = MMMSpec(channels=spec.channels, saturation=LogisticSaturation())
-    assert logistic.pooled_parameters == ()
+    assert logistic.pooled_parameters == ("lam",)  # log-normal by default, so pooled too
+    gamma_lam = LogisticSaturation(priors={"lam": Prior("Gamma", {"alpha": 3, "beta": 1})})
+    assert MMMSpec(channels=spec.channels, saturation=gamma_lam).pooled_parameters == ()
     gamma = Prior("Gamma", {"alpha": 2, "beta": 2})
     assert replace(spec, priors={"slope": gamma}).pooled_parameters == ("half_saturation",)
     assert MMMSpec(channels=spec.channels, pooled=()).pooled_parameters == ()

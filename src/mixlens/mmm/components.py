@@ -9,6 +9,7 @@ results).
 from __future__ import annotations
 
 import inspect
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -314,11 +315,21 @@ class HillSaturation(SaturationTransform):
 
 @dataclass(frozen=True)
 class LogisticSaturation(SaturationTransform):
-    """Logistic curve ``tanh(lam * x / 2)`` (PyMC-Marketing's); ``lam`` per scaled media."""
+    """Logistic curve ``tanh(lam * x / 2)`` (PyMC-Marketing's); ``lam`` per scaled media.
+
+    The curve reaches half its maximum at ``x = ln(3) / lam`` typical weeks of spend. Default
+    prior: ``lam`` LogNormal(ln(ln 3), 0.5), i.e. that half point LogNormal(0, 0.5), the
+    same belief as :class:`HillSaturation`'s ``half_saturation`` prior (half effect at
+    about 0.45 to 2.3 typical weeks at 90%), and log-normal so that it is partially pooled
+    across channels like Hill's (:attr:`MMMSpec.pooled`). PyMC-Marketing's Gamma(3, 1) is
+    set for media scaled by its maximum; on media scaled by its mean, as here, it put a
+    typical week at 90% of saturation (``tanh(1.5)``), and ROI recovery on the simulator's
+    mixed-transform worlds was worse for it (``mmm_transforms`` in benchmarks/RESULTS.md).
+    """
 
     kind_name: ClassVar[str] = "logistic"
     default_priors: ClassVar[Mapping[str, Prior]] = MappingProxyType(
-        {"lam": Prior("Gamma", {"alpha": 3.0, "beta": 1.0})}
+        {"lam": Prior("LogNormal", {"mu": math.log(math.log(3.0)), "sigma": 0.5})}
     )
     media_power: ClassVar[Mapping[str, int]] = MappingProxyType({"lam": -1})
 

@@ -222,9 +222,10 @@ class MMMSpec:
         ``z_c ~ Normal(0, 1)``, so each channel's marginal prior keeps its own variance
         (``sigma_c**2``) while weakly identified channels borrow the common shift from the
         channels the data pin down. ``"auto"`` (default) pools the saturation's parameters
-        whose priors are log-normal for every channel (Hill: ``half_saturation`` and
-        ``slope``); ``()`` pools none (measured in ``benchmarks/RESULTS.md``,
-        ``mmm_variants``). It applies to the national model; the geo model keeps each
+        whose priors are log-normal for every channel that has them (Hill:
+        ``half_saturation`` and ``slope``; logistic: ``lam``), each over its own channels;
+        ``()`` pools none (measured in ``benchmarks/RESULTS.md``, ``mmm_variants`` and
+        ``mmm_transforms``). It applies to the national model; the geo model keeps each
         channel's own prior (pooling is not measured there).
 
     Raises
