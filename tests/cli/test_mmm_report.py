@@ -249,3 +249,25 @@ def test_not_a_folder_exits_2(tmp_path: Path) -> None:
     result = runner.invoke(app, ["mmm", "report", str(tmp_path / "nope")])
     assert result.exit_code == 2
     assert f"{tmp_path / 'nope'}: not a folder" in " ".join(result.stderr.split())
+
+
+def test_report_on_a_geo_folder_shows_its_geo_holdout_plan(tmp_path: Path) -> None:
+    """A geo fit's plan names the geos to switch off: it has no ``all`` rows, and needs none."""
+    run = _write_run(tmp_path / "geo", geo=True)
+    pd.DataFrame(
+        {
+            "rank": [1],
+            "channel": ["search"],
+            "geo": ["north"],
+            "start": ["2024-01-08"],
+            "end": ["2024-03-03"],
+            "lift_to_se": [2.5],
+            "log_roi_sd": [0.6],
+            "log_roi_sd_after": [0.3],
+            "gain": [0.1],
+        }
+    ).to_csv(run / "lift_test_plan.csv", index=False)
+    result = runner.invoke(app, ["mmm", "report", str(run)])
+    assert result.exit_code == 0, result.output
+    html = (run / "report.html").read_text(encoding="utf-8")
+    assert "<td>1</td><td>search</td><td>north</td><td>2024-01-08 .. 2024-03-03</td>" in html

@@ -131,6 +131,7 @@ def read_mmm_run(run_dir: str | Path) -> MMMRun:
             plan_file,
             text=("channel", "start", "end"),
             numbers=("rank", "lift_to_se", "log_roi_sd", "log_roi_sd_after", "gain"),
+            totals=False,
         )
         plan["rank"] = plan["rank"].round().astype(int)
     spec_file, params_file = root / "spec.json", root / "params.csv"
@@ -193,11 +194,13 @@ def _checked(
     numbers: Sequence[str] = (),
     optional_numbers: Sequence[str] = (),
     dates: Sequence[str] = (),
+    totals: bool = True,
 ) -> pd.DataFrame:
     """Read a table of the fit folder; check its columns; parse numbers and dates.
 
     ``numbers`` must be finite in every row; ``optional_numbers`` may be empty (NaN) but
-    not text. A ``geo`` column must have ``all`` rows.
+    not text. With ``totals``, a ``geo`` column must have ``all`` rows (the lift-test plan
+    of a geo fit names geos only: its tests are geo holdouts).
     """
     name = str(file)
     frame = read_table(file).reset_index(drop=True)
@@ -230,7 +233,7 @@ def _checked(
                 row=row + 1,
             )
         frame[column] = parsed.dt.strftime("%Y-%m-%d")
-    if "geo" in frame.columns and not (frame["geo"].astype(str) == ALL_GEOS).any():
+    if totals and "geo" in frame.columns and not (frame["geo"].astype(str) == ALL_GEOS).any():
         raise DataError(f"a geo table without '{ALL_GEOS}' rows", file=name, column="geo")
     return frame
 
