@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _results import peak_rss_mib, update_section
 from mmm_recovery import roi_scores
+from mmm_variants import per_channel_lines
 from peers.mmm_pymc_marketing import score
 
 #: Variant name -> description.
@@ -251,20 +252,7 @@ def _table(files: list[str], note: str, check: list[str] | None = None) -> str:
     kinds = rows[0].get("kinds", {})
     if kinds:
         lines.append("| (truth) | " + " | ".join(kinds[c] for c in channels) + " |")
-    for v in variants:
-        mine = [r for r in rows if r["variant"] == v]
-        cells = []
-        for c in channels:
-            errs = [
-                abs(r["per_channel"][c][1] - r["per_channel"][c][0]) / r["per_channel"][c][0]
-                for r in mine
-            ]
-            hits = sum(
-                r["per_channel"][c][2] <= r["per_channel"][c][0] <= r["per_channel"][c][3]
-                for r in mine
-            )
-            cells.append(f"{np.mean(errs):.2f} ({hits}/{len(mine)})")
-        lines.append(f"| {v} | " + " | ".join(cells) + " |")
+    lines += per_channel_lines(rows, variants, channels)
     if check:
         extra = _read(check)
         both = rows + extra

@@ -301,6 +301,26 @@ def run_one(variant: str, seed: int, draws: int, tune: int, chains: int) -> dict
     }
 
 
+def per_channel_lines(
+    rows: list[dict[str, Any]], variants: list[str], channels: list[str]
+) -> list[str]:
+    """Table rows, one per variant: each channel's ROI error (mean over seeds) and coverage.
+
+    ``rows[i]["per_channel"][channel]`` is ``(true, mean, lo, hi)``.
+    """
+    lines = []
+    for v in variants:
+        mine = [r for r in rows if r["variant"] == v]
+        cells = []
+        for c in channels:
+            true, mean, lo, hi = zip(*(r["per_channel"][c][:4] for r in mine), strict=True)
+            errs = [abs(m - t) / t for t, m in zip(true, mean, strict=True)]
+            hits = sum(a <= t <= b for t, a, b in zip(true, lo, hi, strict=True))
+            cells.append(f"{np.mean(errs):.2f} ({hits}/{len(mine)})")
+        lines.append(f"| {v} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def _table(files: list[str], note: str) -> str:
     rows = [json.loads(line) for f in files for line in Path(f).read_text().splitlines() if line]
     settings = rows[0].get("settings", "")
@@ -340,20 +360,7 @@ def _table(files: list[str], note: str) -> str:
         "| variant | " + " | ".join(channels) + " |",
         "|---|" + "---:|" * len(channels),
     ]
-    for v in variants:
-        mine = [r for r in rows if r["variant"] == v]
-        cells = []
-        for c in channels:
-            errs = [
-                abs(r["per_channel"][c][1] - r["per_channel"][c][0]) / r["per_channel"][c][0]
-                for r in mine
-            ]
-            hits = sum(
-                r["per_channel"][c][2] <= r["per_channel"][c][0] <= r["per_channel"][c][3]
-                for r in mine
-            )
-            cells.append(f"{np.mean(errs):.2f} ({hits}/{len(mine)})")
-        lines.append(f"| {v} | " + " | ".join(cells) + " |")
+    lines += per_channel_lines(rows, variants, channels)
     if note:
         lines += ["", note]
     return "\n".join(lines)

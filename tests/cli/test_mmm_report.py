@@ -164,9 +164,9 @@ def test_report_without_fit_csv_or_plan_rows(tmp_path: Path) -> None:
     assert "Lift-test plan" not in html and "in-sample R²" not in html
 
 
-def test_report_shows_the_lift_test_plan(tmp_path: Path) -> None:
-    run = _write_run(tmp_path / "fit")
-    pd.DataFrame(
+def _plan() -> pd.DataFrame:
+    """A one-test lift-test plan (the columns the report reads)."""
+    return pd.DataFrame(
         {
             "rank": [1],
             "channel": ["search"],
@@ -177,7 +177,12 @@ def test_report_shows_the_lift_test_plan(tmp_path: Path) -> None:
             "log_roi_sd_after": [0.3],
             "gain": [0.1],
         }
-    ).to_csv(run / "lift_test_plan.csv", index=False)
+    )
+
+
+def test_report_shows_the_lift_test_plan(tmp_path: Path) -> None:
+    run = _write_run(tmp_path / "fit")
+    _plan().to_csv(run / "lift_test_plan.csv", index=False)
     result = runner.invoke(app, ["mmm", "report", str(run)])
     assert result.exit_code == 0, result.output
     html = (run / "report.html").read_text(encoding="utf-8")
@@ -254,19 +259,7 @@ def test_not_a_folder_exits_2(tmp_path: Path) -> None:
 def test_report_on_a_geo_folder_shows_its_geo_holdout_plan(tmp_path: Path) -> None:
     """A geo fit's plan names the geos to switch off: it has no ``all`` rows, and needs none."""
     run = _write_run(tmp_path / "geo", geo=True)
-    pd.DataFrame(
-        {
-            "rank": [1],
-            "channel": ["search"],
-            "geo": ["north"],
-            "start": ["2024-01-08"],
-            "end": ["2024-03-03"],
-            "lift_to_se": [2.5],
-            "log_roi_sd": [0.6],
-            "log_roi_sd_after": [0.3],
-            "gain": [0.1],
-        }
-    ).to_csv(run / "lift_test_plan.csv", index=False)
+    _plan().assign(geo="north").to_csv(run / "lift_test_plan.csv", index=False)
     result = runner.invoke(app, ["mmm", "report", str(run)])
     assert result.exit_code == 0, result.output
     html = (run / "report.html").read_text(encoding="utf-8")

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import warnings
 
-import numpy as np
 import pytest
 
 from mixlens.data.simulate.mmm import MMMWorldConfig, SimulatedMMM, simulate_mmm
@@ -36,6 +35,8 @@ from mixlens.mmm.components import (
     SaturationTransform,
 )
 from mixlens.mmm.fit import ConvergenceWarning
+
+from .conftest import assert_recovers
 
 #: Tolerances, relative to the truth (measured 0.01 and 0.12; see the docstring).
 TOTAL_MEDIA_TOL = 0.25
@@ -100,19 +101,10 @@ def test_spec_matches_the_mixed_truth(world: SimulatedMMM) -> None:
 
 
 def test_recovers_media_contribution_and_roi(world: SimulatedMMM, result: MMMResult) -> None:
-    # Short tuning can leave stray divergences (see test_mmm_recovery); at most 2% of draws.
-    draws = result.diagnostics.chains * result.diagnostics.draws
-    assert result.diagnostics.divergences <= 0.02 * draws
-    truth = world.roi.set_index("channel")
-    total = result.media_total()
-    true_total = float(truth["contribution"].sum())
-    assert abs(total["mean"] - true_total) / true_total < TOTAL_MEDIA_TOL
-    assert total["lo"] <= true_total <= total["hi"]
-
-    roi = result.roi().set_index("channel")
-    err = (roi["roi_mean"] - truth["roi"]).abs() / truth["roi"]
-    weighted = float((err * roi["spend"]).sum() / roi["spend"].sum())
-    assert weighted < ROI_WEIGHTED_TOL
-    covered = (roi["roi_lo"] <= truth["roi"]) & (truth["roi"] <= roi["roi_hi"])
-    assert covered.sum() >= 4
-    assert np.all(roi["roi_hi"] > roi["roi_lo"])
+    assert_recovers(
+        world,
+        result,
+        total_tol=TOTAL_MEDIA_TOL,
+        weighted_tol=ROI_WEIGHTED_TOL,
+        min_covered=4,
+    )
