@@ -74,7 +74,7 @@ def test_transforms_chosen_per_channel_run_through_ima_and_allocation(
     args += ["--method", "advi", "--draws", "50", "--out", str(fit)]
     args += [
         "--adstock",
-        "tv=weibull,paid_search=geometric",
+        "tv=weibull:10,paid_search=geometric",
         "--saturation",
         "paid_search=logistic",
     ]
@@ -89,6 +89,7 @@ def test_transforms_chosen_per_channel_run_through_ima_and_allocation(
     assert kinds == {"tv": "weibull", "social": "delayed", "paid_search": "geometric",
                      "online_video": "delayed", "display": "delayed"}  # fmt: skip
     assert spec["saturation"]["paid_search"]["kind"] == "logistic"
+    assert spec["adstock"]["tv"]["l_max"] == 10 and spec["adstock"]["social"]["l_max"] == 8
     params = pd.read_csv(fit / "params.csv")
     owners = params.groupby("parameter")["channel"].agg(set)
     assert owners["alpha"] == {"paid_search"} and owners["lam"] == {"paid_search"}
@@ -113,6 +114,8 @@ def test_transforms_chosen_per_channel_run_through_ima_and_allocation(
     ("option", "value", "message"),
     [("--adstock", "tv=exponential", "--adstock for 'tv' must be one of delayed, geometric"),
      ("--adstock", "mars=geometric", "adstock names unknown channels mars"),
+     ("--adstock", "tv=weibull:0", "adstock for 'tv': after ':' comes a whole number of weeks"),
+     ("--saturation", "hill:3", "--saturation must be one of hill, logistic, got 'hill:3'"),
      ("--saturation", "tv:logistic,x=hill", "--saturation pairs must look like 'channel=hill'")],
 )  # fmt: skip
 def test_bad_per_channel_transform_exits_2(

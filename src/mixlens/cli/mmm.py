@@ -71,8 +71,9 @@ def mmm_fit_command(
         str,
         typer.Option(
             help="Adstock of every channel: delayed (peak after a delay; what IMA was built "
-            "on), geometric or weibull; or per channel 'tv=weibull,search=geometric' "
-            "(others delayed)."
+            "on), geometric or weibull, optionally with its maximum lag in weeks "
+            "(weibull:12; default 8); or per channel 'tv=weibull:12,search=geometric' "
+            "(others delayed; channels of one kind share its lag)."
         ),
     ] = "delayed",
     saturation: Annotated[
@@ -245,10 +246,14 @@ def _media_input(value: str) -> MediaInputSetting | dict[str, MediaInputSetting]
 
 
 def _per_channel(value: str, kinds: tuple[str, ...], option: str) -> str | dict[str, str]:
-    """Parse ``--adstock`` / ``--saturation``: one kind, or ``channel=kind`` pairs."""
+    """Parse ``--adstock`` / ``--saturation``: one kind, or ``channel=kind`` pairs.
+
+    An adstock kind may carry its maximum lag, ``weibull:12`` (checked by the fit).
+    """
     pairs = _pairs(value, option, f"channel={kinds[0]}")
     chosen = {"": value.strip().lower()} if pairs is None else pairs
-    for channel, kind in chosen.items():
+    for channel, name in chosen.items():
+        kind = name.partition(":")[0] if option == "--adstock" else name
         if kind not in kinds:
             where = f" for {channel!r}" if channel else ""
             raise _fail(f"{option}{where} must be one of {', '.join(kinds)}, got {kind!r}")

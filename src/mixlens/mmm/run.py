@@ -138,8 +138,9 @@ def fit_to_dir(
     adstock, saturation
         The transforms by name, one for every channel or ``{channel: name}`` (channels
         left out get the defaults): adstock ``"delayed"`` (default; what the IMA stage
-        was built on), ``"geometric"`` or ``"weibull"``; saturation ``"hill"`` (default)
-        or ``"logistic"``; each with its default priors and maximum lag (see
+        was built on), ``"geometric"`` or ``"weibull"``, optionally with its maximum lag
+        in weeks (``"weibull:12"``; channels of one kind share it); saturation ``"hill"``
+        (default) or ``"logistic"``; each with its default priors and maximum lag (see
         :mod:`mixlens.mmm.components` and :mod:`mixlens.mmm.channel_transforms`).
         ``spec.json`` records them.
 
@@ -386,21 +387,32 @@ _Component = TypeVar("_Component", AdstockTransform, SaturationTransform)
 def _named(
     names: str | Mapping[str, str], kinds: Mapping[str, type[_Component]], what: str
 ) -> _Component | dict[str, _Component]:
-    """Return the default-configured transform of ``names`` (one, or ``{channel: name}``).
+    """Return the transform of ``names`` (one, or ``{channel: name}``), default priors.
+
+    An adstock name may end in ``:L``, its maximum lag in weeks (``"weibull:12"``);
+    without it the component's default ``l_max``.
 
     Raises
     ------
     ValueError
-        On an unknown name (the message lists the known ones).
+        On an unknown name (the message lists the known ones) or a bad ``:L``.
     """
     chosen = {"": names} if isinstance(names, str) else dict(names)
+    built: dict[str, _Component] = {}
     for channel, name in chosen.items():
-        if name not in kinds:
-            where = f" for {channel!r}" if channel else ""
+        where = f" for {channel!r}" if channel else ""
+        kind, colon, lag = name.partition(":")
+        if kind not in kinds:
             raise ValueError(f"{what}{where} must be one of {', '.join(kinds)}, got {name!r}")
+        if not colon:
+            built.setdefault(name, kinds[kind]())
+        elif what == "adstock" and lag.isdigit() and int(lag) >= 1:
+            built.setdefault(name, kinds[kind](l_max=int(lag)))  # type: ignore[call-arg]
+        else:
+            allowed = "a whole number of weeks >= 1" if what == "adstock" else "nothing"
+            raise ValueError(f"{what}{where}: after ':' comes {allowed}, got {name!r}")
     if isinstance(names, str):
-        return kinds[names]()
-    built = {kind: kinds[kind]() for kind in set(chosen.values())}  # one per kind
+        return built[names]
     return {channel: built[name] for channel, name in chosen.items()}
 
 
