@@ -80,3 +80,18 @@ def test_identification_text_when_all_identified() -> None:
     assert identification_text(roi).startswith("The data identify every channel's ROI")
     roi = roi.assign(identification=["data-driven", "weakly identified"])
     assert identification_text(roi).startswith("Weakly identified: search")
+
+
+def test_identification_text_says_what_each_class_means() -> None:
+    roi = pd.DataFrame(
+        {
+            "channel": ["tv", "search", "display"],
+            "contraction": [0.97, 0.85, 0.3],
+            "identification": ["data-driven", "weakly identified", "mostly prior"],
+        }
+    )
+    text = identification_text(roi)
+    mostly, weakly = text.split("Weakly identified")
+    assert "display" in mostly and "lean on the ROI prior" in mostly
+    assert "search" in weakly and "the data outweigh the prior" in weakly
+    assert "lean on the ROI prior" not in weakly and "tv" not in text

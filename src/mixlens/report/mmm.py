@@ -513,7 +513,7 @@ def identification_text(roi: pd.DataFrame) -> str:
     --------
     >>> frame = pd.DataFrame({"channel": ["tv", "search"], "contraction": [0.99, 0.3],
     ...                       "identification": ["data-driven", "mostly prior"]})
-    >>> identification_text(frame).split(".")[0]
+    >>> identification_text(frame).split(";")[0]
     "Mostly prior: search (the data removed 30% of its ROI prior's variance)"
     """
     if "identification" not in roi.columns:
@@ -523,9 +523,18 @@ def identification_text(roi: pd.DataFrame) -> str:
             "tests (experiments, `mixlens mmm fit --lift-tests`) are the remedy."
         )
     parts = []
-    for label, lead in (
-        ("mostly prior", "Mostly prior"),
-        ("weakly identified", "Weakly identified"),
+    for label, lead, meaning in (
+        (
+            "mostly prior",
+            "Mostly prior",
+            "their estimates lean on the ROI prior more than on the data (typically "
+            "always-on channels whose level the data cannot tell from the baseline)",
+        ),
+        (
+            "weakly identified",
+            "Weakly identified",
+            "the data outweigh the prior, yet their intervals stay wide",
+        ),
     ):
         rows = roi[roi["identification"] == label]
         if len(rows):
@@ -533,14 +542,13 @@ def identification_text(roi: pd.DataFrame) -> str:
                 f"{r.channel} (the data removed {r.contraction:.0%} of its ROI prior's variance)"
                 for r in rows.itertuples()
             )
-            parts.append(f"{lead}: {names}")
+            parts.append(f"{lead}: {names}; {meaning}.")
     if not parts:
         return "The data identify every channel's ROI: each removed most of its prior's variance."
     return (
-        "; ".join(parts)
-        + ". Their estimates lean on the ROI prior more than on the data (typically "
-        "always-on channels whose level the data cannot tell from the baseline): read "
-        "their intervals, not their means, and calibrate them with lift tests."
+        " ".join(parts)
+        + " Read these channels' intervals, not their means, and calibrate them with lift "
+        "tests."
     )
 
 
