@@ -427,7 +427,7 @@ class TrueResponse:
         # Hill as ``beta r / (1 + r)``, ``r = (x / K)**s``: within one ulp of ``hill()``
         # (whose overflow-safe form takes ``1 / (1 + (K / x)**s)`` above K), several times
         # faster inside the optimiser's loops, and the numbers this class always gave.
-        # Logistic rows get placeholder K = s = 1 here and are overwritten below.
+        # Logistic rows are evaluated with K = s = 1 (finite) and replaced by their curve below.
         ratio = (pressure / half[:, None]) ** slope[:, None]
         daily = self.beta[:, None] * ratio / (1.0 + ratio)
         if logistics.size:

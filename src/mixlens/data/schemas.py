@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 from mixlens.errors import DataError
 
 __all__ = [
+    "ALL_GEOS",
     "KINDS",
     "SCHEMAS",
     "Kind",
@@ -52,6 +53,8 @@ KINDS: tuple[Kind, ...] = ("weekly", "campaigns", "touchpoints", "conversions", 
 METRICS: tuple[Metric, ...] = ("spend", "impressions", "clicks")
 PATH_SEPARATOR = " > "
 GEO = "geo"
+#: The ``geo`` value of the rows of a geo table that hold the total over geos.
+ALL_GEOS = "all"
 FRAME = "<frame>"
 
 _NA_TOKENS = frozenset({"na", "n/a", "nan", "+nan", "-nan", "null", "none"})

@@ -285,19 +285,18 @@ class ChannelSaturations(_ChannelTransforms[SaturationTransform]):
         *,
         elasticity: bool,
     ) -> FloatArray:
+        def curve(transform: SaturationTransform, xs: FloatArray, chosen: Any) -> FloatArray:
+            if elasticity:
+                return transform.np_elasticity(xs, chosen)
+            return transform.np_apply(xs, chosen)
+
+        single = self.single
+        if single is not None and channel_index is None:
+            return curve(single, x, {p: params[p] for p in single.parameters})
         out: FloatArray | None = None
-        whole = self.single is not None and channel_index is None
         for group, positions, cols in self._split(channel_index):
-            transform = group.transform
-            chosen = self._select(params, transform.parameters, slice(None) if whole else cols)
-            xs = x if whole else x[..., positions]
-            values = (
-                transform.np_elasticity(xs, chosen)
-                if elasticity
-                else transform.np_apply(xs, chosen)
-            )
-            if whole:
-                return values
+            chosen = self._select(params, group.transform.parameters, cols)
+            values = curve(group.transform, x[..., positions], chosen)
             if out is None:
                 out = np.empty((*values.shape[:-1], x.shape[-1]))
             out[..., positions] = values

@@ -36,6 +36,7 @@ import xarray as xr
 from numpy.typing import ArrayLike, NDArray
 
 from mixlens.data.geo_panel import GeoPanel
+from mixlens.data.schemas import ALL_GEOS
 from mixlens.errors import DataError, NotFittedError
 from mixlens.mmm._engine import Engine
 from mixlens.mmm.calibration import GEO_SEPARATOR, LiftTests, prepare_geo_lift_tests
@@ -61,8 +62,6 @@ from mixlens.mmm.spec import MMMSpec, Prior
 __all__ = ["ALL_GEOS", "GeoMMM", "GeoMMMResult"]
 
 FloatArray = NDArray[np.float64]
-#: Label of the rows that total over geos.
-ALL_GEOS = "all"
 
 
 def _quantiles(values: FloatArray, ci: float) -> tuple[FloatArray, FloatArray]:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from mixlens.data.schemas import ALL_GEOS
 from mixlens.mmm.thresholds import (
     COVERAGE_SLACK,
     ESS_MIN,
@@ -23,7 +24,7 @@ from mixlens.mmm.thresholds import (
 )
 from mixlens.report import charts, charts_mmm
 from mixlens.report.html import Block, Figure, Metrics, Section, Table, Text
-from mixlens.report.mmm_transforms import ALL_GEOS, transform_blocks, transform_words
+from mixlens.report.mmm_transforms import transform_blocks, transform_words
 
 if TYPE_CHECKING:
     from mixlens.mmm.spec import MMMSpec

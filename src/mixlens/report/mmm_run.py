@@ -16,11 +16,11 @@ import numpy as np
 import pandas as pd
 
 from mixlens.data.loaders import read_table
+from mixlens.data.schemas import ALL_GEOS
 from mixlens.errors import DataError
 from mixlens.mmm.spec import MMMSpec
 from mixlens.report.html import Section
 from mixlens.report.mmm import mmm_section
-from mixlens.report.mmm_transforms import ALL_GEOS
 
 __all__ = ["MMMRun", "read_mmm_run", "run_section"]
 

@@ -13,15 +13,12 @@ import math
 import numpy as np
 import pandas as pd
 
+from mixlens.data.schemas import ALL_GEOS
 from mixlens.mmm.components import AdstockTransform, SaturationTransform, WeibullAdstock
 from mixlens.mmm.spec import MMMSpec
 from mixlens.report.html import Block, Table, Text
 
-__all__ = ["ALL_GEOS", "transform_blocks", "transform_words", "transforms_table"]
-
-#: The rows of a geo table that hold the total over geos (and, in ``params.csv``, the
-#: parameters all geos share).
-ALL_GEOS = "all"
+__all__ = ["transform_blocks", "transform_words", "transforms_table"]
 
 #: A transform kind as the report names it.
 KIND_NAMES = {
